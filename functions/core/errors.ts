@@ -1,0 +1,81 @@
+type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 502 | 503
+
+// The closed set of client-visible codes. `satisfies` rejects a status not listed above.
+const STATUS_BY_CODE = {
+  BAD_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  ACCESS_PENDING: 403,
+  ACCOUNT_DISABLED: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
+  INTERNAL: 500,
+  UPSTREAM_FAILED: 502,
+  UNAVAILABLE: 503,
+} as const satisfies Record<string, ErrorStatus>
+
+/** Clients branch on `code`, never on `message`: renaming a code is an API change. */
+export type ErrorCode = keyof typeof STATUS_BY_CODE
+
+type Details = Readonly<Record<string, unknown>>
+type Options = {
+  details?: Details
+  cause?: unknown
+  retryable?: boolean
+  headers?: Readonly<Record<string, string>>
+}
+
+/**
+ * Ends the request, or the job attempt, with a known code.
+ * @example throw new AppError('NOT_FOUND', 'No such job.')
+ */
+export class AppError extends Error {
+  override readonly name = 'AppError'
+  readonly code: ErrorCode
+  readonly status: ErrorStatus
+  readonly details: Details | undefined // sent with 4xx: field paths, limits; never raw input
+  readonly retryable: boolean // read by the job engine
+  readonly headers: Readonly<Record<string, string>> | undefined // e.g. Retry-After on 429/503
+
+  constructor(code: ErrorCode, message: string, options: Options = {}) {
+    super(message, { cause: options.cause })
+    this.code = code
+    this.status = STATUS_BY_CODE[code]
+    this.details = options.details
+    this.retryable = options.retryable ?? false
+    this.headers = options.headers
+  }
+}
+
+/** The HTTP status of a code. */
+export function statusOf(code: ErrorCode): ErrorStatus {
+  return STATUS_BY_CODE[code]
+}
+
+export type ErrorBody = {
+  error: { code: ErrorCode; message: string; requestId: string; details?: Details }
+}
+
+/** The one place a thrown value becomes a response (called by `webEntry`). */
+export function toErrorResponse(
+  err: unknown,
+  requestId: string,
+): { status: ErrorStatus; headers: Record<string, string>; body: ErrorBody } {
+  const headers = { ...(err instanceof AppError ? err.headers : undefined) }
+  if (err instanceof AppError && err.status < 500) {
+    const { code, message, details } = err
+    const error = { code, message, requestId, ...(details && { details }) }
+    return { status: err.status, headers, body: { error } }
+  }
+  // 5xx: a code and an id to quote. The cause goes to the logs, never to the caller.
+  const code = err instanceof AppError ? err.code : 'INTERNAL'
+  const message =
+    code === 'UNAVAILABLE'
+      ? 'A service this request needs is unavailable; try again shortly.'
+      : 'The server could not complete this request.'
+  return { status: STATUS_BY_CODE[code], headers, body: { error: { code, message, requestId } } }
+}
