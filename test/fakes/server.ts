@@ -44,7 +44,12 @@ export type FakeServer = {
   /** Queue a fault; faults are checked in order before the real handler. */
   fail(rule: FaultRule): void
   /** Fail a fraction of requests with the given statuses, from a seeded sequence (deterministic). */
-  failRandomly(options: { rate: number; statuses: number[]; seed?: number; headers?: Record<string, string> }): void
+  failRandomly(options: {
+    rate: number
+    statuses: number[]
+    seed?: number
+    headers?: Record<string, string>
+  }): void
   clearFaults(): void
   close(): Promise<void>
 }
@@ -102,7 +107,9 @@ export function seededRandom(seed: number): () => number {
 export async function startFakeServer(handle: FakeHandler, port = 0): Promise<FakeServer> {
   const requests: RecordedRequest[] = []
   const faults: FaultRule[] = []
-  let random: { next: () => number; rate: number; statuses: number[]; headers: Record<string, string> } | undefined
+  let random:
+    | { next: () => number; rate: number; statuses: number[]; headers: Record<string, string> }
+    | undefined
   const sockets = new Set<import('node:net').Socket>()
 
   const server = createServer((req, res) => {

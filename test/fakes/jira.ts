@@ -1,0 +1,416 @@
+import {
+  type JiraIssue,
+  type JiraIssueFields,
+  type JiraProject,
+  type JiraUser,
+  jiraTimestamp,
+} from './jira-data.ts'
+import { createSearchRoutes, jiraError, projectIssue, type SearchPageHook } from './jira-search.ts'
+import {
+  type FakeResponse,
+  type FakeServer,
+  type FaultRule,
+  type RecordedRequest,
+  startFakeServer,
+} from './server.ts'
+
+/** Options for `startFakeJira`. */
+export type FakeJiraOptions = {
+  /** the Basic-auth user (default `fake@example.com`) */
+  email?: string
+  /** the Basic-auth password (default `fake-jira-token`) */
+  apiToken?: string
+  port?: number
+  /** the fake's clock until `setNow` (default `FAKE_JIRA_DEFAULT_NOW`) */
+  now?: Date | string
+}
+
+/** A scripted 429 or 503; `path` defaults to the search route, `times` to 1. */
+export type JiraOverloadFault = {
+  times?: number
+  retryAfterSeconds?: number
+  method?: string
+  path?: string | RegExp
+  /** `RateLimit-Reason` on a 429 (default `jira-burst-based`) */
+  reason?: string
+}
+
+/** A running fake Jira Cloud (REST v3, the calls the backfills make) and the knobs tests turn. */
+export type FakeJira = FakeServer & {
+  email: string
+  apiToken: string
+  /** Replaces the explicit projects; projects referenced by issues exist implicitly as well. */
+  setProjects(projects: readonly JiraProject[]): void
+  /** Replaces every issue (copies them), with no search lag. @throws on a duplicate id or key */
+  setIssues(issues: readonly JiraIssue[]): void
+  /** Adds an issue (subject to search lag). @throws on a duplicate id or key */
+  addIssue(issue: JiraIssue): JiraIssue
+  /** Merges `patch` into the fields and sets `updated` to the fake's now unless the patch sets it. */
+  updateIssue(key: string, patch: Partial<JiraIssueFields>): JiraIssue
+  /** Removes an issue: search, GET and JQL `key in (…)` stop knowing it. */
+  deleteIssue(key: string): void
+  /** A copy of the stored issues, by id. */
+  issues(): JiraIssue[]
+  /** Replaces the explicit users; assignees and reporters of issues exist implicitly as well. */
+  setUsers(users: readonly JiraUser[]): void
+  /** Runs before each search page is evaluated, so a test can change data while a client pages. */
+  onSearchPage(hook: SearchPageHook | undefined): void
+  /** Search misses adds and updates younger than `ms` (fake clock) unless listed in `reconcileIssues`. */
+  setSearchLag(ms: number): void
+  /** Invalidates every `nextPageToken` issued so far. */
+  expireSearchTokens(): void
+  /** Next `times` matching requests get Jira's 429 with `Retry-After`, `X-RateLimit-*`, `RateLimit-Reason`. */
+  rateLimit(fault?: JiraOverloadFault): void
+  /** Next `times` matching requests get 503 with `Retry-After`. */
+  unavailable(fault?: JiraOverloadFault): void
+  setNow(date: Date | string): void
+  /** Back to a fresh fake: no data, faults, hooks, tokens or requests; default clock. */
+  reset(): void
+}
+
+/** The fake's clock until `setNow`; fixed so `updated` bumps repeat run to run. */
+export const FAKE_JIRA_DEFAULT_NOW = '2025-06-30T12:00:00.000Z'
+
+const SEARCH_PATH = '/rest/api/3/search/jql'
+const LEGACY_PATHS = new Set(
+  ['3', '2'].flatMap((v) =>
+    ['search', 'search/id', 'expression/eval'].map((p) => `/rest/api/${v}/${p}`),
+  ),
+)
+const GONE =
+  'The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046'
+
+function copy<T>(value: T): T {
+  return structuredClone(value)
+}
+
+function toDate(value: Date | string): Date {
+  const date = new Date(value)
+  if (Number.isNaN(date.getTime())) {
+    throw new Error(`fake Jira cannot set its clock to ${String(value)}`)
+  }
+  return date
+}
+
+function readInt(query: URLSearchParams, name: string, fallback: number): number | FakeResponse {
+  const raw = query.get(name)
+  const value = raw === null ? fallback : Number(raw)
+  return Number.isInteger(value) && value >= 0
+    ? value
+    : jiraError(400, `The value '${raw}' is not valid for ${name}.`)
+}
+
+/**
+ * Starts a fake Jira Cloud on 127.0.0.1: Basic auth, `search/jql` token paging over a JQL subset,
+ * issues, projects and users, the 410 of the removed search API, and Jira-shaped overload faults.
+ * @example const jira = await startFakeJira(); jira.setIssues([aJiraIssue({ key: 'OPS-1' })])
+ */
+export async function startFakeJira(options: FakeJiraOptions = {}): Promise<FakeJira> {
+  const email = options.email ?? 'fake@example.com'
+  const apiToken = options.apiToken ?? 'fake-jira-token'
+  const credentials = `${email}:${apiToken}`
+  let now = toDate(options.now ?? FAKE_JIRA_DEFAULT_NOW)
+  let baseUrl = ''
+  const stored = new Map<string, JiraIssue>()
+  const explicitProjects = new Map<string, JiraProject>()
+  const explicitUsers = new Map<string, JiraUser>()
+  const pending = new Map<string, { before: JiraIssue | undefined; at: number }>()
+  let lagMs = 0
+
+  function find(idOrKey: string): JiraIssue | undefined {
+    const upper = idOrKey.toUpperCase()
+    return (
+      stored.get(idOrKey) ?? [...stored.values()].find((issue) => issue.key.toUpperCase() === upper)
+    )
+  }
+
+  function projects(): JiraProject[] {
+    const all = new Map(explicitProjects)
+    for (const issue of stored.values()) {
+      const { id, key, name } = issue.fields.project
+      if (!all.has(key)) {
+        all.set(key, { id, key, name })
+      }
+    }
+    return [...all.values()].sort((a, b) => a.key.localeCompare(b.key))
+  }
+
+  function users(): Map<string, JiraUser> {
+    const all = new Map<string, JiraUser>()
+    for (const issue of stored.values()) {
+      for (const user of [issue.fields.assignee, issue.fields.reporter]) {
+        if (user) {
+          all.set(user.accountId, user)
+        }
+      }
+    }
+    return new Map([...all, ...explicitUsers])
+  }
+
+  const search = createSearchRoutes({
+    now: () => now.getTime(),
+    baseUrl: () => baseUrl,
+    allIssues: () => [...stored.values()],
+    projects,
+    searchView(reconcile) {
+      return [...stored.values()].flatMap((issue) => {
+        const change = pending.get(issue.id)
+        const lagging = change && now.getTime() - change.at < lagMs && !reconcile.has(issue.id)
+        return lagging ? (change.before ? [change.before] : []) : [issue]
+      })
+    },
+  })
+
+  function projectWire(project: JiraProject) {
+    const self = `${baseUrl}/rest/api/3/project/${project.id}`
+    return {
+      self,
+      ...project,
+      projectTypeKey: 'software',
+      simplified: false,
+      style: 'classic',
+      isPrivate: false,
+    }
+  }
+
+  function userWire(user: JiraUser) {
+    const self = `${baseUrl}/rest/api/3/user?accountId=${encodeURIComponent(user.accountId)}`
+    const avatar = `https://avatar-management.example/${encodeURIComponent(user.accountId)}.png`
+    return { self, ...user, avatarUrls: { '48x48': avatar, '24x24': avatar }, locale: 'en_US' }
+  }
+
+  function pageBean<T>(
+    req: RecordedRequest,
+    values: T[],
+    defaultMax: number,
+    cap: number,
+  ): FakeResponse {
+    const startAt = readInt(req.query, 'startAt', 0)
+    const requested = readInt(req.query, 'maxResults', defaultMax)
+    if (typeof startAt !== 'number') {
+      return startAt
+    }
+    if (typeof requested !== 'number') {
+      return requested
+    }
+    const maxResults = Math.min(requested, cap)
+    const isLast = startAt + maxResults >= values.length
+    const bean: Record<string, unknown> = { self: `${baseUrl}${req.path}?${req.query.toString()}` }
+    if (!isLast) {
+      const next = new URLSearchParams(req.query)
+      next.set('startAt', String(startAt + maxResults))
+      bean.nextPage = `${baseUrl}${req.path}?${next.toString()}`
+    }
+    Object.assign(bean, { maxResults, startAt, total: values.length, isLast })
+    bean.values = values.slice(startAt, startAt + maxResults)
+    return { status: 200, body: bean }
+  }
+
+  function projectSearch(req: RecordedRequest): FakeResponse {
+    const keys = new Set(req.query.getAll('keys').map((key) => key.toUpperCase()))
+    const text = (req.query.get('query') ?? '').toLowerCase()
+    const orderBy = req.query.get('orderBy') ?? 'key'
+    const field = orderBy.replace(/^[+-]/, '') === 'name' ? 'name' : 'key'
+    const matching = projects()
+      .filter((p) => keys.size === 0 || keys.has(p.key))
+      .filter((p) => p.key.toLowerCase().includes(text) || p.name.toLowerCase().includes(text))
+      .sort((a, b) => a[field].localeCompare(b[field]) * (orderBy.startsWith('-') ? -1 : 1))
+    return pageBean(req, matching.map(projectWire), 50, 100)
+  }
+
+  function route(req: RecordedRequest): FakeResponse | Promise<FakeResponse> {
+    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path
+    const get = req.method === 'GET'
+    if (LEGACY_PATHS.has(path)) {
+      return jiraError(410, GONE)
+    }
+    if (path === SEARCH_PATH && (get || req.method === 'POST')) {
+      return search.search(req)
+    }
+    if (path === '/rest/api/3/search/approximate-count' && req.method === 'POST') {
+      return search.approximateCount(req)
+    }
+    const issueMatch = /^\/rest\/api\/3\/issue\/([^/]+)$/.exec(path)
+    if (issueMatch?.[1] && get) {
+      const issue = find(decodeURIComponent(issueMatch[1]))
+      if (!issue) {
+        return jiraError(404, 'Issue does not exist or you do not have permission to see it.')
+      }
+      const fields = (req.query.get('fields') ?? '*all').split(',').map((f) => f.trim())
+      return {
+        status: 200,
+        body: projectIssue(issue, fields.includes('id') ? fields : [...fields, 'key'], baseUrl),
+      }
+    }
+    if (path === '/rest/api/3/user' && get) {
+      const accountId = req.query.get('accountId')
+      if (!accountId) {
+        return jiraError(400, "The query parameter 'accountId' is required.")
+      }
+      const user = users().get(accountId)
+      return user
+        ? { status: 200, body: userWire(user) }
+        : jiraError(404, 'Specified user does not exist or you do not have required permissions')
+    }
+    if (path === '/rest/api/3/user/bulk' && get) {
+      const ids = [...new Set(req.query.getAll('accountId'))]
+      if (ids.length === 0) {
+        return jiraError(400, "The query parameter 'accountId' is required.")
+      }
+      const known = users()
+      const found = ids.flatMap((id) => {
+        const user = known.get(id)
+        return user ? [userWire(user)] : []
+      })
+      return pageBean(req, found, 10, 200)
+    }
+    if (path === '/rest/api/3/project/search' && get) {
+      return projectSearch(req)
+    }
+    const projectMatch = /^\/rest\/api\/3\/project\/([^/]+)$/.exec(path)
+    if (projectMatch?.[1] && get) {
+      const wanted = decodeURIComponent(projectMatch[1])
+      const project = projects().find((p) => p.id === wanted || p.key === wanted.toUpperCase())
+      return project
+        ? { status: 200, body: projectWire(project) }
+        : jiraError(404, `No project could be found with key '${wanted}'.`)
+    }
+    return jiraError(404, `The fake Jira has no route for ${req.method} ${req.path}.`)
+  }
+
+  const server = await startFakeServer((req) => {
+    const header = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '')
+    if (!header?.[1] || Buffer.from(header[1], 'base64').toString('utf8') !== credentials) {
+      // Jira answers a bad Basic login in plain text, not in its JSON error shape.
+      return {
+        status: 401,
+        headers: {
+          'www-authenticate': 'Basic realm="protected-area"',
+          'x-seraph-loginreason': 'AUTHENTICATED_FAILED',
+        },
+        body: 'Client must be authenticated to access this resource.',
+      }
+    }
+    return route(req)
+  }, options.port)
+  baseUrl = server.url
+
+  function store(issue: JiraIssue) {
+    if (stored.has(issue.id) || find(issue.key)) {
+      throw new Error(`fake Jira already has an issue with id ${issue.id} or key ${issue.key}`)
+    }
+    stored.set(issue.id, copy(issue))
+  }
+
+  function existing(key: string): JiraIssue {
+    const issue = find(key)
+    if (!issue) {
+      throw new Error(`fake Jira has no issue ${key}`)
+    }
+    return issue
+  }
+
+  function overload(status: 429 | 503, fault: JiraOverloadFault): FaultRule {
+    const retryAfter = fault.retryAfterSeconds ?? 1
+    const headers: Record<string, string> = { 'retry-after': String(retryAfter) }
+    if (status === 429) {
+      // ISO 8601 to the minute, as Jira sends it.
+      headers['x-ratelimit-reset'] =
+        new Date(now.getTime() + retryAfter * 1000).toISOString().slice(0, 16) + 'Z'
+      headers['x-ratelimit-limit'] = '100'
+      headers['x-ratelimit-remaining'] = '0'
+      headers['ratelimit-reason'] = fault.reason ?? 'jira-burst-based'
+    }
+    const message = status === 429 ? 'Rate limit exceeded.' : 'Service Unavailable'
+    return {
+      kind: 'respond',
+      status,
+      headers,
+      body: { errorMessages: [message], errors: {} },
+      times: fault.times ?? 1,
+      path: fault.path ?? SEARCH_PATH,
+      ...(fault.method !== undefined && { method: fault.method }),
+    }
+  }
+
+  return {
+    ...server,
+    email,
+    apiToken,
+    setProjects(list) {
+      explicitProjects.clear()
+      for (const project of list) {
+        explicitProjects.set(project.key, copy(project))
+      }
+    },
+    setIssues(list) {
+      stored.clear()
+      pending.clear()
+      for (const issue of list) {
+        store(issue)
+      }
+    },
+    addIssue(issue) {
+      store(issue)
+      pending.set(issue.id, { before: undefined, at: now.getTime() })
+      return copy(issue)
+    },
+    updateIssue(key, patch) {
+      const before = existing(key)
+      const updated = {
+        ...before,
+        fields: { ...before.fields, updated: jiraTimestamp(now), ...copy(patch) },
+      }
+      stored.set(before.id, updated)
+      pending.set(before.id, {
+        before: pending.get(before.id)?.before ?? before,
+        at: now.getTime(),
+      })
+      return copy(updated)
+    },
+    deleteIssue(key) {
+      const issue = existing(key)
+      stored.delete(issue.id)
+      pending.delete(issue.id)
+    },
+    issues() {
+      return [...stored.values()].map(copy)
+    },
+    setUsers(list) {
+      explicitUsers.clear()
+      for (const user of list) {
+        explicitUsers.set(user.accountId, copy(user))
+      }
+    },
+    onSearchPage(hook) {
+      search.setHook(hook)
+    },
+    setSearchLag(ms) {
+      lagMs = ms
+    },
+    expireSearchTokens() {
+      search.expireTokens()
+    },
+    rateLimit(fault = {}) {
+      server.fail(overload(429, fault))
+    },
+    unavailable(fault = {}) {
+      server.fail(overload(503, fault))
+    },
+    setNow(date) {
+      now = toDate(date)
+    },
+    reset() {
+      stored.clear()
+      pending.clear()
+      explicitProjects.clear()
+      explicitUsers.clear()
+      lagMs = 0
+      now = toDate(options.now ?? FAKE_JIRA_DEFAULT_NOW)
+      search.setHook(undefined)
+      search.expireTokens()
+      server.clearFaults()
+      server.requests.length = 0
+    },
+  }
+}
