@@ -83,11 +83,7 @@ export async function enforceLimits(
     )
     return {}
   }
-  const tightest = decisions.reduce<RateLimitDecision | undefined>((best, decision) => {
-    if (decision.kind !== 'allowed') {
-      return best
-    }
-    return !best || best.kind !== 'allowed' || decision.remaining < best.remaining ? decision : best
-  }, undefined)
+  const allowed = decisions.filter((decision) => decision.kind === 'allowed')
+  const tightest = allowed.sort((a, b) => a.remaining - b.remaining)[0]
   return tightest ? rateLimitHeaders(tightest, deps.now()) : {}
 }

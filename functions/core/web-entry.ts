@@ -22,6 +22,8 @@ export type WebEntryOptions<S extends Pick<Services, 'config' | 'log' | 'clock' 
     handler: (services: S) => HttpHandler
     /** Requests that skip the per-client limits (the liveness check, so monitors never see 429). */
     exemptFromClientLimits?: (req: HttpRequest) => boolean
+    /** Where errors go before the services exist (tests capture it). */
+    fallbackLog?: Logger
   }
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' }
@@ -82,7 +84,8 @@ export function webEntry<S extends Pick<Services, 'config' | 'log' | 'clock' | '
       return result
     } catch (err) {
       const res = toErrorResponse(err, requestId)
-      const log = built?.services.log ?? (fallbackLog ??= createLogger())
+      fallbackLog ??= createLogger()
+      const log = built?.services.log ?? fallbackLog
       if (res.status >= 500) {
         log.error({ err, requestId }, 'request failed')
       } else if (err instanceof AppError) {
