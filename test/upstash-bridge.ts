@@ -66,13 +66,10 @@ function toArg(value: unknown): string {
   return JSON.stringify(value)
 }
 
-/** RESP2 reply → JSON: bytes as base64 or UTF-8, integers and nil as they are. */
+/** RESP2 reply → JSON: bulk and status bytes as base64 or UTF-8, integers and nil as they are. */
 function toJson(value: unknown, base64: boolean): unknown {
   if (Buffer.isBuffer(value)) {
     return value.toString(base64 ? 'base64' : 'utf8')
-  }
-  if (typeof value === 'string') {
-    return base64 ? Buffer.from(value).toString('base64') : value
   }
   if (Array.isArray(value)) {
     return value.map((item) => toJson(item, base64))
@@ -95,14 +92,6 @@ function parseBody(path: string, raw: string): unknown[][] | undefined {
     return isCommand(body) ? [body] : undefined
   }
   return Array.isArray(body) && body.length > 0 && body.every(isCommand) ? body : undefined
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) {
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }
 
 /**
@@ -152,7 +141,7 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
     if (lower === 'script' && sub === 'load') {
       // Redis answers sha1(stripped); the client expects the hash of what it sent.
       const [source = ''] = rest
-      return { name, args: [first, strip(source)], mapReply: () => sha1(source) }
+      return { name, args: [first, strip(source)], mapReply: () => Buffer.from(sha1(source)) }
     }
     if (lower === 'script' && sub === 'flush') {
       scripts.clear()
@@ -227,7 +216,7 @@ export async function startUpstashBridge(options: UpstashBridgeOptions): Promise
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const path = new URL(req.url ?? '/', 'http://127.0.0.1').pathname
-    const raw = await readBody(req)
+    const raw = Buffer.concat(await req.toArray()).toString('utf8')
     const commands = ROUTES.includes(path) ? parseBody(path, raw) : undefined
     const entry: BridgeRequest | undefined = commands && { path, commands }
     if (entry) {

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest'
+import { testEnv } from '#test/config.ts'
+import { ConfigError, loadConfig } from './config.ts'
+
+function configError(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig(env)
+    return 'no error'
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    return (err as Error).message
+  }
+}
+
+describe('loadConfig', () => {
+  it('applies defaults and splits comma lists, lower-cased', () => {
+    const config = loadConfig(
+      testEnv({ ALLOWED_EMAIL_DOMAINS: 'Example.com, other.org', ADMIN_EMAILS: 'A@Example.com' }),
+    )
+    expect(config.auth.allowedEmailDomains).toEqual(['example.com', 'other.org'])
+    expect(config.auth.adminEmails).toEqual(['a@example.com'])
+    expect(config.auth.tokenTtlHours).toBe(24)
+    expect(config.database.poolMax).toBe(1)
+    expect(config.jobs.retentionDays).toBe(7)
+    expect(config.jira).toBeUndefined()
+    expect(Object.isFrozen(config)).toBe(true)
+  })
+
+  it('names every bad variable and never quotes a value', () => {
+    const message = configError(
+      testEnv({ JWT_SECRET_KEY: 'too-short-secret', DATABASE_URL: undefined, DB_POOL_MAX: 'many' }),
+    )
+    expect(message).toContain('JWT_SECRET_KEY')
+    expect(message).toContain('DATABASE_URL')
+    expect(message).toContain('DB_POOL_MAX')
+    expect(message).not.toContain('too-short-secret')
+  })
+
+  it('refuses to start without a Google client id or allowed domains', () => {
+    expect(configError(testEnv({ GOOGLE_CLIENT_ID: '' }))).toContain('GOOGLE_CLIENT_ID')
+    expect(configError(testEnv({ ALLOWED_EMAIL_DOMAINS: ' , ' }))).toContain(
+      'ALLOWED_EMAIL_DOMAINS',
+    )
+  })
+
+  it('counts secret length in bytes', () => {
+    expect(() => loadConfig(testEnv({ JWT_SECRET_KEY: 'é'.repeat(16) }))).not.toThrow()
+    expect(configError(testEnv({ JWT_SECRET_KEY: 'é'.repeat(15) }))).toContain('JWT_SECRET_KEY')
+  })
+
+  it('requires every upstream and the rate-limit store in production', () => {
+    const message = configError(testEnv({ APP_ENV: 'production' }))
+    for (const name of [
+      'UPSTASH_REDIS_REST_URL',
+      'WEB_BASE_URL',
+      'JIRA_API_TOKEN',
+      'PINECONE_INDEX_HOST',
+    ]) {
+      expect(message).toContain(name)
+    }
+  })
+
+  it('groups an upstream only when all of its settings are present', () => {
+    const partial = loadConfig(testEnv({ JIRA_BASE_URL: 'https://acme.atlassian.net/' }))
+    expect(partial.jira).toBeUndefined()
+    const full = loadConfig(
+      testEnv({
+        JIRA_BASE_URL: 'https://acme.atlassian.net/',
+        JIRA_EMAIL: 'bot@example.com',
+        JIRA_API_TOKEN: 't',
+      }),
+    )
+    expect(full.jira).toEqual({
+      baseUrl: 'https://acme.atlassian.net',
+      email: 'bot@example.com',
+      apiToken: 't',
+    })
+  })
+
+  it('accepts the CA certificate as PEM, with literal \\n, or base64', () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----'
+    for (const form of [pem, pem.replaceAll('\n', '\\n'), Buffer.from(pem).toString('base64')]) {
+      expect(loadConfig(testEnv({ DATABASE_CA_CERT: form })).database.caCert).toBe(pem)
+    }
+    expect(configError(testEnv({ DATABASE_CA_CERT: 'not a pem' }))).toContain('DATABASE_CA_CERT')
+  })
+
+  it('requires admin key digests to be hex SHA-256', () => {
+    expect(configError(testEnv({ ADMIN_API_KEY_SHA256: 'abc' }))).toContain('ADMIN_API_KEY_SHA256')
+    const digest = 'a'.repeat(64)
+    expect(
+      loadConfig(testEnv({ ADMIN_API_KEY_SHA256: `${digest}, ${'B'.repeat(64)}` })).auth
+        .adminKeyDigests,
+    ).toEqual([digest, 'b'.repeat(64)])
+  })
+})
