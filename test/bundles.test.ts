@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { buildAll } from '../scripts/build.ts'
 import { testEnv } from './config.ts'
 import { useTestDatabase } from './database.ts'
 import { aWebEvent } from './events.ts'
@@ -14,9 +15,6 @@ let built: Built[] = []
 let node22 = ''
 
 beforeAll(async () => {
-  const { buildAll } = (await import(join(ROOT, 'scripts', 'build.mjs'))) as {
-    buildAll: (options: { quiet: boolean }) => Promise<Built[]>
-  }
   built = await buildAll({ quiet: true })
   node22 = node22Binary(ROOT)
 }, 180_000)

@@ -84,6 +84,8 @@ describe('fake google', () => {
         nonce: 'n-1',
       })
       expect(payload).not.toHaveProperty('hd')
+      const withoutKid = await google.mintIdToken({}, { kid: undefined })
+      expect(decodeProtectedHeader(withoutKid)).toEqual({ alg: 'RS256', typ: 'JWT' })
     })
 
     it('takes iat and exp from setNow, so expiry can be tested', async () => {

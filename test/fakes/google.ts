@@ -123,9 +123,10 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
     return { status: 404, body: { error: 'not_found' } }
   }, options.port)
 
+  // An override of `undefined` removes the claim: JSON.stringify drops undefined members.
   function claims(overrides: ClaimOverrides = {}): Record<string, unknown> {
     const iat = Math.floor((pinnedNow ?? new Date()).getTime() / 1000)
-    const merged: Record<string, unknown> = {
+    return {
       iss: ISSUER,
       azp: clientId,
       aud: clientId,
@@ -138,7 +139,6 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
       exp: iat + 3600,
       ...overrides,
     }
-    return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined))
   }
 
   async function signingKeyFor(alg: string): Promise<KeyInput> {
@@ -153,13 +153,9 @@ export async function startFakeGoogle(options: FakeGoogleOptions = {}): Promise<
 
   async function mintIdToken(overrides?: ClaimOverrides, mint: MintOptions = {}): Promise<string> {
     const alg = mint.alg ?? 'RS256'
-    const header: Record<string, unknown> = { alg, kid: current.kid, typ: 'JWT', ...mint.header }
-    if ('kid' in mint) {
-      header.kid = mint.kid
-    }
-    if (header.kid === undefined) {
-      delete header.kid
-    }
+    // A `kid: undefined` stays in the object and, like claims, vanishes when serialised.
+    const kid = 'kid' in mint ? mint.kid : current.kid
+    const header: Record<string, unknown> = { alg, kid, typ: 'JWT', ...mint.header }
     const payload = claims(overrides)
     if (alg === 'none') {
       return `${encodeSegment(header)}.${encodeSegment(payload)}.`

@@ -164,7 +164,7 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
       }
       if (random && random.next() < random.rate) {
         const status = random.statuses[Math.floor(random.next() * random.statuses.length)] ?? 503
-        send(res, { status, headers: random.headers, body: { message: `injected ${status}` } })
+        send(res, { status, headers: random.headers, body: random.body(status) })
         return
       }
       try {
@@ -188,8 +188,14 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
     fail(rule) {
       faults.push({ ...rule })
     },
-    failRandomly({ rate, statuses, seed = 1, headers = {} }) {
-      random = { next: seededRandom(seed), rate, statuses, headers }
+    failRandomly({
+      rate,
+      statuses,
+      seed = 1,
+      headers = {},
+      body = (status) => ({ message: `injected ${status}` }),
+    }) {
+      random = { next: seededRandom(seed), rate, statuses, headers, body }
     },
     clearFaults() {
       faults.length = 0

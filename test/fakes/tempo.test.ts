@@ -234,6 +234,20 @@ describe('fake tempo', () => {
         await limited.close()
       }
     })
+
+    it('can leave Retry-After out of the 429', async () => {
+      const limited = await startFakeTempo({ maxRequestsPerSecond: 1, sendRetryAfter: false })
+      try {
+        const url = `${limited.url}/4/worklogs`
+        const headers = { authorization: `Bearer ${limited.apiToken}` }
+        expect((await fetch(url, { headers })).status).toBe(200)
+        const limitedRes = await fetch(url, { headers })
+        expect(limitedRes.status).toBe(429)
+        expect(limitedRes.headers.has('retry-after')).toBe(false)
+      } finally {
+        await limited.close()
+      }
+    })
   })
 
   describe('security', () => {

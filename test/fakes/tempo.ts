@@ -140,7 +140,7 @@ function parseQuery(query: URLSearchParams): Query | string {
 function selects(query: Query, worklog: FakeTempoWorklog): boolean {
   return (
     (query.from === undefined || worklog.startDate >= query.from) &&
-    (query.to === undefined || worklog.startDate < query.to) &&
+    (query.to === undefined || worklog.startDate <= query.to) &&
     (query.updatedFromMs === undefined || Date.parse(worklog.updatedAt) >= query.updatedFromMs) &&
     (query.projectIds.size === 0 || query.projectIds.has(worklog.projectId)) &&
     (query.issueIds.size === 0 || query.issueIds.has(worklog.issueId))

@@ -2,11 +2,16 @@
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { build } from 'esbuild'
-import { ROOT, readFunctions } from './project.mjs'
+import { type ProjectFunction, ROOT, readFunctions } from './project.ts'
 
-const TARGETS = { 'nodejs:22': 'node22', 'nodejs:24': 'node24', 'nodejs:18': 'node18' }
+const TARGETS: Record<string, string> = {
+  'nodejs:18': 'node18',
+  'nodejs:22': 'node22',
+  'nodejs:24': 'node24',
+}
 
-export async function buildAll({ quiet = false } = {}) {
+/** Builds every function; returns them with their bundle paths. */
+export async function buildAll(options: { quiet?: boolean } = {}): Promise<ProjectFunction[]> {
   await rm(join(ROOT, 'packages'), { recursive: true, force: true })
   const functions = readFunctions()
   await Promise.all(
@@ -20,21 +25,24 @@ export async function buildAll({ quiet = false } = {}) {
         target: TARGETS[fn.runtime] ?? 'node22',
         external: ['pg-native'],
         minify: true,
-        keepNames: true,
+        keepNames: true, // error names stay readable in logs
         sourcemap: 'inline',
         legalComments: 'none',
         logLevel: 'warning',
       }),
     ),
   )
-  if (!quiet) {
+  if (!options.quiet) {
     for (const fn of functions) {
-      console.log(`built ${fn.pkg}/${fn.name} → ${fn.bundle.slice(ROOT.length + 1)}`)
+      process.stdout.write(`built ${fn.pkg}/${fn.name} → ${fn.bundle.slice(ROOT.length + 1)}\n`)
     }
   }
   return functions
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
-  await buildAll()
+if (process.argv[1] && import.meta.filename === process.argv[1]) {
+  buildAll().catch((err: unknown) => {
+    process.stderr.write(`build failed: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exit(1)
+  })
 }

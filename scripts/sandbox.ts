@@ -1,0 +1,139 @@
+// The built-in sandbox of `npm start`: the same fake Jira, Tempo, Pinecone and Google servers the
+// tests use, seeded with a sample organisation, for whichever upstream the environment leaves unset.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { startFakeGoogle } from '#test/fakes/google.ts'
+import { startFakeJira } from '#test/fakes/jira.ts'
+import { sampleOrganisation } from '#test/fakes/jira-data.ts'
+import { startFakePinecone } from '#test/fakes/pinecone.ts'
+import { startFakeTempo } from '#test/fakes/tempo.ts'
+import { sampleWorklogs } from '#test/fakes/tempo-data.ts'
+import { startUpstashBridge } from '#test/upstash-bridge.ts'
+
+export type Sandbox = {
+  handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>
+  banner(say: (line?: string) => void): void
+}
+
+// Fixed ports keep the sandbox's URLs (and the Jira links stored in Pinecone) the same every start.
+const PORTS = { jira: 3101, tempo: 3102, pinecone: 3103, google: 3104 }
+const SEED = 20_260_101
+
+function dateOnly(date: Date): string {
+  return date.toISOString().slice(0, 10)
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  for await (const chunk of req) {
+    chunks.push(chunk as Buffer)
+  }
+  try {
+    const value = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : {}
+  } catch {
+    return {}
+  }
+}
+
+/** Starts the fakes the environment needs and points the functions at them (via process.env). */
+export async function startSandbox(notes: string[]): Promise<Sandbox | undefined> {
+  const env = process.env
+  const lines: string[] = []
+  let mint: ((email: string, name: string) => Promise<string>) | undefined
+  // The sample data is anchored at the start of today (UTC): the same on every start that day.
+  const today = new Date(`${dateOnly(new Date())}T00:00:00.000Z`)
+
+  if (env.REDIS_URL && !env.UPSTASH_REDIS_REST_URL) {
+    const token = 'local-bridge-token'
+    const bridge = await startUpstashBridge({ redisUrl: env.REDIS_URL, token })
+    env.UPSTASH_REDIS_REST_URL = bridge.url
+    env.UPSTASH_REDIS_REST_TOKEN = token
+    notes.push(`rate limits: Redis at REDIS_URL through the Upstash bridge ${bridge.url}`)
+  }
+
+  const org = sampleOrganisation({ seed: SEED, projects: 4, issues: 3000, users: 24, now: today })
+  if (!env.JIRA_BASE_URL) {
+    const jira = await startFakeJira({ port: PORTS.jira, now: today })
+    jira.setIssues(org.issues)
+    env.JIRA_BASE_URL = jira.url
+    env.JIRA_EMAIL = 'fake@example.com'
+    env.JIRA_API_TOKEN = 'fake-jira-token'
+    lines.push(
+      `  Jira      ${jira.url}  (${org.projects.length} projects, ${org.issues.length} issues)`,
+    )
+  }
+  if (!env.TEMPO_API_TOKEN) {
+    const tempo = await startFakeTempo({ port: PORTS.tempo, jiraBaseUrl: env.JIRA_BASE_URL })
+    tempo.setNow(today)
+    const from = new Date(today.getTime() - 400 * 86_400_000)
+    tempo.setWorklogs(
+      sampleWorklogs({
+        seed: SEED,
+        count: 4000,
+        issues: org.issues.map((issue) => ({ id: issue.id, projectId: issue.fields.project.id })),
+        accountIds: org.users.map((user) => user.accountId),
+        from: dateOnly(from),
+        to: dateOnly(today),
+      }),
+    )
+    env.TEMPO_BASE_URL = tempo.url
+    env.TEMPO_API_TOKEN = 'fake-tempo-token'
+    lines.push(`  Tempo     ${tempo.url}  (4000 worklogs over 400 days)`)
+  }
+  if (!env.PINECONE_API_KEY) {
+    const pinecone = await startFakePinecone({ port: PORTS.pinecone })
+    env.PINECONE_API_KEY = 'fake-pinecone-key'
+    env.PINECONE_INDEX_HOST = pinecone.url
+    env.PINECONE_CONTROLLER_URL = pinecone.url
+    lines.push(`  Pinecone  ${pinecone.url}  (index and inference, in memory)`)
+  }
+  if (!env.GOOGLE_CLIENT_ID) {
+    const google = await startFakeGoogle({ port: PORTS.google })
+    env.GOOGLE_CLIENT_ID = google.clientId
+    env.GOOGLE_JWKS_URL = google.jwksUrl
+    env.ALLOWED_EMAIL_DOMAINS ||= 'example.com'
+    env.ADMIN_EMAILS ||= 'admin@example.com'
+    mint = (email, name) =>
+      google.mintIdToken({ email, name, sub: `sandbox-${email}`, hd: email.split('@')[1] })
+    lines.push(`  Google    ${google.jwksUrl}  (sign-in keys)`)
+  }
+  if (lines.length === 0) {
+    return undefined
+  }
+  notes.push(
+    'upstreams: the built-in sandbox for what the environment leaves unset (fake servers below)',
+  )
+
+  return {
+    async handle(req, res, url) {
+      if (url.pathname !== '/sandbox/google-token' || !mint) {
+        return false
+      }
+      if (req.method !== 'POST') {
+        res.writeHead(405, { 'content-type': 'application/json', allow: 'POST' })
+        res.end(JSON.stringify({ error: 'POST {"email": "…@example.com"}' }))
+        return true
+      }
+      const body = await readJson(req)
+      const email = typeof body.email === 'string' ? body.email : 'admin@example.com'
+      const name =
+        typeof body.name === 'string' ? body.name : (email.split('@')[0] ?? 'Sandbox user')
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ credential: await mint(email, name) }))
+      return true
+    },
+    banner(say) {
+      say()
+      say('sandbox (fake upstreams on 127.0.0.1, seeded with a sample organisation):')
+      for (const line of lines) {
+        say(line)
+      }
+      if (mint) {
+        say(
+          '  sign in: curl -s -XPOST localhost:3000/sandbox/google-token -d \'{"email":"admin@example.com"}\'',
+        )
+        say('           then POST {"credential": …} to v1/login')
+      }
+    },
+  }
+}
