@@ -49,6 +49,8 @@ export type FakeServer = {
     statuses: number[]
     seed?: number
     headers?: Record<string, string>
+    /** the error body, in the upstream's own shape (default `{ message }`) */
+    body?: (status: number) => unknown
   }): void
   clearFaults(): void
   close(): Promise<void>
@@ -108,7 +110,13 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
   const requests: RecordedRequest[] = []
   const faults: FaultRule[] = []
   let random:
-    | { next: () => number; rate: number; statuses: number[]; headers: Record<string, string> }
+    | {
+        next: () => number
+        rate: number
+        statuses: number[]
+        headers: Record<string, string>
+        body: (status: number) => unknown
+      }
     | undefined
   const sockets = new Set<import('node:net').Socket>()
 
