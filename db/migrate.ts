@@ -6,8 +6,11 @@ import pg from 'pg'
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url))
 
 /** Applies every pending migration of db/migrations to the database at `url`. */
-export async function applyMigrations(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
+export async function applyMigrations(url: string, options: { caCert?: string } = {}): Promise<void> {
+  const client = new pg.Client({
+    connectionString: url,
+    ...(options.caCert && { ssl: { ca: options.caCert, rejectUnauthorized: true } }),
+  })
   await client.connect()
   try {
     // One migrator at a time, even when deploys or test runs overlap.
@@ -23,12 +26,15 @@ export async function applyMigrations(url: string): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const url = process.env.DATABASE_URL
+  // Migrations take an advisory lock and DDL locks: use the cluster's direct port, not PgBouncer.
+  const url = process.env.DATABASE_MIGRATION_URL || process.env.DATABASE_URL
   if (!url) {
-    process.stderr.write('DATABASE_URL is not set.\n')
+    process.stderr.write('DATABASE_MIGRATION_URL or DATABASE_URL must be set.\n')
     process.exit(1)
   }
-  applyMigrations(url).then(
+  const ca = process.env.DATABASE_CA_CERT
+  const caCert = ca && (ca.includes('BEGIN') ? ca : Buffer.from(ca, 'base64').toString('utf8')).replaceAll('\\n', '\n')
+  applyMigrations(url, caCert ? { caCert } : {}).then(
     () => process.stdout.write('Migrations applied.\n'),
     (err: unknown) => {
       process.stderr.write(
