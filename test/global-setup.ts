@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import pg from 'pg'
 import type { TestProject } from 'vitest/node'
 import { applyMigrations } from '#db/migrate.ts'
-import { startEmbeddedPostgres } from './embedded-postgres.ts'
 
 export const TEMPLATE_DATABASE = 'agent_pm_template'
 
@@ -27,9 +29,7 @@ export async function setup(project: TestProject) {
   let url = process.env.DATABASE_URL
   let stop: (() => Promise<void>) | undefined
   if (!url) {
-    const running = await startEmbeddedPostgres({
-      dataDir: join(process.cwd(), '.data', 'test-postgres'),
-    })
+    const running = await startEmbeddedPostgresProcess(join(process.cwd(), '.data', 'test-postgres'))
     url = running.url
     stop = running.stop
   }
@@ -47,5 +47,32 @@ export async function setup(project: TestProject) {
   project.provide('templateDatabase', TEMPLATE_DATABASE)
   return async () => {
     await stop?.()
+  }
+}
+
+async function startEmbeddedPostgresProcess(
+  dataDir: string,
+): Promise<{ url: string; stop: () => Promise<void> }> {
+  const script = join(import.meta.dirname, 'embedded-postgres-process.ts')
+  const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  })
+  const lines = createInterface({ input: child.stdout })
+  const ready = new Promise<string>((resolve, reject) => {
+    lines.on('line', (line) => {
+      if (line.startsWith('READY ')) {
+        resolve(line.slice('READY '.length))
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited with code ${code}`)))
+  })
+  const url = await ready
+  return {
+    url,
+    stop: async () => {
+      const exited = once(child, 'exit')
+      child.stdin.end()
+      await exited
+    },
   }
 }

@@ -270,7 +270,7 @@ function sampleUsers(random: Random, count: number): JiraUser[] {
 export function sampleOrganisation(options: SampleOrganisationOptions): SampleOrganisation {
   const random = seededRandom(options.seed)
   const now = options.now.getTime()
-  const projects = Array.from({ length: options.projects }, (_, n) => {
+  const projects = Array.from({ length: Math.max(1, options.projects) }, (_, n) => {
     const key = PROJECT_WORDS[n] ?? `P${n + 1}`
     return { id: String(10_000 + n), key, name: `${key} team` }
   })

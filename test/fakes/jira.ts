@@ -5,6 +5,7 @@ import {
   type JiraUser,
   jiraTimestamp,
 } from './jira-data.ts'
+import { createDirectoryRoutes } from './jira-directory.ts'
 import { createSearchRoutes, jiraError, projectIssue, type SearchPageHook } from './jira-search.ts'
 import {
   type FakeResponse,
@@ -92,14 +93,6 @@ function toDate(value: Date | string): Date {
   return date
 }
 
-function readInt(query: URLSearchParams, name: string, fallback: number): number | FakeResponse {
-  const raw = query.get(name)
-  const value = raw === null ? fallback : Number(raw)
-  return Number.isInteger(value) && value >= 0
-    ? value
-    : jiraError(400, `The value '${raw}' is not valid for ${name}.`)
-}
-
 /**
  * Starts a fake Jira Cloud on 127.0.0.1: Basic auth, `search/jql` token paging over a JQL subset,
  * issues, projects and users, the 410 of the removed search API, and Jira-shaped overload faults.
@@ -112,16 +105,14 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
   let now = toDate(options.now ?? FAKE_JIRA_DEFAULT_NOW)
   let baseUrl = ''
   const stored = new Map<string, JiraIssue>()
+  const idsByKey = new Map<string, string>() // upper-case key → id; Jira keys are case-insensitive
   const explicitProjects = new Map<string, JiraProject>()
   const explicitUsers = new Map<string, JiraUser>()
   const pending = new Map<string, { before: JiraIssue | undefined; at: number }>()
   let lagMs = 0
 
   function find(idOrKey: string): JiraIssue | undefined {
-    const upper = idOrKey.toUpperCase()
-    return (
-      stored.get(idOrKey) ?? [...stored.values()].find((issue) => issue.key.toUpperCase() === upper)
-    )
+    return stored.get(idOrKey) ?? stored.get(idsByKey.get(idOrKey.toUpperCase()) ?? '')
   }
 
   function projects(): JiraProject[] {
@@ -147,6 +138,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     return new Map([...all, ...explicitUsers])
   }
 
+  const directory = createDirectoryRoutes({ baseUrl: () => baseUrl, projects, users })
   const search = createSearchRoutes({
     now: () => now.getTime(),
     baseUrl: () => baseUrl,
@@ -160,63 +152,6 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       })
     },
   })
-
-  function projectWire(project: JiraProject) {
-    const self = `${baseUrl}/rest/api/3/project/${project.id}`
-    return {
-      self,
-      ...project,
-      projectTypeKey: 'software',
-      simplified: false,
-      style: 'classic',
-      isPrivate: false,
-    }
-  }
-
-  function userWire(user: JiraUser) {
-    const self = `${baseUrl}/rest/api/3/user?accountId=${encodeURIComponent(user.accountId)}`
-    const avatar = `https://avatar-management.example/${encodeURIComponent(user.accountId)}.png`
-    return { self, ...user, avatarUrls: { '48x48': avatar, '24x24': avatar }, locale: 'en_US' }
-  }
-
-  function pageBean<T>(
-    req: RecordedRequest,
-    values: T[],
-    defaultMax: number,
-    cap: number,
-  ): FakeResponse {
-    const startAt = readInt(req.query, 'startAt', 0)
-    const requested = readInt(req.query, 'maxResults', defaultMax)
-    if (typeof startAt !== 'number') {
-      return startAt
-    }
-    if (typeof requested !== 'number') {
-      return requested
-    }
-    const maxResults = Math.min(requested, cap)
-    const isLast = startAt + maxResults >= values.length
-    const bean: Record<string, unknown> = { self: `${baseUrl}${req.path}?${req.query.toString()}` }
-    if (!isLast) {
-      const next = new URLSearchParams(req.query)
-      next.set('startAt', String(startAt + maxResults))
-      bean.nextPage = `${baseUrl}${req.path}?${next.toString()}`
-    }
-    Object.assign(bean, { maxResults, startAt, total: values.length, isLast })
-    bean.values = values.slice(startAt, startAt + maxResults)
-    return { status: 200, body: bean }
-  }
-
-  function projectSearch(req: RecordedRequest): FakeResponse {
-    const keys = new Set(req.query.getAll('keys').map((key) => key.toUpperCase()))
-    const text = (req.query.get('query') ?? '').toLowerCase()
-    const orderBy = req.query.get('orderBy') ?? 'key'
-    const field = orderBy.replace(/^[+-]/, '') === 'name' ? 'name' : 'key'
-    const matching = projects()
-      .filter((p) => keys.size === 0 || keys.has(p.key))
-      .filter((p) => p.key.toLowerCase().includes(text) || p.name.toLowerCase().includes(text))
-      .sort((a, b) => a[field].localeCompare(b[field]) * (orderBy.startsWith('-') ? -1 : 1))
-    return pageBean(req, matching.map(projectWire), 50, 100)
-  }
 
   function route(req: RecordedRequest): FakeResponse | Promise<FakeResponse> {
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path
@@ -239,43 +174,14 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       const fields = (req.query.get('fields') ?? '*all').split(',').map((f) => f.trim())
       return {
         status: 200,
-        body: projectIssue(issue, fields.includes('id') ? fields : [...fields, 'key'], baseUrl),
+        // 'key' keeps the full shape: GET issue never answers with the bare `{ id }` search gives.
+        body: projectIssue(issue, [...fields, 'key'], baseUrl),
       }
     }
-    if (path === '/rest/api/3/user' && get) {
-      const accountId = req.query.get('accountId')
-      if (!accountId) {
-        return jiraError(400, "The query parameter 'accountId' is required.")
-      }
-      const user = users().get(accountId)
-      return user
-        ? { status: 200, body: userWire(user) }
-        : jiraError(404, 'Specified user does not exist or you do not have required permissions')
-    }
-    if (path === '/rest/api/3/user/bulk' && get) {
-      const ids = [...new Set(req.query.getAll('accountId'))]
-      if (ids.length === 0) {
-        return jiraError(400, "The query parameter 'accountId' is required.")
-      }
-      const known = users()
-      const found = ids.flatMap((id) => {
-        const user = known.get(id)
-        return user ? [userWire(user)] : []
-      })
-      return pageBean(req, found, 10, 200)
-    }
-    if (path === '/rest/api/3/project/search' && get) {
-      return projectSearch(req)
-    }
-    const projectMatch = /^\/rest\/api\/3\/project\/([^/]+)$/.exec(path)
-    if (projectMatch?.[1] && get) {
-      const wanted = decodeURIComponent(projectMatch[1])
-      const project = projects().find((p) => p.id === wanted || p.key === wanted.toUpperCase())
-      return project
-        ? { status: 200, body: projectWire(project) }
-        : jiraError(404, `No project could be found with key '${wanted}'.`)
-    }
-    return jiraError(404, `The fake Jira has no route for ${req.method} ${req.path}.`)
+    return (
+      directory(req, path) ??
+      jiraError(404, `The fake Jira has no route for ${req.method} ${req.path}.`)
+    )
   }
 
   const server = await startFakeServer((req) => {
@@ -300,6 +206,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       throw new Error(`fake Jira already has an issue with id ${issue.id} or key ${issue.key}`)
     }
     stored.set(issue.id, copy(issue))
+    idsByKey.set(issue.key.toUpperCase(), issue.id)
   }
 
   function existing(key: string): JiraIssue {
@@ -316,7 +223,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     if (status === 429) {
       // ISO 8601 to the minute, as Jira sends it.
       headers['x-ratelimit-reset'] =
-        new Date(now.getTime() + retryAfter * 1000).toISOString().slice(0, 16) + 'Z'
+        `${new Date(now.getTime() + retryAfter * 1000).toISOString().slice(0, 16)}Z`
       headers['x-ratelimit-limit'] = '100'
       headers['x-ratelimit-remaining'] = '0'
       headers['ratelimit-reason'] = fault.reason ?? 'jira-burst-based'
@@ -345,6 +252,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     },
     setIssues(list) {
       stored.clear()
+      idsByKey.clear()
       pending.clear()
       for (const issue of list) {
         store(issue)
@@ -362,15 +270,16 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
         fields: { ...before.fields, updated: jiraTimestamp(now), ...copy(patch) },
       }
       stored.set(before.id, updated)
-      pending.set(before.id, {
-        before: pending.get(before.id)?.before ?? before,
-        at: now.getTime(),
-      })
+      // While an earlier change still lags, search keeps showing the version before that one.
+      const prior = pending.get(before.id)
+      const lagging = prior !== undefined && now.getTime() - prior.at < lagMs
+      pending.set(before.id, { before: lagging ? prior.before : before, at: now.getTime() })
       return copy(updated)
     },
     deleteIssue(key) {
       const issue = existing(key)
       stored.delete(issue.id)
+      idsByKey.delete(issue.key.toUpperCase())
       pending.delete(issue.id)
     },
     issues() {
@@ -402,6 +311,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     },
     reset() {
       stored.clear()
+      idsByKey.clear()
       pending.clear()
       explicitProjects.clear()
       explicitUsers.clear()
