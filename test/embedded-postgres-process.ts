@@ -12,7 +12,7 @@ startEmbeddedPostgres({ dataDir }).then(
   (server) => {
     process.stdout.write(`READY ${server.url}\n`)
     const stop = () => {
-      server.stop().finally(() => process.exit(0))
+      void server.stop().finally(() => process.exit(0))
     }
     process.stdin.on('close', stop)
     process.stdin.on('end', stop)

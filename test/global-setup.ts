@@ -6,8 +6,6 @@ import pg from 'pg'
 import type { TestProject } from 'vitest/node'
 import { applyMigrations } from '#db/migrate.ts'
 
-export const TEMPLATE_DATABASE = 'agent_pm_template'
-
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string
@@ -29,23 +27,24 @@ export async function setup(project: TestProject) {
   let url = process.env.DATABASE_URL
   let stop: (() => Promise<void>) | undefined
   if (!url) {
-    const running = await startEmbeddedPostgresProcess(join(process.cwd(), '.data', 'test-postgres'))
+    const running = await startEmbeddedPostgresProcess(
+      join(process.cwd(), '.data', 'test-postgres'),
+    )
     url = running.url
     stop = running.stop
   }
+  // One template per run, so runs that overlap on one server never drop each other's.
+  const template = `agent_pm_template_${process.pid}`
   const admin = new pg.Client({ connectionString: url })
   await admin.connect()
-  try {
-    // Files of an earlier, interrupted run may still be connected to the old template.
-    await admin.query(`drop database if exists ${TEMPLATE_DATABASE} with (force)`)
-    await admin.query(`create database ${TEMPLATE_DATABASE}`)
-  } finally {
-    await admin.end()
-  }
-  await applyMigrations(withDatabase(url, TEMPLATE_DATABASE))
+  await admin.query(`drop database if exists ${template} with (force)`)
+  await admin.query(`create database ${template}`)
+  await applyMigrations(withDatabase(url, template))
   project.provide('databaseUrl', url)
-  project.provide('templateDatabase', TEMPLATE_DATABASE)
+  project.provide('templateDatabase', template)
   return async () => {
+    await admin.query(`drop database if exists ${template} with (force)`).catch(() => {})
+    await admin.end()
     await stop?.()
   }
 }

@@ -1,11 +1,17 @@
 import { loadConfig } from '#core/config.ts'
 import { createServices } from '#core/services.ts'
+import { pineconeCheck } from '#core/upstreams/pinecone/health.ts'
 import { webEntry } from '#core/web-entry.ts'
 import { createHealthHandler, isDeep } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env.
 export const main = webEntry({
   services: () => createServices(loadConfig(process.env)),
-  handler: (services) => createHealthHandler(services),
+  handler: (services) =>
+    createHealthHandler({
+      ...services,
+      isAdmin: services.auth.isAdmin,
+      checks: [pineconeCheck(services.pinecone)],
+    }),
   exemptFromClientLimits: (req) => !isDeep(req),
 })
