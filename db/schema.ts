@@ -60,7 +60,11 @@ export const projects = pgTable(
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const
 export const CHUNK_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const
 
-/** A backfill or sync request; its status and progress are derived from its chunks. */
+/**
+ * A backfill or sync request. `status` is kept in step with its chunks by the queue
+ * (functions/core/jobs/queue.ts): `queued` until a chunk is claimed, `running` while any chunk is
+ * open, then `succeeded`, `failed` (a chunk failed) or `cancelled` (a chunk was cancelled).
+ */
 export const jobs = pgTable(
   'jobs',
   {
@@ -70,9 +74,10 @@ export const jobs = pgTable(
     params: jsonb('params').notNull().default({}),
     // Two active jobs may not share a dedupe key (partial unique index below).
     dedupeKey: text('dedupe_key'),
+    // One job per time slot, whatever its state (e.g. `daily:sync-jira:2026-06-01`).
+    runKey: text('run_key'),
     createdBy: text('created_by').notNull(),
     cancelRequestedAt: timestamp('cancel_requested_at', { withTimezone: true }),
-    lastError: text('last_error'),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     ...timestamps,
@@ -81,6 +86,7 @@ export const jobs = pgTable(
     uniqueIndex('jobs_active_dedupe_key')
       .on(table.dedupeKey)
       .where(sql`${table.status} in ('queued', 'running')`),
+    uniqueIndex('jobs_run_key').on(table.runKey),
     index('jobs_kind_created_idx').on(table.kind, table.createdAt),
     index('jobs_status_finished_idx').on(table.status, table.finishedAt),
     check(
@@ -117,8 +123,15 @@ export const jobChunks = pgTable(
   },
   (table) => [
     uniqueIndex('job_chunks_job_seq_key').on(table.jobId, table.seq),
-    index('job_chunks_claim_idx').on(table.status, table.runAfter),
+    // The claim reads queued chunks by run_after and running ones by lease expiry.
+    index('job_chunks_claim_idx')
+      .on(table.runAfter, table.jobId, table.seq)
+      .where(sql`${table.status} = 'queued'`),
     index('job_chunks_lease_idx').on(table.leaseExpiresAt).where(sql`${table.status} = 'running'`),
+    // "Has this job an open chunk?" after every chunk transition.
+    index('job_chunks_open_idx')
+      .on(table.jobId)
+      .where(sql`${table.status} in ('queued', 'running')`),
     check(
       'job_chunks_status_check',
       sql`${table.status} in ('queued', 'running', 'succeeded', 'failed', 'cancelled')`,

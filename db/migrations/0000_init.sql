@@ -43,9 +43,9 @@ CREATE TABLE "jobs" (
 	"status" text DEFAULT 'queued' NOT NULL,
 	"params" jsonb DEFAULT '{}'::jsonb NOT NULL,
 	"dedupe_key" text,
+	"run_key" text,
 	"created_by" text NOT NULL,
 	"cancel_requested_at" timestamp with time zone,
-	"last_error" text,
 	"started_at" timestamp with time zone,
 	"finished_at" timestamp with time zone,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
@@ -110,9 +110,11 @@ CREATE TABLE "users" (
 --> statement-breakpoint
 ALTER TABLE "job_chunks" ADD CONSTRAINT "job_chunks_job_id_jobs_id_fk" FOREIGN KEY ("job_id") REFERENCES "public"."jobs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 CREATE UNIQUE INDEX "job_chunks_job_seq_key" ON "job_chunks" USING btree ("job_id","seq");--> statement-breakpoint
-CREATE INDEX "job_chunks_claim_idx" ON "job_chunks" USING btree ("status","run_after");--> statement-breakpoint
+CREATE INDEX "job_chunks_claim_idx" ON "job_chunks" USING btree ("run_after","job_id","seq") WHERE "job_chunks"."status" = 'queued';--> statement-breakpoint
 CREATE INDEX "job_chunks_lease_idx" ON "job_chunks" USING btree ("lease_expires_at") WHERE "job_chunks"."status" = 'running';--> statement-breakpoint
+CREATE INDEX "job_chunks_open_idx" ON "job_chunks" USING btree ("job_id") WHERE "job_chunks"."status" in ('queued', 'running');--> statement-breakpoint
 CREATE UNIQUE INDEX "jobs_active_dedupe_key" ON "jobs" USING btree ("dedupe_key") WHERE "jobs"."status" in ('queued', 'running');--> statement-breakpoint
+CREATE UNIQUE INDEX "jobs_run_key" ON "jobs" USING btree ("run_key");--> statement-breakpoint
 CREATE INDEX "jobs_kind_created_idx" ON "jobs" USING btree ("kind","created_at");--> statement-breakpoint
 CREATE INDEX "jobs_status_finished_idx" ON "jobs" USING btree ("status","finished_at");--> statement-breakpoint
 CREATE INDEX "tempo_worklogs_account_id_idx" ON "tempo_worklogs" USING btree ("account_id");--> statement-breakpoint

@@ -1,0 +1,375 @@
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { assert, beforeAll, describe, expect, it } from 'vitest'
+import { useTestDatabase } from '#test/database.ts'
+import { captureLog } from '#test/log.ts'
+import {
+  createSyntheticKind,
+  createSyntheticTable,
+  type Fault,
+  memorySink,
+  type SyntheticScope,
+  type SyntheticSink,
+  tableSink,
+} from '#test/synthetic-kind.ts'
+import { AppError } from '../errors.ts'
+import { runWorker, type WorkerOptions } from './engine.ts'
+import { createJobQueue } from './queue.ts'
+import { createJobRegistry } from './registry.ts'
+
+const getDatabase = useTestDatabase({ poolMax: 10 })
+const queue = () => createJobQueue(getDatabase().pool)
+const WORKER_SCRIPT = fileURLToPath(new URL('../../../test/worker-process.ts', import.meta.url))
+
+beforeAll(async () => {
+  await createSyntheticTable(getDatabase().pool)
+})
+
+// Tests share this file's database: each runs a kind of its own, so workers see only its chunks.
+function aKind(options: {
+  sink?: SyntheticSink
+  pageDelayMs?: number
+  fault?: (at: { key: string; page: number; attempt: number }) => Fault | undefined
+}) {
+  return createSyntheticKind({ kind: `synthetic-${randomUUID()}`, sink: memorySink(), ...options })
+}
+
+function scopes(count: number, pages: number, perPage: number): SyntheticScope[] {
+  const prefix = randomUUID().slice(0, 8)
+  return Array.from({ length: count }, (_, n) => ({ key: `${prefix}-${n}`, pages, perPage }))
+}
+
+function worker(kind: ReturnType<typeof aKind>, options: Partial<WorkerOptions> = {}) {
+  return runWorker({
+    jobs: queue(),
+    registry: createJobRegistry([kind]),
+    log: captureLog().log,
+    remainingMs: () => 60_000,
+    marginMs: 1_000,
+    // Retries are due at once (run_after = now()), so one worker run sees every attempt.
+    backoff: { baseMs: 0, capMs: 0, maxRetryAfterMs: 0 },
+    ...options,
+  })
+}
+
+async function enqueue(kind: { kind: string }, list: SyntheticScope[], maxAttempts?: number) {
+  const queued = await queue().enqueue({
+    kind: kind.kind,
+    params: { scopes: list },
+    scopes: list,
+    createdBy: 'test',
+    ...(maxAttempts !== undefined && { maxAttempts }),
+  })
+  return queued.job.id
+}
+
+type ChunkRow = {
+  status: string
+  cursor: { page: number } | null
+  attempts: number
+  last_error: string | null
+  run_after_ms: number
+  items_written: string
+}
+
+async function chunkRows(jobId: string): Promise<ChunkRow[]> {
+  const result = await getDatabase().pool.query<ChunkRow>(
+    `SELECT status, cursor, attempts, last_error, items_written,
+       (extract(epoch FROM run_after - updated_at) * 1000)::float8 AS run_after_ms
+     FROM job_chunks WHERE job_id = $1 ORDER BY seq`,
+    [jobId],
+  )
+  return result.rows
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > until) {
+      throw new Error('condition not met in time')
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+async function cursorPage(jobId: string): Promise<number> {
+  return (await chunkRows(jobId))[0]?.cursor?.page ?? 0
+}
+
+async function storedItems(keys: string[]): Promise<Array<{ item: string; key: string }>> {
+  const result = await getDatabase().pool.query<{ item: string; key: string }>(
+    'SELECT item, key FROM synthetic_items WHERE key = ANY($1) ORDER BY item',
+    [keys],
+  )
+  return result.rows
+}
+
+describe('job engine', () => {
+  describe('happy', () => {
+    it('runs 500 chunks with 8 concurrent workers: each completes exactly once and the counters add up', async () => {
+      const sink = memorySink()
+      const kind = aKind({ sink })
+      const list = scopes(500, 3, 2)
+      const jobId = await enqueue(kind, list)
+      const summaries = await Promise.all(Array.from({ length: 8 }, () => worker(kind)))
+
+      const succeeded = summaries.reduce((sum, s) => sum + s.outcomes.succeeded, 0)
+      expect(succeeded).toBe(500)
+      expect(summaries.every((s) => s.stoppedBy === 'idle')).toBe(true)
+      expect(summaries.filter((s) => s.outcomes.succeeded > 0).length).toBeGreaterThan(1)
+      // Every page written exactly once: no chunk ran twice, none was skipped.
+      const pages = sink.writes.map((w) => `${w.key}/${w.page}`)
+      expect(pages).toHaveLength(1500)
+      expect(new Set(pages).size).toBe(1500)
+      expect(kind.starts).toHaveLength(500)
+      const job = await queue().getJob(jobId)
+      expect(job).toMatchObject({
+        status: 'succeeded',
+        progress: { chunksTotal: 500, chunksDone: 500, itemsFetched: 3000, itemsWritten: 3000 },
+      })
+      const rows = await chunkRows(jobId)
+      expect(rows.every((row) => row.status === 'succeeded' && row.attempts === 1)).toBe(true)
+    })
+  })
+
+  describe('leases', () => {
+    it('stops at once, writing nothing more, when another worker took over the lease', async () => {
+      const sink = memorySink()
+      const kind = aKind({ sink, pageDelayMs: 40 })
+      const jobId = await enqueue(kind, scopes(1, 40, 1))
+      const running = worker(kind)
+      await waitFor(async () => (await cursorPage(jobId)) >= 2)
+      // What a second worker's claim does after an expired lease: a new token.
+      await getDatabase().pool.query(
+        'UPDATE job_chunks SET lease_token = gen_random_uuid() WHERE job_id = $1',
+        [jobId],
+      )
+      const stolenAt = await cursorPage(jobId)
+      const summary = await running
+      expect(summary.outcomes).toMatchObject({ lost: 1, succeeded: 0 })
+      // At most the page in flight was written; no checkpoint of it landed.
+      expect(sink.writes.length).toBeLessThanOrEqual(stolenAt + 1)
+      const [chunk] = await chunkRows(jobId)
+      expect(chunk).toMatchObject({ status: 'running', cursor: { page: stolenAt } })
+    })
+
+    it('resumes from the last cursor after a worker process is killed mid-chunk, ending as an uninterrupted run', async () => {
+      const pages = 30
+      const [killedScope] = scopes(1, pages, 3)
+      const [calmScope] = scopes(1, pages, 3)
+      assert(killedScope && calmScope)
+      const kind = aKind({ sink: tableSink(getDatabase().pool) })
+      const killedJob = await enqueue(kind, [killedScope])
+
+      const settings = {
+        databaseUrl: getDatabase().url,
+        kind: kind.kind,
+        leaseMs: 600,
+        pageDelayMs: 60,
+      }
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify(settings)],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      )
+      let stderr = ''
+      child.stderr.on('data', (data) => {
+        stderr += String(data)
+      })
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => {
+        child.on('exit', (_code, signal) => resolve(signal))
+      })
+      const progressed = async () => {
+        if (child.exitCode !== null) {
+          throw new Error('the worker process exited early')
+        }
+        return (await cursorPage(killedJob)) >= 3
+      }
+      await waitFor(progressed, 20_000).catch((err) => {
+        child.kill('SIGKILL')
+        throw new Error(`the worker process made no progress: ${stderr}`, { cause: err })
+      })
+      child.kill('SIGKILL')
+      expect(await exited).toBe('SIGKILL')
+      const killedAt = await cursorPage(killedJob)
+      expect(killedAt).toBeLessThan(pages)
+      expect((await chunkRows(killedJob))[0]?.status).toBe('running')
+
+      // The next invocation finds the chunk once its lease has expired (heartbeats stopped).
+      await waitFor(async () => {
+        const result = await getDatabase().pool.query(
+          `SELECT 1 FROM job_chunks WHERE job_id = $1 AND lease_expires_at <= now()`,
+          [killedJob],
+        )
+        return (result.rowCount ?? 0) > 0
+      })
+      const resumed = await worker(kind)
+      expect(resumed.outcomes.succeeded).toBe(1)
+      expect(kind.starts).toEqual([{ key: killedScope.key, fromPage: killedAt }])
+
+      const calmJob = await enqueue(kind, [calmScope])
+      await worker(kind)
+
+      const killed = await queue().getJob(killedJob)
+      const calm = await queue().getJob(calmJob)
+      expect(killed?.status).toBe('succeeded')
+      expect(killed?.progress).toEqual({ ...calm?.progress, ratePerSecond: expect.any(Number) })
+      const strip = (rows: Array<{ item: string }>, key: string) =>
+        rows.map((row) => row.item.replace(key, 'KEY'))
+      expect(strip(await storedItems([killedScope.key]), killedScope.key)).toEqual(
+        strip(await storedItems([calmScope.key]), calmScope.key),
+      )
+      expect(await storedItems([killedScope.key])).toHaveLength(pages * 3)
+      // Idempotent sinks: the crash repeated at most the one page that was in flight.
+      const repeated = await getDatabase().pool.query(
+        'SELECT count(*)::int AS n FROM synthetic_items WHERE key = $1 AND writes > 1',
+        [killedScope.key],
+      )
+      expect(repeated.rows[0]?.n).toBeLessThanOrEqual(3)
+      const [killedChunk] = await chunkRows(killedJob)
+      const [calmChunk] = await chunkRows(calmJob)
+      expect(killedChunk).toMatchObject({ status: 'succeeded', cursor: calmChunk?.cursor })
+      expect(killedChunk?.items_written).toBe(calmChunk?.items_written)
+    })
+  })
+
+  describe('errors', () => {
+    it('retries after the backoff, and no sooner than an upstream Retry-After', async () => {
+      const kind = aKind({
+        fault: ({ page, attempt }) =>
+          page === 1 && attempt === 1
+            ? { kind: 'retry', reason: 'jira-unavailable' }
+            : page === 1 && attempt === 2
+              ? { kind: 'retry', reason: 'jira-rate-limited', retryAfterMs: 7_000 }
+              : undefined,
+      })
+      const jobId = await enqueue(kind, scopes(1, 3, 1))
+      const backoff = { baseMs: 1_000, capMs: 60_000, maxRetryAfterMs: 3_600_000 }
+      const options = { backoff, random: () => 1 }
+
+      const first = await worker(kind, options)
+      expect(first.outcomes.retrying).toBe(1)
+      let [chunk] = await chunkRows(jobId)
+      expect(chunk).toMatchObject({ status: 'queued', cursor: { page: 1 }, attempts: 1 })
+      expect(chunk?.last_error).toBe('Upstream asked to retry (jira-unavailable).')
+      expect(chunk?.run_after_ms).toBeCloseTo(1_000, 0)
+
+      await getDatabase().pool.query('UPDATE job_chunks SET run_after = now() WHERE job_id = $1', [
+        jobId,
+      ])
+      await worker(kind, options)
+      ;[chunk] = await chunkRows(jobId)
+      // Attempt 2 would wait 2 s by the backoff; Retry-After asks for 7 s.
+      expect(chunk?.run_after_ms).toBeCloseTo(7_000, 0)
+
+      await getDatabase().pool.query('UPDATE job_chunks SET run_after = now() WHERE job_id = $1', [
+        jobId,
+      ])
+      const last = await worker(kind, options)
+      expect(last.outcomes.succeeded).toBe(1)
+      expect(kind.starts.map((s) => s.fromPage)).toEqual([0, 1, 1])
+    })
+
+    it('fails the chunk at once on a permanent error, with its message', async () => {
+      const kind = aKind({
+        fault: ({ page }) =>
+          page === 2
+            ? { kind: 'throw', error: new AppError('FORBIDDEN', 'Jira refused the credentials.') }
+            : undefined,
+      })
+      const jobId = await enqueue(kind, scopes(1, 5, 1))
+      const summary = await worker(kind)
+      expect(summary.outcomes).toMatchObject({ failed: 1, retrying: 0 })
+      expect((await chunkRows(jobId))[0]).toMatchObject({
+        status: 'failed',
+        attempts: 1,
+        cursor: { page: 2 },
+      })
+      expect(await queue().getJob(jobId)).toMatchObject({
+        status: 'failed',
+        progress: { chunksFailed: 1, itemsWritten: 2, lastError: 'Jira refused the credentials.' },
+      })
+    })
+
+    it('gives up after max_attempts keeping the cursor, and resume continues from it', async () => {
+      let broken = true
+      const kind = aKind({
+        fault: ({ page }) =>
+          broken && page === 3
+            ? { kind: 'throw', error: new TypeError('fetch failed') }
+            : undefined,
+      })
+      const [scope] = scopes(1, 6, 2)
+      assert(scope)
+      const jobId = await enqueue(kind, [scope], 3)
+      const first = await worker(kind)
+      expect(first.outcomes).toMatchObject({ retrying: 2, failed: 1 })
+      expect((await chunkRows(jobId))[0]).toMatchObject({
+        status: 'failed',
+        attempts: 3,
+        cursor: { page: 3 },
+      })
+      expect((await queue().getJob(jobId))?.progress.lastError).toBe(
+        'Gave up after 3 attempts: Unexpected TypeError; see the worker log.',
+      )
+
+      broken = false
+      expect(await queue().resume(jobId)).toMatchObject({ kind: 'resumed' })
+      const second = await worker(kind)
+      expect(second.outcomes.succeeded).toBe(1)
+      expect(kind.starts.map((s) => s.fromPage)).toEqual([0, 3, 3, 3])
+      expect(await queue().getJob(jobId)).toMatchObject({
+        status: 'succeeded',
+        progress: { itemsWritten: 12, chunksFailed: 0 },
+      })
+    })
+  })
+
+  describe('cancel', () => {
+    it('stops a running chunk at its next step and cancels the queued ones', async () => {
+      const sink = memorySink()
+      const kind = aKind({ sink, pageDelayMs: 30 })
+      const jobId = await enqueue(kind, scopes(3, 50, 1))
+      const running = worker(kind)
+      await waitFor(async () => (await cursorPage(jobId)) >= 2)
+      const cancel = await queue().cancel(jobId)
+      expect(cancel.kind).toBe('requested')
+      const summary = await running
+      expect(summary.outcomes).toMatchObject({ cancelled: 1, succeeded: 0 })
+      expect(sink.writes.length).toBeLessThan(50)
+      expect(kind.starts).toHaveLength(1)
+      const job = await queue().getJob(jobId)
+      expect(job).toMatchObject({ status: 'cancelled', cancelRequested: true })
+      expect((await chunkRows(jobId)).map((c) => c.status)).toEqual([
+        'cancelled',
+        'cancelled',
+        'cancelled',
+      ])
+    })
+  })
+
+  describe('time budget', () => {
+    it('abandons a page still running at half the margin and releases the chunk from its cursor', async () => {
+      const kind = aKind({
+        fault: ({ page }) => (page === 2 ? { kind: 'delay', ms: 10_000 } : undefined),
+      })
+      const jobId = await enqueue(kind, scopes(1, 5, 1))
+      const deadline = Date.now() + 1_600
+      const started = Date.now()
+      const summary = await worker(kind, {
+        remainingMs: () => deadline - Date.now(),
+        marginMs: 1_000,
+      })
+      // Hard stop at 1.1 s (half the margin before the deadline), far before the 10 s page ends.
+      expect(Date.now() - started).toBeLessThan(1_500)
+      expect(summary).toMatchObject({ stoppedBy: 'time', pages: 2, outcomes: { released: 1 } })
+      expect(kind.aborted).toEqual([{ key: expect.any(String), page: 2 }])
+      expect((await chunkRows(jobId))[0]).toMatchObject({
+        status: 'queued',
+        attempts: 0,
+        cursor: { page: 2 },
+      })
+    })
+  })
+})

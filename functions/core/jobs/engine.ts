@@ -1,0 +1,275 @@
+/**
+ * The worker loop of the job engine (DESIGN §7).
+ *
+ * Terminology (the full block is in types.ts):
+ * - job: a request for work, split into chunks; its status follows its chunks.
+ * - kind: what a job does; a registered `JobKind` plans its chunks and runs them.
+ * - step: one page a runner fetched and wrote to the sinks; the engine checkpoints after each.
+ * - attempt: one claim of a chunk; a chunk fails after `max_attempts` unsuccessful ones.
+ * - cursor: where a chunk continues after its last checkpoint.
+ * - lease: a claimed chunk's token and expiry; a write under a lost lease changes nothing.
+ */
+import { ConfigError } from '../config.ts'
+import { AppError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import { type BackoffPolicy, backoffMs, DEFAULT_BACKOFF } from './backoff.ts'
+import type { ClaimedChunk, JobQueue, ReapSummary } from './queue.ts'
+import type { JobRegistry } from './registry.ts'
+import type { StepResult } from './types.ts'
+
+/** How one attempt of a chunk ended. */
+export type ChunkOutcome = 'succeeded' | 'failed' | 'retrying' | 'released' | 'cancelled' | 'lost'
+
+/** What one worker invocation did. */
+export type WorkerSummary = {
+  reaped: ReapSummary
+  outcomes: Record<ChunkOutcome, number>
+  pages: number
+  /** `idle`: nothing was due; `time`: the invocation's budget ran out. */
+  stoppedBy: 'idle' | 'time'
+}
+
+/** What a worker runs with; only `jobs`, `registry`, `log` and `remainingMs` are required. */
+export type WorkerOptions = {
+  jobs: Pick<
+    JobQueue,
+    'reap' | 'claim' | 'checkpoint' | 'heartbeat' | 'complete' | 'fail' | 'retry' | 'release'
+  >
+  registry: JobRegistry
+  log: Logger
+  /** Milliseconds left in this invocation (DigitalOcean's `context.getRemainingTimeInMillis`). */
+  remainingMs: () => number
+  /** No page is started with less than this left; a page still running at half of it is abandoned. */
+  marginMs?: number
+  /** Lease length; a dead worker's chunk is claimable again this long after its last write. */
+  leaseMs?: number
+  /** How often the lease is extended while a page runs (default: a third of the lease). */
+  heartbeatMs?: number
+  backoff?: BackoffPolicy
+  random?: () => number
+}
+
+type Settings = Required<WorkerOptions>
+type StopReason = 'lost' | 'cancelled' | 'time'
+
+/** Stop taking pages with 20 s left: time for a page in flight, the checkpoint and the release. */
+export const DEFAULT_MARGIN_MS = 20_000
+/** A minute: a dead worker's chunk waits at most this long (heartbeats renew it every 20 s). */
+export const DEFAULT_LEASE_MS = 60_000
+
+const OUTCOMES: readonly ChunkOutcome[] = [
+  'succeeded',
+  'failed',
+  'retrying',
+  'released',
+  'cancelled',
+  'lost',
+]
+
+/**
+ * Reaps expired leases, then claims and runs chunks of the registered kinds until nothing is due
+ * or the time budget nears its margin. Several workers may run side by side.
+ * @example await runWorker({ jobs, registry, log, remainingMs: () => context.getRemainingTimeInMillis() })
+ */
+export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS
+  const settings: Settings = {
+    marginMs: DEFAULT_MARGIN_MS,
+    heartbeatMs: Math.max(Math.floor(leaseMs / 3), 10),
+    backoff: DEFAULT_BACKOFF,
+    random: Math.random,
+    ...options,
+    leaseMs,
+  }
+  const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<ChunkOutcome, number>
+  const reaped = await settings.jobs.reap()
+  let pages = 0
+  for (;;) {
+    if (settings.remainingMs() <= settings.marginMs) {
+      return { reaped, outcomes, pages, stoppedBy: 'time' }
+    }
+    const claimed = await settings.jobs.claim({ kinds: settings.registry.names, leaseMs })
+    if (!claimed) {
+      return { reaped, outcomes, pages, stoppedBy: 'idle' }
+    }
+    const result = await runChunk(settings, claimed)
+    outcomes[result.outcome] += 1
+    pages += result.pages
+  }
+}
+
+async function runChunk(
+  settings: Settings,
+  claimed: ClaimedChunk,
+): Promise<{ outcome: ChunkOutcome; pages: number }> {
+  const { jobs, log, leaseMs } = settings
+  const { lease } = claimed
+  const context = {
+    jobId: lease.jobId,
+    chunkId: lease.chunkId,
+    kind: claimed.kind,
+    seq: claimed.seq,
+  }
+  const controller = new AbortController()
+  let stopReason: StopReason | undefined
+  const stop = (reason: StopReason) => {
+    stopReason ??= reason
+    controller.abort(new Error(`chunk stopped: ${reason}`))
+  }
+  const heartbeat = setInterval(() => {
+    jobs.heartbeat(lease, leaseMs).then(
+      (held) => held.kind !== 'ok' && stop(held.kind),
+      (err: unknown) => log.warn({ ...context, err }, 'lease heartbeat failed'),
+    )
+  }, settings.heartbeatMs)
+  const hardStop = setTimeout(
+    () => stop('time'),
+    Math.max(settings.remainingMs() - settings.marginMs / 2, 0),
+  )
+  const kind = settings.registry.get(claimed.kind)
+  let pages = 0
+  let outcome: ChunkOutcome
+  try {
+    if (!kind) {
+      throw new AppError('INTERNAL', `No runner is registered for job kind ${claimed.kind}.`)
+    }
+    const steps = kind.run({
+      jobId: lease.jobId,
+      params: claimed.params,
+      scope: claimed.scope,
+      cursor: claimed.cursor,
+      signal: controller.signal,
+    })
+    outcome = await drive(settings, claimed, steps, {
+      stopped: () => stopReason,
+      stop,
+      paged: () => {
+        pages += 1
+      },
+    })
+  } catch (err) {
+    outcome = stopReason
+      ? await afterStop(settings, claimed, stopReason)
+      : await afterError(settings, claimed, err)
+  } finally {
+    clearInterval(heartbeat)
+    clearTimeout(hardStop)
+  }
+  log.info({ ...context, attempt: claimed.attempt, outcome, pages }, 'chunk attempt ended')
+  return { outcome, pages }
+}
+
+type Control = {
+  stopped: () => StopReason | undefined
+  stop: (reason: StopReason) => void
+  paged: () => void
+}
+
+// Pulls steps until the runner is done, asks for a retry, or the attempt must stop. A page that
+// arrives after a stop is still checkpointed while the lease is ours: its writes are durable.
+async function drive(
+  settings: Settings,
+  claimed: ClaimedChunk,
+  steps: AsyncGenerator<StepResult, void, void>,
+  control: Control,
+): Promise<ChunkOutcome> {
+  const { jobs, leaseMs } = settings
+  const { lease } = claimed
+  for (;;) {
+    if (!control.stopped() && settings.remainingMs() <= settings.marginMs) {
+      control.stop('time')
+    }
+    const before = control.stopped()
+    if (before) {
+      await closeQuietly(steps)
+      return afterStop(settings, claimed, before)
+    }
+    const next = await steps.next()
+    if (control.stopped() === 'lost') {
+      await closeQuietly(steps)
+      return 'lost'
+    }
+    if (next.done) {
+      const done = await jobs.complete(lease)
+      return done.kind === 'done' ? 'succeeded' : 'lost'
+    }
+    const step = next.value
+    if (step.kind === 'retry') {
+      await closeQuietly(steps)
+      return scheduleRetry(
+        settings,
+        claimed,
+        `Upstream asked to retry (${step.reason}).`,
+        step.retryAfterMs,
+      )
+    }
+    const held = await jobs.checkpoint(lease, step.cursor, step, leaseMs)
+    control.paged()
+    if (held.kind !== 'ok') {
+      control.stop(held.kind)
+    }
+  }
+}
+
+async function closeQuietly(steps: AsyncGenerator<StepResult, void, void>): Promise<void> {
+  try {
+    await steps.return(undefined)
+  } catch {
+    // The runner's own clean-up failed; the attempt ends either way.
+  }
+}
+
+async function afterStop(
+  settings: Settings,
+  claimed: ClaimedChunk,
+  reason: StopReason,
+): Promise<ChunkOutcome> {
+  if (reason === 'lost') {
+    return 'lost' // another worker holds the chunk: write nothing more
+  }
+  const released = await settings.jobs.release(claimed.lease)
+  return released.kind === 'released' ? 'released' : released.kind
+}
+
+function isPermanent(err: unknown): boolean {
+  return (err instanceof AppError && !err.retryable) || err instanceof ConfigError
+}
+
+async function afterError(
+  settings: Settings,
+  claimed: ClaimedChunk,
+  err: unknown,
+): Promise<ChunkOutcome> {
+  const context = { jobId: claimed.lease.jobId, chunkId: claimed.lease.chunkId, kind: claimed.kind }
+  if (isPermanent(err)) {
+    settings.log.warn({ ...context, err }, 'chunk failed permanently')
+    const message = err instanceof AppError ? err.message : 'The function is misconfigured.'
+    const failed = await settings.jobs.fail(claimed.lease, message)
+    return failed.kind === 'done' ? 'failed' : 'lost'
+  }
+  settings.log.warn({ ...context, err }, 'chunk attempt failed')
+  // Only an AppError's message is written for people; others may carry internals.
+  const message =
+    err instanceof AppError
+      ? err.message
+      : `Unexpected ${err instanceof Error ? err.name : 'error'}; see the worker log.`
+  return scheduleRetry(settings, claimed, message)
+}
+
+async function scheduleRetry(
+  settings: Settings,
+  claimed: ClaimedChunk,
+  error: string,
+  retryAfterMs?: number,
+): Promise<ChunkOutcome> {
+  const delayMs = backoffMs(claimed.attempt, settings.backoff, settings.random, retryAfterMs)
+  const retried = await settings.jobs.retry(claimed.lease, { delayMs, error })
+  switch (retried.kind) {
+    case 'scheduled':
+      return 'retrying'
+    case 'exhausted':
+      return 'failed'
+    default:
+      return retried.kind
+  }
+}

@@ -1,0 +1,328 @@
+import { eq } from 'drizzle-orm'
+import { afterAll, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { projects, syncState } from '#db/schema.ts'
+import { fixedClock } from '#test/clock.ts'
+import { testConfig } from '#test/config.ts'
+import { useTestDatabase } from '#test/database.ts'
+import { type FakeJira, startFakeJira } from '#test/fakes/jira.ts'
+import { aJiraIssue, jiraTimestamp } from '#test/fakes/jira-data.ts'
+import { type FakePinecone, startFakePinecone } from '#test/fakes/pinecone.ts'
+import { captureLog } from '#test/log.ts'
+import { AppError } from '../errors.ts'
+import { createJiraClient } from '../upstreams/jira/client.ts'
+import { createPineconeSink } from '../upstreams/pinecone/client.ts'
+import {
+  createJiraBackfillKind,
+  createJiraSyncKind,
+  type JiraCursor,
+  type JiraJobDeps,
+  type JiraScope,
+  SYNC_OVERLAP_MS,
+} from './jira.ts'
+import type { StepResult } from './types.ts'
+
+const getDatabase = useTestDatabase()
+const NOW = '2026-06-01T12:00:00.000Z'
+const NOW_MS = Date.parse(NOW)
+const DAY = 86_400_000
+let jira: FakeJira
+let pinecone: FakePinecone
+
+beforeAll(async () => {
+  ;[jira, pinecone] = await Promise.all([startFakeJira({ now: NOW }), startFakePinecone()])
+})
+afterAll(async () => {
+  await Promise.all([jira.close(), pinecone.close()])
+})
+beforeEach(async () => {
+  jira.reset()
+  jira.setNow(NOW)
+  pinecone.reset()
+  await getDatabase().pool.query('delete from projects; delete from sync_state')
+})
+
+function deps(overrides: Partial<JiraJobDeps> = {}): JiraJobDeps {
+  const config = testConfig({
+    JIRA_BASE_URL: jira.url,
+    JIRA_EMAIL: jira.email,
+    JIRA_API_TOKEN: jira.apiToken,
+  })
+  return {
+    db: getDatabase().db,
+    clock: fixedClock(NOW),
+    config,
+    log: captureLog().log,
+    jira: createJiraClient({
+      baseUrl: jira.url,
+      email: jira.email,
+      apiToken: jira.apiToken,
+      retry: { attempts: 0 },
+    }),
+    pinecone: createPineconeSink({
+      apiKey: pinecone.apiKey,
+      indexHost: pinecone.url,
+      controllerUrl: pinecone.url,
+      namespace: '',
+      embedModel: 'llama-text-embed-v2',
+      maxRetries: 0,
+    }),
+    ...overrides,
+  }
+}
+
+function issues(project: string, count: number, updatedFrom = NOW_MS - 10 * DAY) {
+  return Array.from({ length: count }, (_, n) =>
+    aJiraIssue({
+      key: `${project}-${n + 1}`,
+      fields: { updated: jiraTimestamp(updatedFrom + n * 60_000) },
+    }),
+  )
+}
+
+const scopeOf = (project: string, days = 30): JiraScope => ({
+  project,
+  fromMs: NOW_MS - days * DAY,
+  toMs: NOW_MS,
+})
+
+/** Runs a chunk's steps to the end (or to a retry), as the engine would, minus the database. */
+async function runChunk(
+  kind: ReturnType<typeof createJiraBackfillKind>,
+  scope: JiraScope,
+  cursor: JiraCursor | null = null,
+  limit = 100,
+) {
+  const steps: StepResult<JiraCursor>[] = []
+  const run = kind.run({
+    jobId: 'job',
+    params: {},
+    scope,
+    cursor,
+    signal: new AbortController().signal,
+  })
+  for await (const step of run) {
+    steps.push(step as StepResult<JiraCursor>)
+    if (steps.length >= limit) {
+      await run.return(undefined)
+      break
+    }
+  }
+  return steps
+}
+
+async function watermark(project: string) {
+  const rows = await getDatabase().db.select().from(syncState).where(eq(syncState.scope, project))
+  return rows[0]?.watermark.getTime()
+}
+
+const jiraKeys = () => [...pinecone.vectors('').keys()].sort()
+
+describe('jira job kinds', () => {
+  describe('happy', () => {
+    it('plans one chunk per named project over days back from a frozen now', async () => {
+      const scopes = await createJiraBackfillKind(deps()).plan({
+        days: 30,
+        projects: ['OPS', 'WEB'],
+      })
+      expect(scopes).toEqual([scopeOf('OPS'), scopeOf('WEB')])
+    })
+
+    it('plans the active projects when none are named, and all of Jira’s when none are active', async () => {
+      jira.setProjects([
+        { id: '1', key: 'ALPHA', name: 'A' },
+        { id: '2', key: 'BETA', name: 'B' },
+      ])
+      const kind = createJiraBackfillKind(deps())
+      expect((await kind.plan({ days: 1 })).map((s) => (s as JiraScope).project)).toEqual([
+        'ALPHA',
+        'BETA',
+      ])
+      await getDatabase()
+        .db.insert(projects)
+        .values([
+          { key: 'OPS', isActive: true },
+          { key: 'OLD', isActive: false },
+        ])
+      expect((await kind.plan({ days: 1 })).map((s) => (s as JiraScope).project)).toEqual(['OPS'])
+    })
+
+    it('writes one vector per issue page by page, with the fields in the search itself', async () => {
+      jira.setIssues([...issues('OPS', 230), ...issues('WEB', 5)])
+      const steps = await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
+      expect(steps.map((s) => s.kind === 'page' && [s.fetched, s.written])).toEqual([
+        [100, 100],
+        [100, 100],
+        [30, 30],
+      ])
+      expect(jiraKeys()).toHaveLength(230)
+      expect(jiraKeys().every((id) => id.startsWith('jira-OPS-'))).toBe(true)
+      const searches = jira.requests.filter((r) => r.path === '/rest/api/3/search/jql')
+      expect(searches[0]?.query.get('jql')).toBe(
+        `project = "OPS" AND updated >= ${NOW_MS - 30 * DAY} AND updated <= ${NOW_MS} ORDER BY updated ASC, key ASC`,
+      )
+      expect(searches[0]?.query.get('fields')?.split(',')).toEqual(
+        expect.arrayContaining(['summary', 'description', 'assignee', 'parent', 'labels']),
+      )
+      expect(jira.requests.some((r) => r.path.startsWith('/rest/api/3/issue/'))).toBe(false)
+      const stored = pinecone.vectors('').get('jira-OPS-1')
+      expect(stored?.metadata).toMatchObject({
+        issue_key: 'OPS-1',
+        source: 'jira',
+        url: `${jira.url}/browse/OPS-1`,
+      })
+    })
+
+    it('continues from a checkpointed cursor with Jira’s token', async () => {
+      jira.setIssues(issues('OPS', 150))
+      const kind = createJiraBackfillKind(deps())
+      const [first] = await runChunk(kind, scopeOf('OPS'), null, 1)
+      assert(first?.kind === 'page' && first.cursor.nextPageToken, JSON.stringify(first))
+      pinecone.reset()
+      const rest = await runChunk(kind, scopeOf('OPS'), first.cursor)
+      expect(rest).toHaveLength(1)
+      expect(jiraKeys()).toHaveLength(50)
+      expect(jira.requests.at(-1)?.query.get('nextPageToken')).toBe(first.cursor.nextPageToken)
+    })
+
+    it('restarts from the newest issue written when Jira refuses a stale page token', async () => {
+      jira.setIssues(issues('OPS', 150))
+      const kind = createJiraBackfillKind(deps())
+      const [first] = await runChunk(kind, scopeOf('OPS'), null, 1)
+      assert(first?.kind === 'page' && first.cursor.lastUpdatedMs !== undefined)
+      jira.expireSearchTokens()
+      pinecone.reset()
+      await runChunk(kind, scopeOf('OPS'), first.cursor)
+      // Issue 100 (the newest written) is read again; 101–150 follow.
+      expect(jiraKeys()).toHaveLength(51)
+      expect(jiraKeys()).toContain('jira-OPS-100')
+      const restart = jira.requests.at(-1)?.query.get('jql')
+      expect(restart).toContain(`updated >= ${first.cursor.lastUpdatedMs}`)
+    })
+
+    it('reads again an issue updated while paging, so the vector ends with its new text', async () => {
+      jira.setIssues(issues('OPS', 150))
+      jira.onSearchPage(({ page }) => {
+        if (page === 2) {
+          jira.setNow(new Date(NOW_MS - 1000))
+          jira.updateIssue('OPS-3', { summary: 'Renamed while paging' })
+        }
+      })
+      await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
+      expect(jiraKeys()).toHaveLength(150)
+      expect(pinecone.vectors('').get('jira-OPS-3')?.metadata?.title).toBe(
+        'OPS-3: Renamed while paging',
+      )
+    })
+
+    it('moves the watermark only when the chunk completes, and a sync starts from it less the overlap', async () => {
+      jira.setIssues(issues('OPS', 150))
+      const kind = createJiraSyncKind(deps())
+      const [scope] = (await kind.plan({ projects: ['OPS'] })) as JiraScope[]
+      expect(scope).toEqual({ project: 'OPS', fromMs: NOW_MS - 2 * DAY, toMs: NOW_MS })
+      const scopeWide = { ...scope!, fromMs: NOW_MS - 30 * DAY }
+      await runChunk(kind, scopeWide, null, 1)
+      expect(await watermark('OPS')).toBeUndefined()
+      await runChunk(kind, scopeWide)
+      expect(await watermark('OPS')).toBe(NOW_MS)
+      const later = createJiraSyncKind(deps({ clock: fixedClock(new Date(NOW_MS + DAY)) }))
+      expect(await later.plan({ projects: ['OPS'] })).toEqual([
+        { project: 'OPS', fromMs: NOW_MS - SYNC_OVERLAP_MS, toMs: NOW_MS + DAY },
+      ])
+    })
+
+    it('lets a backfill move the watermark only when it leaves no gap', async () => {
+      jira.setIssues(issues('OPS', 3))
+      await getDatabase()
+        .db.insert(syncState)
+        .values({
+          source: 'jira',
+          scope: 'OPS',
+          watermark: new Date(NOW_MS - 5 * DAY),
+        })
+      const kind = createJiraBackfillKind(deps())
+      await runChunk(kind, scopeOf('OPS', 1))
+      expect(await watermark('OPS')).toBe(NOW_MS - 5 * DAY)
+      await runChunk(kind, scopeOf('OPS', 30))
+      expect(await watermark('OPS')).toBe(NOW_MS)
+    })
+  })
+
+  describe('errors', () => {
+    it('asks for a retry with Jira’s wait on 429, and writes nothing', async () => {
+      jira.setIssues(issues('OPS', 3))
+      jira.rateLimit({ retryAfterSeconds: 9 })
+      const steps = await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
+      expect(steps).toEqual([{ kind: 'retry', reason: 'jira-rate-limited', retryAfterMs: 9000 }])
+      expect(jiraKeys()).toEqual([])
+    })
+
+    it('asks for a retry on 503 and on a Pinecone 429', async () => {
+      jira.setIssues(issues('OPS', 3))
+      jira.unavailable({ retryAfterSeconds: 2 })
+      expect(await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))).toEqual([
+        { kind: 'retry', reason: 'jira-unavailable', retryAfterMs: 2000 },
+      ])
+      pinecone.fail({
+        kind: 'respond',
+        path: '/vectors/upsert',
+        status: 429,
+        headers: { 'retry-after': '4' },
+        times: 1,
+      })
+      expect(await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))).toEqual([
+        { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 4000 },
+      ])
+    })
+
+    it('fails the chunk for good with a clear message when Jira refuses the credentials', async () => {
+      jira.setIssues(issues('OPS', 3))
+      const bad = createJiraClient({
+        baseUrl: jira.url,
+        email: jira.email,
+        apiToken: 'nope',
+        retry: { attempts: 0 },
+      })
+      const error = await runChunk(
+        createJiraBackfillKind(deps({ jira: bad })),
+        scopeOf('OPS'),
+      ).catch((e: unknown) => e)
+      assert(error instanceof AppError, String(error))
+      expect(error.retryable).toBe(false)
+      expect(error.message).toMatch(/Jira refused the credentials/)
+    })
+
+    it('refuses to plan or run without Jira or Pinecone settings', async () => {
+      const noJira = createJiraBackfillKind(deps({ jira: undefined }))
+      await expect(noJira.plan({ days: 1, projects: ['OPS'] })).rejects.toThrow(/JIRA_BASE_URL/)
+      const noPinecone = createJiraBackfillKind(deps({ pinecone: undefined }))
+      const error = await runChunk(noPinecone, scopeOf('OPS')).catch((e: unknown) => e)
+      assert(error instanceof AppError)
+      expect(error.retryable).toBe(false)
+      expect(error.message).toMatch(/PINECONE_API_KEY/)
+    })
+
+    it('fails for good when the index dimension does not match the model', async () => {
+      jira.setIssues(issues('OPS', 3))
+      const small = await startFakePinecone({ dimension: 8 })
+      try {
+        const sink = createPineconeSink({
+          apiKey: small.apiKey,
+          indexHost: small.url,
+          controllerUrl: small.url,
+          namespace: '',
+          embedModel: 'llama-text-embed-v2',
+        })
+        const error = await runChunk(
+          createJiraBackfillKind(deps({ pinecone: sink })),
+          scopeOf('OPS'),
+        ).catch((e: unknown) => e)
+        assert(error instanceof AppError)
+        expect(error.retryable).toBe(false)
+        expect(error.message).toMatch(/dimension 8/)
+        expect(small.vectors('').size).toBe(0)
+      } finally {
+        await small.close()
+      }
+    })
+  })
+})

@@ -1,0 +1,25 @@
+import type { Services } from '../services.ts'
+import { createJiraBackfillKind, createJiraSyncKind } from './jira.ts'
+import type { DailySync } from './registry.ts'
+import { createTempoKinds, TEMPO_DAILY_SYNC } from './tempo.ts'
+import type { JobKind } from './types.ts'
+
+/**
+ * The job kinds `jobs/worker` runs. Each pipeline adds its kinds here (wrapped in
+ * `defineJobKind`), built from the services it needs; a kind missing here is never claimed, so
+ * its jobs wait rather than fail.
+ */
+export function createJobKinds(services: Services): JobKind[] {
+  const tempo = createTempoKinds(services)
+  return [
+    createJiraBackfillKind(services),
+    createJiraSyncKind(services),
+    tempo.backfill,
+    tempo.sync,
+  ]
+}
+
+/** The daily incremental syncs `jobs/sync` enqueues; each names a kind of `createJobKinds`. */
+export function createDailySyncs(_services: Services): DailySync[] {
+  return [{ kind: 'sync-jira', dedupeKey: 'sync-jira', params: () => ({}) }, TEMPO_DAILY_SYNC]
+}

@@ -1,0 +1,242 @@
+// The queue's statements (functions/core/jobs/queue.ts). Every time comes from the database's
+// now(): workers on several machines share one clock. A chunk's writes are fenced by its lease
+// token: zero rows updated means another worker holds the chunk now.
+
+// The interval of `$3` milliseconds.
+const MS_3 = 'make_interval(secs => $3::float8 / 1000)'
+
+/** A job with its progress, in one statement: aggregates of its chunks and the latest error. */
+export const SELECT_JOBS = `
+  SELECT j.id, j.kind, j.status, j.params, j.created_at, j.started_at, j.finished_at,
+    j.cancel_requested_at IS NOT NULL AS cancel_requested,
+    p.chunks_total, p.chunks_done, p.chunks_failed, p.items_fetched, p.items_written, p.items_failed,
+    extract(epoch FROM coalesce(j.finished_at, now()) - j.started_at)::float8 AS elapsed_seconds,
+    e.last_error
+  FROM jobs j
+  CROSS JOIN LATERAL (
+    SELECT count(*)::int AS chunks_total,
+      count(*) FILTER (WHERE c.status = 'succeeded')::int AS chunks_done,
+      count(*) FILTER (WHERE c.status = 'failed')::int AS chunks_failed,
+      coalesce(sum(c.items_fetched), 0)::float8 AS items_fetched,
+      coalesce(sum(c.items_written), 0)::float8 AS items_written,
+      coalesce(sum(c.items_failed), 0)::float8 AS items_failed
+    FROM job_chunks c WHERE c.job_id = j.id
+  ) p
+  LEFT JOIN LATERAL (
+    SELECT c.last_error FROM job_chunks c
+    WHERE c.job_id = j.id AND c.last_error IS NOT NULL
+    ORDER BY c.updated_at DESC LIMIT 1
+  ) e ON true`
+
+/**
+ * Marks active jobs without open chunks as finished; the outcome follows the chunks. The
+ * updated_at guard skips a job that changed since this statement's snapshot (a cancel, a resume):
+ * whoever changed it settles it afterwards.
+ */
+export const SETTLE = `
+  WITH settled AS (
+    SELECT j.id, j.updated_at,
+      CASE
+        WHEN EXISTS (SELECT 1 FROM job_chunks c WHERE c.job_id = j.id AND c.status = 'cancelled')
+          THEN 'cancelled'
+        WHEN EXISTS (SELECT 1 FROM job_chunks c WHERE c.job_id = j.id AND c.status = 'failed')
+          THEN 'failed'
+        ELSE 'succeeded'
+      END AS status
+    FROM jobs j
+    WHERE j.status IN ('queued', 'running') AND ($1::uuid IS NULL OR j.id = $1::uuid)
+      AND NOT EXISTS (
+        SELECT 1 FROM job_chunks c WHERE c.job_id = j.id AND c.status IN ('queued', 'running'))
+  )
+  UPDATE jobs j SET status = settled.status, finished_at = now(), updated_at = now()
+  FROM settled
+  WHERE j.id = settled.id AND j.updated_at = settled.updated_at AND j.status IN ('queued', 'running')
+  RETURNING j.id`
+
+/** A job and its chunks in one statement; nothing when a dedupe or run key is taken. */
+export const INSERT_JOB = `
+  WITH job AS (
+    INSERT INTO jobs (kind, params, dedupe_key, run_key, created_by, status, started_at, finished_at)
+    SELECT $1, $2::jsonb, $3, $4, $5, s.status, s.at, s.at
+    FROM (SELECT CASE WHEN jsonb_array_length($6::jsonb) = 0 THEN 'succeeded' ELSE 'queued' END AS status,
+      CASE WHEN jsonb_array_length($6::jsonb) = 0 THEN now() END AS at) s
+    ON CONFLICT DO NOTHING
+    RETURNING id
+  ), chunks AS (
+    INSERT INTO job_chunks (job_id, seq, scope, max_attempts)
+    SELECT job.id, s.ord - 1, s.scope, $7
+    FROM job, jsonb_array_elements($6::jsonb) WITH ORDINALITY AS s(scope, ord)
+  )
+  SELECT id FROM job`
+
+/** A job already holding the run key, else the active one holding the dedupe key. */
+export const FIND_HOLDER = `
+  SELECT id FROM jobs
+  WHERE run_key = $2 OR (dedupe_key = $1 AND status IN ('queued', 'running'))
+  ORDER BY run_key = $2 DESC NULLS LAST
+  LIMIT 1`
+
+/** The active job that holds the dedupe key of job $1. */
+export const FIND_RIVAL = `
+  SELECT rival.id FROM jobs me JOIN jobs rival ON rival.dedupe_key = me.dedupe_key
+  WHERE me.id = $1 AND rival.id <> me.id AND rival.status IN ('queued', 'running')
+  LIMIT 1`
+
+// A chunk's job is of a kind this worker runs, active, and not being cancelled.
+const CLAIMABLE_JOB = `EXISTS (
+  SELECT 1 FROM jobs j WHERE j.id = c.job_id AND j.kind = ANY($1::text[])
+    AND j.status IN ('queued', 'running') AND j.cancel_requested_at IS NULL)`
+
+/**
+ * One statement: lock the next claimable chunk (skipping those other workers hold), lease it, and
+ * mark its job started. Claimable: running under an expired lease with attempts left (its worker
+ * died; the reaper fails the exhausted ones), else queued and due, oldest first and in seq order
+ * within a job. Each branch walks its own partial index, so a claim costs the same whatever the
+ * backlog; coalesce() runs the second only when the first finds nothing.
+ */
+export const CLAIM = `
+  WITH next AS (
+    SELECT coalesce(
+      (SELECT c.id FROM job_chunks c
+        WHERE c.status = 'running' AND c.lease_expires_at <= now()
+          AND c.attempts < c.max_attempts AND ${CLAIMABLE_JOB}
+        ORDER BY c.lease_expires_at
+        LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
+      (SELECT c.id FROM job_chunks c
+        WHERE c.status = 'queued' AND c.run_after <= now() AND ${CLAIMABLE_JOB}
+        ORDER BY c.run_after, c.job_id, c.seq
+        LIMIT 1 FOR UPDATE OF c SKIP LOCKED)
+    ) AS id
+  ), claimed AS (
+    UPDATE job_chunks c SET status = 'running', lease_token = gen_random_uuid(),
+      lease_expires_at = now() + make_interval(secs => $2::float8 / 1000),
+      attempts = c.attempts + 1, started_at = coalesce(c.started_at, now()), updated_at = now()
+    FROM next WHERE c.id = next.id
+    RETURNING c.id, c.job_id, c.seq, c.scope, c.cursor, c.attempts, c.max_attempts, c.lease_token
+  ), started AS (
+    UPDATE jobs j SET status = 'running', started_at = coalesce(j.started_at, now()), updated_at = now()
+    FROM claimed WHERE j.id = claimed.job_id AND j.status = 'queued'
+  )
+  SELECT claimed.*, j.kind, j.params FROM claimed JOIN jobs j ON j.id = claimed.job_id`
+
+const HELD = `c.id = $1 AND c.lease_token = $2 AND c.status = 'running' AND j.id = c.job_id`
+
+/** Stores a page's cursor and counters and extends the lease; no row when the lease is lost. */
+export const CHECKPOINT = `
+  UPDATE job_chunks c SET cursor = $4::jsonb, items_fetched = c.items_fetched + $5,
+    items_written = c.items_written + $6, items_failed = c.items_failed + $7,
+    lease_expires_at = now() + ${MS_3}, updated_at = now()
+  FROM jobs j WHERE ${HELD}
+  RETURNING j.cancel_requested_at IS NOT NULL AS cancel_requested`
+
+/** Extends the lease while a page runs; no row when the lease is lost. */
+export const HEARTBEAT = `
+  UPDATE job_chunks c SET lease_expires_at = now() + ${MS_3}, updated_at = now()
+  FROM jobs j WHERE ${HELD}
+  RETURNING j.cancel_requested_at IS NOT NULL AS cancel_requested`
+
+/** Ends a chunk as succeeded or failed (keeping its cursor) under its lease. */
+export const FINISH = `
+  UPDATE job_chunks c SET status = $3, last_error = $4, lease_token = NULL, lease_expires_at = NULL,
+    finished_at = now(), updated_at = now()
+  FROM jobs j WHERE ${HELD}
+  RETURNING c.status`
+
+/**
+ * Back to the queue after `$3` ms, or failed when this was the last attempt; cancelled instead
+ * when a cancel was requested meanwhile.
+ */
+export const RETRY = `
+  UPDATE job_chunks c SET
+    status = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+      WHEN c.attempts >= c.max_attempts THEN 'failed' ELSE 'queued' END,
+    last_error = CASE WHEN c.attempts >= c.max_attempts AND j.cancel_requested_at IS NULL
+      THEN 'Gave up after ' || c.attempts || ' attempts: ' || $4 ELSE $4 END,
+    run_after = now() + ${MS_3},
+    finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL OR c.attempts >= c.max_attempts
+      THEN now() END,
+    lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+  FROM jobs j WHERE ${HELD}
+  RETURNING c.status, c.run_after`
+
+/** A pause, not a failure (the time budget ran out): the attempt is given back. */
+export const RELEASE = `
+  UPDATE job_chunks c SET
+    status = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,
+    finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL THEN now() END,
+    attempts = greatest(c.attempts - 1, 0), run_after = now(),
+    lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+  FROM jobs j WHERE ${HELD}
+  RETURNING c.status`
+
+/** Marks an active job as cancelling; workers see it at their next write. */
+export const REQUEST_CANCEL = `
+  UPDATE jobs SET cancel_requested_at = coalesce(cancel_requested_at, now()), updated_at = now()
+  WHERE id = $1 AND status IN ('queued', 'running')
+  RETURNING id`
+
+/** Queued chunks, and running ones whose worker is gone; live workers stop at their next step. */
+export const CANCEL_CHUNKS = `
+  UPDATE job_chunks c SET status = 'cancelled', lease_token = NULL, lease_expires_at = NULL,
+    finished_at = now(), updated_at = now()
+  WHERE c.job_id = $1
+    AND (c.status = 'queued' OR (c.status = 'running' AND c.lease_expires_at <= now()))`
+
+/** Failed and cancelled chunks go back to the queue from their cursors, with fresh attempts. */
+export const RESUME = `
+  WITH job AS (
+    UPDATE jobs SET status = 'queued', cancel_requested_at = NULL, finished_at = NULL,
+      updated_at = now()
+    WHERE id = $1 AND status IN ('failed', 'cancelled')
+    RETURNING id
+  )
+  UPDATE job_chunks c SET status = 'queued', attempts = 0, run_after = now(), last_error = NULL,
+    finished_at = NULL, updated_at = now()
+  FROM job WHERE c.job_id = job.id AND c.status IN ('failed', 'cancelled')
+  RETURNING c.id`
+
+/**
+ * Expired leases: back to the queue, failed when out of attempts (cursor kept), or cancelled;
+ * and queued chunks of jobs whose cancel was requested.
+ */
+export const REAP = `
+  WITH stale AS (
+    SELECT c.id,
+      CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+        WHEN c.status = 'running' AND c.attempts >= c.max_attempts THEN 'failed'
+        ELSE 'queued' END AS next
+    FROM job_chunks c JOIN jobs j ON j.id = c.job_id
+    WHERE (c.status = 'running' AND c.lease_expires_at <= now())
+      OR (c.status = 'queued' AND j.cancel_requested_at IS NOT NULL)
+    FOR UPDATE OF c SKIP LOCKED
+  )
+  UPDATE job_chunks c SET status = stale.next, lease_token = NULL, lease_expires_at = NULL,
+    run_after = CASE WHEN stale.next = 'queued' THEN now() ELSE c.run_after END,
+    finished_at = CASE WHEN stale.next = 'queued' THEN NULL ELSE now() END,
+    last_error = CASE WHEN stale.next = 'failed'
+      THEN 'The worker stopped responding in each of its ' || c.attempts || ' attempts.'
+      ELSE c.last_error END,
+    updated_at = now()
+  FROM stale WHERE c.id = stale.id
+  RETURNING stale.next AS next`
+
+/** One batch of finished jobs past retention (their chunks cascade). */
+export const DELETE_EXPIRED = `
+  WITH doomed AS (
+    SELECT id FROM jobs
+    WHERE (status IN ('succeeded', 'cancelled') AND finished_at < now() - make_interval(days => $1))
+      OR (status = 'failed' AND finished_at < now() - make_interval(days => $2))
+    LIMIT $3
+  )
+  DELETE FROM jobs j USING doomed WHERE j.id = doomed.id`
+
+/** For the deep health check; each part walks an index. */
+export const STATS = `
+  SELECT
+    extract(epoch FROM now() - (
+      SELECT min(run_after) FROM job_chunks WHERE status = 'queued' AND run_after <= now()
+    ))::float8 AS oldest_due_seconds,
+    (SELECT count(*) FROM job_chunks
+      WHERE status = 'running' AND lease_expires_at <= now())::int AS expired_leases,
+    (SELECT count(*) FROM jobs
+      WHERE status = 'failed' AND finished_at > now() - interval '24 hours')::int AS failed_jobs_24h`

@@ -1,0 +1,198 @@
+import type { Database } from '../db/client.ts'
+import { findIssueKeys, findUsers, saveIssueKeys, saveUsers } from '../db/jira-cache.ts'
+import { deleteWorklogs, touchWorklogs, upsertWorklogs } from '../db/tempo-worklogs.ts'
+import { AppError } from '../errors.ts'
+import type { Logger } from '../log.ts'
+import { isTransient as isJiraTransient, type JiraClient } from '../upstreams/jira/client.ts'
+import type { PineconeFailure, PineconeSink } from '../upstreams/pinecone/client.ts'
+import type { TempoWorklog } from '../upstreams/tempo/client.ts'
+import {
+  AUTHOR_FALLBACK,
+  projectKeyOf,
+  type ResolvedWorklog,
+  tempoVectorId,
+  toTempoDocument,
+  toWorklogRow,
+} from './tempo-document.ts'
+
+/**
+ * Writes pages of Tempo worklogs to both stores: issue ids → keys and account ids → names through
+ * the Jira caches (one batched Jira call per page for what the cache lacks), then `tempo_worklogs`
+ * and Pinecone. Rows go first and vectors second, and deletes the other way round, so a vector
+ * never outlives the row that lets a later scan find it.
+ */
+
+/** A known transient failure: the engine retries the chunk from its last checkpoint. */
+export type Retry = { kind: 'retry'; reason: string; retryAfterMs?: number }
+
+/**
+ * How a page went. `written`: in both stores; `unresolved`: Jira does not know the issue (reported
+ * as failed items, kept in the stores if already there); `skipped`: of a project the job leaves out.
+ */
+export type PageOutcome =
+  | { kind: 'written'; written: string[]; unresolved: string[]; skipped: string[] }
+  | Retry
+
+export type WorklogWriterDeps = {
+  db: Database
+  log: Logger
+  jira: Pick<JiraClient, 'issueKeysByIds' | 'usersByAccountIds'>
+  pinecone: Pick<PineconeSink, 'upsertDocuments' | 'deleteIds'>
+  /** How long cached Jira answers are used, in seconds. */
+  cacheMaxAgeSeconds: number
+}
+
+type Failure = { reason: string; message: string; retryAfterMs?: number }
+
+const PINECONE_TRANSIENT = new Set<PineconeFailure['reason']>([
+  'rate-limited',
+  'unavailable',
+  'timeout',
+  'network',
+])
+const LOGGED_IDS = 20
+
+/**
+ * A retry for a transient upstream failure; anything else fails the chunk at once with the
+ * upstream's message (bad credentials, a refused request: a person must act).
+ * @throws {AppError} UPSTREAM_FAILED, not retryable, when `transient` is false
+ */
+export function retryOrFail(upstream: string, failure: Failure, transient: boolean): Retry {
+  if (!transient) {
+    throw new AppError('UPSTREAM_FAILED', failure.message, { retryable: false })
+  }
+  return {
+    kind: 'retry',
+    reason: `${upstream} ${failure.reason}`,
+    ...(failure.retryAfterMs !== undefined && { retryAfterMs: failure.retryAfterMs }),
+  }
+}
+
+/** The page writer of the Tempo job kinds. */
+export function createWorklogWriter(deps: WorklogWriterDeps) {
+  async function issueKeys(issueIds: string[]) {
+    const cached = await findIssueKeys(deps.db, issueIds, deps.cacheMaxAgeSeconds)
+    const missing = issueIds.filter((id) => !cached.has(id))
+    if (missing.length > 0) {
+      const looked = await deps.jira.issueKeysByIds(missing)
+      if (!looked.ok) {
+        return retryOrFail('jira', looked, isJiraTransient(looked))
+      }
+      const found = looked.value.map(({ id, key, projectKey }) => ({
+        issueId: id,
+        issueKey: key,
+        projectKey: projectKeyOf(key) ?? projectKey,
+      }))
+      // Only Jira's answers are cached: an id it did not return is asked again next time.
+      await saveIssueKeys(deps.db, found)
+      for (const entry of found) {
+        cached.set(entry.issueId, entry)
+      }
+    }
+    return cached
+  }
+
+  async function users(accountIds: string[]) {
+    const cached = await findUsers(deps.db, accountIds, deps.cacheMaxAgeSeconds)
+    const missing = accountIds.filter((id) => !cached.has(id))
+    if (missing.length > 0) {
+      const looked = await deps.jira.usersByAccountIds(missing)
+      if (!looked.ok) {
+        return retryOrFail('jira', looked, isJiraTransient(looked))
+      }
+      const found = looked.value
+        .filter((user) => user.displayName.trim() !== '')
+        .map((user) => ({
+          accountId: user.accountId,
+          displayName: user.displayName,
+          email: user.emailAddress?.trim() || null,
+        }))
+      await saveUsers(deps.db, found)
+      for (const entry of found) {
+        cached.set(entry.accountId, entry)
+      }
+    }
+    return cached
+  }
+
+  /** Resolves, filters and writes one page; `projects` null means every project. */
+  async function write(
+    worklogs: readonly TempoWorklog[],
+    projects: ReadonlySet<string> | null,
+  ): Promise<PageOutcome> {
+    const keys = await issueKeys([...new Set(worklogs.map((w) => w.issueId))])
+    if (!(keys instanceof Map)) {
+      return keys
+    }
+    const unresolved: TempoWorklog[] = []
+    const skipped: string[] = []
+    const kept: Array<{ worklog: TempoWorklog; issueKey: string; projectKey: string }> = []
+    for (const worklog of worklogs) {
+      const issue = keys.get(worklog.issueId)
+      if (!issue) {
+        unresolved.push(worklog)
+      } else if (projects && !projects.has(issue.projectKey)) {
+        skipped.push(worklog.id)
+      } else {
+        kept.push({ worklog, issueKey: issue.issueKey, projectKey: issue.projectKey })
+      }
+    }
+    const names = await users([...new Set(kept.map((k) => k.worklog.accountId))])
+    if (!(names instanceof Map)) {
+      return names
+    }
+    const resolved: ResolvedWorklog[] = kept.map((k) => {
+      const user = names.get(k.worklog.accountId)
+      return {
+        ...k,
+        authorName: user?.displayName ?? AUTHOR_FALLBACK,
+        authorEmail: k.worklog.authorEmail ?? user?.email ?? null,
+      }
+    })
+    await upsertWorklogs(deps.db, resolved.map(toWorklogRow))
+    const upserted = await deps.pinecone.upsertDocuments(resolved.map(toTempoDocument))
+    if (!upserted.ok) {
+      return retryOrFail('pinecone', upserted, PINECONE_TRANSIENT.has(upserted.reason))
+    }
+    if (unresolved.length > 0) {
+      // Still in Tempo, so not to be deleted as unseen: Jira may know the issue again later.
+      await touchWorklogs(
+        deps.db,
+        unresolved.map((w) => w.id),
+      )
+      deps.log.warn(
+        {
+          unresolved: unresolved.length,
+          worklogIds: unresolved.slice(0, LOGGED_IDS).map((w) => w.id),
+          issueIds: [...new Set(unresolved.map((w) => w.issueId))].slice(0, LOGGED_IDS),
+        },
+        'tempo worklogs whose issue Jira does not return',
+      )
+    }
+    return {
+      kind: 'written',
+      written: resolved.map((r) => r.worklog.id),
+      unresolved: unresolved.map((w) => w.id),
+      skipped,
+    }
+  }
+
+  /** Removes worklogs from Pinecone, then from `tempo_worklogs`. */
+  async function remove(
+    worklogIds: readonly string[],
+  ): Promise<{ kind: 'removed'; count: number } | Retry> {
+    if (worklogIds.length === 0) {
+      return { kind: 'removed', count: 0 }
+    }
+    const deleted = await deps.pinecone.deleteIds(worklogIds.map(tempoVectorId))
+    if (!deleted.ok) {
+      return retryOrFail('pinecone', deleted, PINECONE_TRANSIENT.has(deleted.reason))
+    }
+    return { kind: 'removed', count: await deleteWorklogs(deps.db, worklogIds) }
+  }
+
+  return { write, remove }
+}
+
+/** Writes and removes pages of worklogs (see `createWorklogWriter`). */
+export type WorklogWriter = ReturnType<typeof createWorklogWriter>

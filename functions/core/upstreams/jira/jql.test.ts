@@ -1,0 +1,43 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { parseJql } from '#test/fakes/jql.ts'
+import { AppError } from '../../errors.ts'
+import { PROJECT_KEY, updatedWindowJql } from './jql.ts'
+
+describe('jira jql', () => {
+  it('bounds one project by epoch milliseconds, oldest first with a total order', () => {
+    expect(updatedWindowJql({ project: 'OPS', fromMs: 1000, toMs: 2000 })).toBe(
+      'project = "OPS" AND updated >= 1000 AND updated <= 2000 ORDER BY updated ASC, key ASC',
+    )
+  })
+
+  it('refuses keys outside the key syntax and bad bounds, so nothing else reaches JQL', () => {
+    for (const project of ['ops', 'OPS" OR project = "X', '1AB', '', 'A B']) {
+      expect(() => updatedWindowJql({ project, fromMs: 0, toMs: 1 })).toThrow(AppError)
+    }
+    expect(() => updatedWindowJql({ project: 'A', fromMs: -1, toMs: 1 })).toThrow(AppError)
+    expect(() => updatedWindowJql({ project: 'A', fromMs: 2, toMs: 1 })).toThrow(AppError)
+    expect(() => updatedWindowJql({ project: 'A', fromMs: 0.5, toMs: 1 })).toThrow(AppError)
+  })
+
+  it('builds JQL the fake parses to exactly the project and window given', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(PROJECT_KEY).filter((key) => key.length <= 20),
+        fc.integer({ min: 0, max: 2 ** 45 }),
+        fc.integer({ min: 0, max: 2 ** 30 }),
+        (project, fromMs, span) => {
+          const parsed = parseJql(updatedWindowJql({ project, fromMs, toMs: fromMs + span }), 0)
+          expect(parsed.ok).toBe(true)
+          if (parsed.ok) {
+            expect(parsed.query.clauses).toEqual([
+              { kind: 'project', values: [project] },
+              { kind: 'date', field: 'updated', op: '>=', ms: fromMs },
+              { kind: 'date', field: 'updated', op: '<=', ms: fromMs + span },
+            ])
+          }
+        },
+      ),
+    )
+  })
+})

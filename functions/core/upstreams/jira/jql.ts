@@ -1,0 +1,34 @@
+import { AppError } from '../../errors.ts'
+
+/** Jira's project key syntax; only such keys ever reach a JQL string. */
+export const PROJECT_KEY = /^[A-Z][A-Z0-9_]*$/
+
+/** The issues of one project updated inside `[fromMs, toMs]` (epoch ms, both inclusive). */
+export type UpdatedWindow = { project: string; fromMs: number; toMs: number }
+
+function checkBound(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new AppError('INTERNAL', `The JQL bound ${name} must be a non-negative integer.`)
+  }
+}
+
+/**
+ * JQL for one project's issues updated in a window, oldest first. Bounds are unquoted epoch
+ * milliseconds: quoted JQL dates are minute-precision and read in the Jira user's time zone.
+ * The key is validated and quoted (a key such as `AND` is still a value); `key ASC` breaks ties so
+ * the order is total.
+ * @throws {AppError} INTERNAL for a malformed key or bound (callers validate first; not retryable)
+ * @example updatedWindowJql({ project: 'OPS', fromMs: 0, toMs: 1_750_000_000_000 })
+ * // 'project = "OPS" AND updated >= 0 AND updated <= 1750000000000 ORDER BY updated ASC, key ASC'
+ */
+export function updatedWindowJql(window: UpdatedWindow): string {
+  if (!PROJECT_KEY.test(window.project) || window.project.length > 255) {
+    throw new AppError('INTERNAL', 'Not a Jira project key.')
+  }
+  checkBound('fromMs', window.fromMs)
+  checkBound('toMs', window.toMs)
+  if (window.fromMs > window.toMs) {
+    throw new AppError('INTERNAL', 'The JQL window starts after it ends.')
+  }
+  return `project = "${window.project}" AND updated >= ${window.fromMs} AND updated <= ${window.toMs} ORDER BY updated ASC, key ASC`
+}

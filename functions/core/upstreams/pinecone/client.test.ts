@@ -1,0 +1,179 @@
+import { afterAll, assert, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type FakePinecone, startFakePinecone } from '#test/fakes/pinecone.ts'
+import { fakeEmbedding } from '#test/fakes/pinecone-embed.ts'
+import { createPineconeSink, type PineconeDocument, type PineconeSinkOptions } from './client.ts'
+
+let pinecone: FakePinecone
+
+beforeAll(async () => {
+  pinecone = await startFakePinecone()
+})
+afterAll(async () => {
+  await pinecone.close()
+})
+beforeEach(() => {
+  pinecone.reset()
+})
+
+function sink(overrides: Partial<PineconeSinkOptions> = {}) {
+  return createPineconeSink({
+    apiKey: pinecone.apiKey,
+    indexHost: pinecone.url,
+    controllerUrl: pinecone.url,
+    namespace: '',
+    embedModel: 'llama-text-embed-v2',
+    maxRetries: 0,
+    ...overrides,
+  })
+}
+
+function docs(count: number, text = (n: number) => `Document number ${n}`): PineconeDocument[] {
+  return Array.from({ length: count }, (_, n) => ({
+    id: `doc-${n}`,
+    text: text(n),
+    metadata: { source: 'test', n, labels: ['a', 'b'], done: n % 2 === 0 },
+  }))
+}
+
+const paths = () => pinecone.requests.map((r) => `${r.method} ${r.path}`)
+
+describe('pinecone sink', () => {
+  describe('happy', () => {
+    it('embeds in batches of 96 as passages truncated at the end, and upserts by id in requests of at most 2 MB', async () => {
+      const result = await sink().upsertDocuments(docs(200))
+      expect(result).toEqual({ ok: true, written: 200 })
+      const stored = pinecone.vectors('')
+      expect(stored.size).toBe(200)
+      const first = stored.get('doc-0')
+      expect(first?.metadata).toEqual({ source: 'test', n: 0, labels: ['a', 'b'], done: true })
+      expect(first?.values).toEqual(fakeEmbedding('Document number 0', 'passage', 1024))
+      const embeds = pinecone.requests.filter((r) => r.path === '/embed').slice(1) // after the dimension check
+      expect(embeds.map((r) => (r.body as { inputs: unknown[] }).inputs.length)).toEqual([
+        96, 96, 8,
+      ])
+      expect((embeds[0]!.body as { parameters: unknown }).parameters).toEqual({
+        input_type: 'passage',
+        truncate: 'END',
+      })
+      // 200 vectors of 1024 floats are ~4 MB of JSON: three requests, each within 2 MB.
+      const upserts = pinecone.requests.filter((r) => r.path === '/vectors/upsert')
+      expect(upserts).toHaveLength(3)
+      for (const upsert of upserts) {
+        expect(Buffer.byteLength(upsert.rawBody)).toBeLessThanOrEqual(2 * 1024 * 1024)
+      }
+    })
+
+    it('cleans metadata Pinecone would refuse: nulls dropped, 40 KB kept', async () => {
+      const doc = {
+        id: 'doc-null',
+        text: 'text',
+        metadata: { assignee: null, description: 'é'.repeat(60_000) },
+      } as unknown as PineconeDocument
+      const result = await sink().upsertDocuments([doc])
+      expect(result).toEqual({ ok: true, written: 1 })
+      const stored = pinecone.vectors('').get('doc-null')
+      expect(stored?.metadata).not.toHaveProperty('assignee')
+      expect(Buffer.byteLength(JSON.stringify(stored?.metadata))).toBeLessThanOrEqual(40 * 1024)
+    })
+
+    it('writes into the configured namespace and deletes by id', async () => {
+      const target = sink({ namespace: 'jira' })
+      expect(await target.upsertDocuments(docs(3))).toEqual({ ok: true, written: 3 })
+      expect([...pinecone.vectors('jira').keys()].sort()).toEqual(['doc-0', 'doc-1', 'doc-2'])
+      expect(await target.deleteIds(['doc-0', 'doc-2', 'unknown'])).toEqual({ ok: true })
+      expect([...pinecone.vectors('jira').keys()]).toEqual(['doc-1'])
+    })
+
+    it('checks the index dimension once per sink and paces every request', async () => {
+      const pace = vi.fn(async () => {})
+      const target = sink({ pace })
+      await target.upsertDocuments(docs(1))
+      await target.upsertDocuments(docs(1))
+      expect(paths().filter((p) => p === 'POST /describe_index_stats')).toHaveLength(1)
+      expect(pace).toHaveBeenCalledTimes(pinecone.requests.length)
+    })
+  })
+
+  describe('errors', () => {
+    it('refuses to write when the index dimension differs from the model', async () => {
+      const small = await startFakePinecone({ dimension: 8 })
+      try {
+        const target = sink({
+          indexHost: small.url,
+          controllerUrl: small.url,
+          apiKey: small.apiKey,
+        })
+        const check = await target.checkIndex()
+        expect(check).toMatchObject({ ok: false, reason: 'dimension-mismatch' })
+        const result = await target.upsertDocuments(docs(2))
+        expect(result).toMatchObject({ ok: false, reason: 'dimension-mismatch' })
+        expect(small.requests.filter((r) => r.path === '/vectors/upsert')).toHaveLength(0)
+      } finally {
+        await small.close()
+      }
+    })
+
+    it('reports a 429 as rate-limited with its Retry-After, without the SDK retrying it', async () => {
+      pinecone.fail({
+        kind: 'respond',
+        path: '/vectors/upsert',
+        status: 429,
+        headers: { 'retry-after': '3' },
+        body: { code: 8, message: 'Too many requests', details: [] },
+        times: 1,
+      })
+      const onThrottle = vi.fn()
+      const result = await sink({ maxRetries: 3, onThrottle, now: () => 5000 }).upsertDocuments(
+        docs(2),
+      )
+      expect(result).toMatchObject({ ok: false, reason: 'rate-limited', retryAfterMs: 3000 })
+      expect(paths().filter((p) => p === 'POST /vectors/upsert')).toHaveLength(1)
+      expect(onThrottle).toHaveBeenCalledWith(8000)
+    })
+
+    it('reports persistent 5xx as unavailable after the SDK retries', async () => {
+      pinecone.fail({
+        kind: 'respond',
+        path: '/embed',
+        status: 500,
+        body: { message: 'x' },
+        times: 10,
+      })
+      const result = await sink({ maxRetries: 1 }).checkIndex()
+      expect(result).toMatchObject({ ok: false, reason: 'unavailable' })
+      expect(paths().filter((p) => p === 'POST /embed')).toHaveLength(2)
+    })
+
+    it('reports a wrong key as unauthorized without the key', async () => {
+      const result = await sink({ apiKey: 'pc-secret-wrong' }).upsertDocuments(docs(1))
+      assert(!result.ok)
+      expect(result.reason).toBe('unauthorized')
+      expect(result.message).not.toContain('pc-secret-wrong')
+    })
+
+    it('reports time-outs and dropped connections', async () => {
+      pinecone.fail({ kind: 'hang', path: '/describe_index_stats', times: 1 })
+      expect(await sink({ timeoutMs: 100 }).checkIndex()).toMatchObject({ reason: 'timeout' })
+      pinecone.fail({ kind: 'drop', path: '/describe_index_stats', times: 1 })
+      expect(await sink().checkIndex()).toMatchObject({ reason: 'network' })
+    })
+
+    it('reports a refused upsert as bad-request with the reason', async () => {
+      pinecone.fail({
+        kind: 'respond',
+        path: '/vectors/upsert',
+        status: 400,
+        body: {
+          code: 3,
+          message: 'Vector dimension 3 does not match the dimension of the index 1024',
+          details: [],
+        },
+        times: 1,
+      })
+      const result = await sink().upsertDocuments(docs(1))
+      assert(!result.ok)
+      expect(result.reason).toBe('bad-request')
+      expect(result.message).toContain('does not match the dimension')
+    })
+  })
+})

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type FakePinecone, startFakePinecone } from '#test/fakes/pinecone.ts'
+import { createPineconeSink } from './client.ts'
+import { pineconeCheck } from './health.ts'
+
+let matching: FakePinecone
+let small: FakePinecone
+
+beforeAll(async () => {
+  ;[matching, small] = await Promise.all([startFakePinecone(), startFakePinecone({ dimension: 8 })])
+})
+afterAll(async () => {
+  await Promise.all([matching.close(), small.close()])
+})
+
+const sinkOn = (fake: FakePinecone, apiKey = fake.apiKey) =>
+  createPineconeSink({
+    apiKey,
+    indexHost: fake.url,
+    controllerUrl: fake.url,
+    namespace: '',
+    embedModel: 'llama-text-embed-v2',
+    maxRetries: 0,
+  })
+
+describe('pinecone health check', () => {
+  it('passes when the index is reachable and its dimension is the model’s', async () => {
+    expect(await pineconeCheck(sinkOn(matching)).run()).toEqual({
+      ok: true,
+      details: { dimension: 1024 },
+    })
+  })
+
+  it('fails on a dimension mismatch, a refused key, or missing settings', async () => {
+    expect(await pineconeCheck(sinkOn(small)).run()).toEqual({
+      ok: false,
+      details: { error: 'dimension-mismatch' },
+    })
+    const refused = await pineconeCheck(sinkOn(matching, 'wrong-key')).run()
+    expect(refused).toEqual({ ok: false, details: { error: 'unauthorized' } })
+    expect(JSON.stringify(refused)).not.toContain('wrong-key')
+    expect(await pineconeCheck(undefined).run()).toMatchObject({ ok: false })
+  })
+
+  it('asks the model for its dimension once per sink', async () => {
+    const sink = sinkOn(matching)
+    await sink.checkIndex()
+    const before = matching.requests.filter((r) => r.path === '/embed').length
+    await sink.checkIndex()
+    expect(matching.requests.filter((r) => r.path === '/embed').length).toBe(before)
+  })
+})

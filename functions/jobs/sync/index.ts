@@ -1,0 +1,17 @@
+import { loadConfig } from '#core/config.ts'
+import { createDailySyncs, createJobKinds } from '#core/jobs/kinds.ts'
+import { createJobRegistry } from '#core/jobs/registry.ts'
+import { scheduledEntry } from '#core/scheduled-entry.ts'
+import { createServices } from '#core/services.ts'
+import { createSyncHandler } from './handler.ts'
+
+// Wiring only, and the one place this function reads process.env.
+export const main = scheduledEntry({
+  name: 'jobs/sync',
+  services: () => createServices(loadConfig(process.env)),
+  handler: (services) =>
+    createSyncHandler({
+      ...services,
+      registry: createJobRegistry(createJobKinds(services), createDailySyncs(services)),
+    }),
+})

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { createJobQueue } from '#core/jobs/queue.ts'
+import { createJobRegistry } from '#core/jobs/registry.ts'
+import { scheduledEntry } from '#core/scheduled-entry.ts'
+import { useTestDatabase } from '#test/database.ts'
+import { aContext } from '#test/events.ts'
+import { captureLog } from '#test/log.ts'
+import { testServices } from '#test/services.ts'
+import { createSyntheticKind, memorySink, type SyntheticScope } from '#test/synthetic-kind.ts'
+import { createWorkerHandler, type WorkerDeps } from './handler.ts'
+
+const getDatabase = useTestDatabase()
+
+function setup(options: { pageDelayMs?: number; engine?: WorkerDeps['engine'] } = {}) {
+  const services = testServices({ database: getDatabase() })
+  const kind = createSyntheticKind({
+    kind: `synthetic-${randomUUID()}`,
+    sink: memorySink(),
+    ...(options.pageDelayMs !== undefined && { pageDelayMs: options.pageDelayMs }),
+  })
+  const main = scheduledEntry({
+    name: 'jobs/worker',
+    services: () => services,
+    handler: (s) =>
+      createWorkerHandler({
+        ...s,
+        registry: createJobRegistry([kind]),
+        engine: { marginMs: 1_000, ...options.engine },
+      }),
+  })
+  const enqueue = async (scopes: SyntheticScope[]) =>
+    (
+      await services.jobs.enqueue({
+        kind: kind.kind,
+        params: { scopes },
+        scopes,
+        createdBy: 'test',
+      })
+    ).job.id
+  return { main, kind, enqueue, jobs: services.jobs }
+}
+
+describe('jobs/worker', () => {
+  describe('happy', () => {
+    it('runs the due chunks and returns what it did', async () => {
+      const { main, enqueue, jobs } = setup()
+      const jobId = await enqueue([
+        { key: `a-${randomUUID()}`, pages: 2, perPage: 3 },
+        { key: `b-${randomUUID()}`, pages: 1, perPage: 3 },
+      ])
+      const result = await main({ trigger: 'worker' }, aContext())
+      expect(result).toMatchObject({
+        ok: true,
+        function: 'jobs/worker',
+        stoppedBy: 'idle',
+        pages: 3,
+        outcomes: { succeeded: 2, failed: 0 },
+      })
+      expect(await jobs.getJob(jobId)).toMatchObject({
+        status: 'succeeded',
+        progress: { itemsWritten: 9 },
+      })
+    })
+
+    it('stops taking pages as its time budget nears the margin, and the next invocation continues', async () => {
+      const { main, enqueue, jobs, kind } = setup({ pageDelayMs: 100 })
+      const jobId = await enqueue([{ key: `slow-${randomUUID()}`, pages: 20, perPage: 1 }])
+      const started = Date.now()
+      const first = await main({ trigger: 'worker' }, aContext(1_500))
+      expect(Date.now() - started).toBeLessThan(1_500)
+      expect(first).toMatchObject({ ok: true, stoppedBy: 'time', outcomes: { released: 1 } })
+      // It stopped taking pages in time: none had to be cut short.
+      expect(kind.aborted).toEqual([])
+      const paused = await jobs.getJob(jobId)
+      expect(paused).toMatchObject({ status: 'running' })
+      const donePages = paused?.progress.itemsWritten ?? 0
+      expect(donePages).toBeGreaterThan(0)
+      expect(donePages).toBeLessThan(20)
+
+      const second = await main({ trigger: 'worker' }, aContext(60_000))
+      expect(second).toMatchObject({ ok: true, outcomes: { succeeded: 1 } })
+      expect(kind.starts.map((start) => start.fromPage)).toEqual([0, donePages])
+      expect(await jobs.getJob(jobId)).toMatchObject({
+        status: 'succeeded',
+        progress: { itemsWritten: 20 },
+      })
+    })
+  })
+
+  describe('errors', () => {
+    it('answers a failed run as its result, not a throw, when the database is unreachable', async () => {
+      const { log, lines } = captureLog()
+      const pool = { query: async () => Promise.reject(new Error('connect ECONNREFUSED')) }
+      const main = scheduledEntry({
+        name: 'jobs/worker',
+        services: () => ({ log, jobs: createJobQueue(pool) }),
+        handler: (s) => createWorkerHandler({ ...s, registry: createJobRegistry([]) }),
+      })
+      const result = await main({ trigger: 'worker' }, aContext())
+      expect(result).toMatchObject({ ok: false, function: 'jobs/worker', error: 'Error' })
+      expect(lines).toContainEqual(expect.objectContaining({ msg: 'scheduled run failed' }))
+    })
+  })
+})

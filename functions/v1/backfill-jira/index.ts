@@ -1,0 +1,18 @@
+import { loadConfig } from '#core/config.ts'
+import { createDailySyncs, createJobKinds } from '#core/jobs/kinds.ts'
+import { createJobRegistry } from '#core/jobs/registry.ts'
+import { createServices } from '#core/services.ts'
+import { webEntry } from '#core/web-entry.ts'
+import { createBackfillJiraHandler } from './handler.ts'
+
+// Wiring only, and the one place this function reads process.env. DigitalOcean sets
+// __OW_NAMESPACE in the runtime; the local server sets NAMESPACE.
+export const main = webEntry({
+  services: () => createServices(loadConfig(process.env)),
+  handler: (services) =>
+    createBackfillJiraHandler({
+      ...services,
+      registry: createJobRegistry(createJobKinds(services), createDailySyncs(services)),
+      basePath: `/api/v1/web/${(process.env.__OW_NAMESPACE ?? process.env.NAMESPACE ?? 'local').replace(/^\/+/, '')}/v1/backfill-jira`,
+    }),
+})

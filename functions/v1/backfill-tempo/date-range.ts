@@ -1,0 +1,166 @@
+import * as v from 'valibot'
+import { PROJECT_KEY } from '#core/upstreams/jira/jql.ts'
+
+/** Days back when a request names neither `days` nor dates. */
+export const DEFAULT_DAYS = 365
+/** The longest range, in days between `from` and `to` (and the largest `days`). */
+export const MAX_SPAN_DAYS = 3650
+/** Project keys a request may name (Jira's key syntax), at most this many. */
+export const MAX_PROJECTS = 100
+
+const DAY_MS = 86_400_000
+const DAY = /^\d{4}-\d{2}-\d{2}$/
+
+/** Whether `text` is a zero-padded `YYYY-MM-DD` that exists in the calendar (no 2024-02-30). */
+export function isCalendarDate(text: string): boolean {
+  if (!DAY.test(text)) {
+    return false
+  }
+  const ms = Date.parse(`${text}T00:00:00Z`)
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === text
+}
+
+/** Days from `from` to `to` (both `YYYY-MM-DD`); negative when `to` is earlier. */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS)
+}
+
+/** `day` (`YYYY-MM-DD`) moved by `delta` days. */
+export function addDays(day: string, delta: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + delta * DAY_MS).toISOString().slice(0, 10)
+}
+
+const Day = v.pipe(
+  v.string(),
+  v.regex(DAY, 'Use YYYY-MM-DD, zero-padded.'),
+  v.check(isCalendarDate, 'Not a date in the calendar.'),
+)
+
+// From JSON a number; from the query string the same digits as text.
+const Days = v.pipe(
+  v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d{1,5}$/), v.transform(Number))]),
+  v.integer(),
+  v.minValue(1),
+  v.maxValue(MAX_SPAN_DAYS),
+)
+
+const ProjectKey = v.pipe(
+  v.string(),
+  v.maxLength(255),
+  v.regex(PROJECT_KEY, 'Use a Jira project key.'),
+)
+
+/** 1–100 project keys: a JSON array, or a comma list in the query string (`projects=OPS,WEB`). */
+const Projects = v.pipe(
+  v.union([
+    v.array(v.string()),
+    v.pipe(
+      v.string(),
+      v.maxLength(25_600),
+      v.transform((list) => list.split(',').map((key) => key.trim())),
+    ),
+  ]),
+  v.minLength(1),
+  v.maxLength(MAX_PROJECTS),
+  v.array(ProjectKey),
+)
+
+/** A Tempo backfill request resolved to dates: `from`..`to` inclusive, in UTC. */
+export type TempoBackfillInput = {
+  from: string
+  to: string
+  /** the `days` sent or defaulted, when the range came from it */
+  days?: number
+  projects?: string[]
+}
+
+/**
+ * The body (or query) of `POST v1/backfill-tempo` against `today` (UTC `YYYY-MM-DD`, from the
+ * injected clock): either `days` (1–3650, default 365: `today − days`..`today`) or both `from`
+ * and `to` (real calendar dates, not after today, `to` ≥ `from`, at most 3650 days apart);
+ * optional `projects` (≤ 100 Jira keys). Every problem names its field.
+ * @example parseInput(tempoBackfillBody('2026-06-01'), { from: '2026-01-01', to: '2026-01-31' })
+ */
+export function tempoBackfillBody(today: string) {
+  return v.pipe(
+    // An empty POST has no body at all: the defaults apply.
+    v.optional(
+      v.strictObject({
+        /** days back from today, 1–3650 */
+        days: v.optional(Days),
+        /** first day, YYYY-MM-DD, inclusive */
+        from: v.optional(Day),
+        /** last day, YYYY-MM-DD, inclusive */
+        to: v.optional(Day),
+        /** Jira project keys; default: the active projects */
+        projects: v.optional(Projects),
+      }),
+      {},
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from'], ['to']],
+        (i) => i.to !== undefined || i.from === undefined,
+        'Send to with from.',
+      ),
+      ['to'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from'], ['to']],
+        (i) => i.from !== undefined || i.to === undefined,
+        'Send from with to.',
+      ),
+      ['from'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['days'], ['from'], ['to']],
+        (i) => i.days === undefined || (i.from === undefined && i.to === undefined),
+        'Send either days or from and to, not both.',
+      ),
+      ['days'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from']],
+        (i) => i.from === undefined || i.from <= today,
+        'Must not be after today (UTC).',
+      ),
+      ['from'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['to']],
+        (i) => i.to === undefined || i.to <= today,
+        'Must not be after today (UTC).',
+      ),
+      ['to'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from'], ['to']],
+        (i) => i.from === undefined || i.to === undefined || i.to >= i.from,
+        'Must be on or after from.',
+      ),
+      ['to'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from'], ['to']],
+        (i) =>
+          i.from === undefined || i.to === undefined || daysBetween(i.from, i.to) <= MAX_SPAN_DAYS,
+        `The range may span at most ${MAX_SPAN_DAYS} days.`,
+      ),
+      ['from'],
+    ),
+    v.transform((input): TempoBackfillInput => {
+      const projects = input.projects && [...new Set(input.projects)]
+      if (input.from !== undefined && input.to !== undefined) {
+        return { from: input.from, to: input.to, ...(projects && { projects }) }
+      }
+      const days = input.days ?? DEFAULT_DAYS
+      return { from: addDays(today, -days), to: today, days, ...(projects && { projects }) }
+    }),
+  )
+}
