@@ -1,4 +1,5 @@
 import { loadConfig } from '#core/config.ts'
+import { queueCheck } from '#core/jobs/health.ts'
 import { createServices } from '#core/services.ts'
 import { pineconeCheck } from '#core/upstreams/pinecone/health.ts'
 import { webEntry } from '#core/web-entry.ts'
@@ -11,7 +12,7 @@ export const main = webEntry({
     createHealthHandler({
       ...services,
       isAdmin: services.auth.isAdmin,
-      checks: [pineconeCheck(services.pinecone)],
+      checks: [pineconeCheck(services.pinecone), queueCheck(services.jobs)],
     }),
   exemptFromClientLimits: (req) => !isDeep(req),
 })
