@@ -10,7 +10,9 @@ if (existsSync(join(ROOT, '.env'))) {
 try {
   const config = loadConfig({ ...process.env, APP_ENV: process.env.APP_ENV || 'production' })
   if (!config.isProduction) {
-    process.stderr.write(`warning: APP_ENV is ${config.env}; deploying a non-production configuration\n`)
+    process.stderr.write(
+      `warning: APP_ENV is ${config.env}; deploying a non-production configuration\n`,
+    )
   }
   process.stdout.write('settings: ok\n')
 } catch (err) {

@@ -186,7 +186,9 @@ async function main() {
       }>) {
         if (cronMatches(trigger.sourceDetails.cron, now)) {
           void fn.main(trigger.sourceDetails.withBody ?? {}, context(fn)).then(
-            (result) => say(`[cron] ${fn.pkg}/${fn.name} ${JSON.stringify(result)}`),
+            (result) =>
+              result.ok === false &&
+              say(`[cron] ${fn.pkg}/${fn.name} failed: ${JSON.stringify(result)}`),
             (err: unknown) => say(`[cron] ${fn.pkg}/${fn.name} failed: ${String(err)}`),
           )
         }
@@ -223,7 +225,7 @@ async function main() {
     say()
     say(`admin key (development only): X-Admin-Key: ${adminKey}`)
   }
-  sandbox?.banner(say)
+  sandbox?.banner(say, `http://127.0.0.1:${port}`)
   say()
   say(`try: curl ${base}v1/health?deep=1`)
 }

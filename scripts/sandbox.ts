@@ -11,7 +11,7 @@ import { startUpstashBridge } from '#test/upstash-bridge.ts'
 
 export type Sandbox = {
   handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>
-  banner(say: (line?: string) => void): void
+  banner(say: (line?: string) => void, origin: string): void
 }
 
 // Fixed ports keep the sandbox's URLs (and the Jira links stored in Pinecone) the same every start.
@@ -55,6 +55,8 @@ export async function startSandbox(notes: string[]): Promise<Sandbox | undefined
   if (!env.JIRA_BASE_URL) {
     const jira = await startFakeJira({ port: PORTS.jira, now: today })
     jira.setIssues(org.issues)
+    // Every sample person, not only assignees and reporters: Tempo worklogs name them all.
+    jira.setUsers(org.users)
     env.JIRA_BASE_URL = jira.url
     env.JIRA_EMAIL = 'fake@example.com'
     env.JIRA_API_TOKEN = 'fake-jira-token'
@@ -122,7 +124,7 @@ export async function startSandbox(notes: string[]): Promise<Sandbox | undefined
       res.end(JSON.stringify({ credential: await mint(email, name) }))
       return true
     },
-    banner(say) {
+    banner(say, origin) {
       say()
       say('sandbox (fake upstreams on 127.0.0.1, seeded with a sample organisation):')
       for (const line of lines) {
@@ -130,7 +132,7 @@ export async function startSandbox(notes: string[]): Promise<Sandbox | undefined
       }
       if (mint) {
         say(
-          '  sign in: curl -s -XPOST localhost:3000/sandbox/google-token -d \'{"email":"admin@example.com"}\'',
+          `  sign in: curl -s -XPOST ${origin}/sandbox/google-token -d '{"email":"admin@example.com"}'`,
         )
         say('           then POST {"credential": …} to v1/login')
       }
