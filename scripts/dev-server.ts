@@ -2,6 +2,7 @@
 // context shapes; scheduled functions on their crons; embedded PostgreSQL and the sandbox fakes
 // when the environment names no real ones.
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { once } from 'node:events'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
@@ -123,7 +124,7 @@ async function main() {
     functions.push({ ...fn, main: module.main })
   }
   const namespace = process.env.NAMESPACE || 'local'
-  const port = Number(process.env.PORT || 3000)
+  const wantedPort = Number(process.env.PORT ?? 3000)
   const prefix = `/api/v1/web/${namespace}/`
 
   const server = createServer((req, res) => {
@@ -175,7 +176,10 @@ async function main() {
       }
     })()
   })
-  server.listen(port, '127.0.0.1')
+  server.listen(wantedPort, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  const port = typeof address === 'object' && address ? address.port : wantedPort
 
   const scheduled = functions.filter((fn) => fn.triggers.length > 0)
   const tick = () => {

@@ -14,8 +14,13 @@ export type Sandbox = {
   banner(say: (line?: string) => void, origin: string): void
 }
 
-// Fixed ports keep the sandbox's URLs (and the Jira links stored in Pinecone) the same every start.
-const PORTS = { jira: 3101, tempo: 3102, pinecone: 3103, google: 3104 }
+// Fixed ports keep the sandbox's URLs (and the Jira links stored in Pinecone) the same every start;
+// SANDBOX_PORT_BASE moves them, and 0 takes free ones (for tests of the local server).
+function sandboxPorts() {
+  const base = Number(process.env.SANDBOX_PORT_BASE ?? 3101)
+  const port = (offset: number) => (base === 0 ? 0 : base + offset)
+  return { jira: port(0), tempo: port(1), pinecone: port(2), google: port(3) }
+}
 const SEED = 20_260_101
 
 function dateOnly(date: Date): string {
@@ -38,6 +43,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
 /** Starts the fakes the environment needs and points the functions at them (via process.env). */
 export async function startSandbox(notes: string[]): Promise<Sandbox | undefined> {
   const env = process.env
+  const ports = sandboxPorts()
   const lines: string[] = []
   let mint: ((email: string, name: string) => Promise<string>) | undefined
   // The sample data is anchored at the start of today (UTC): the same on every start that day.
@@ -53,7 +59,7 @@ export async function startSandbox(notes: string[]): Promise<Sandbox | undefined
 
   const org = sampleOrganisation({ seed: SEED, projects: 4, issues: 3000, users: 24, now: today })
   if (!env.JIRA_BASE_URL) {
-    const jira = await startFakeJira({ port: PORTS.jira, now: today })
+    const jira = await startFakeJira({ port: ports.jira, now: today })
     jira.setIssues(org.issues)
     // Every sample person, not only assignees and reporters: Tempo worklogs name them all.
     jira.setUsers(org.users)
@@ -65,7 +71,7 @@ export async function startSandbox(notes: string[]): Promise<Sandbox | undefined
     )
   }
   if (!env.TEMPO_API_TOKEN) {
-    const tempo = await startFakeTempo({ port: PORTS.tempo, jiraBaseUrl: env.JIRA_BASE_URL })
+    const tempo = await startFakeTempo({ port: ports.tempo, jiraBaseUrl: env.JIRA_BASE_URL })
     tempo.setNow(today)
     const from = new Date(today.getTime() - 400 * 86_400_000)
     tempo.setWorklogs(
@@ -83,14 +89,14 @@ export async function startSandbox(notes: string[]): Promise<Sandbox | undefined
     lines.push(`  Tempo     ${tempo.url}  (4000 worklogs over 400 days)`)
   }
   if (!env.PINECONE_API_KEY) {
-    const pinecone = await startFakePinecone({ port: PORTS.pinecone })
+    const pinecone = await startFakePinecone({ port: ports.pinecone })
     env.PINECONE_API_KEY = 'fake-pinecone-key'
     env.PINECONE_INDEX_HOST = pinecone.url
     env.PINECONE_CONTROLLER_URL = pinecone.url
     lines.push(`  Pinecone  ${pinecone.url}  (index and inference, in memory)`)
   }
   if (!env.GOOGLE_CLIENT_ID) {
-    const google = await startFakeGoogle({ port: PORTS.google })
+    const google = await startFakeGoogle({ port: ports.google })
     env.GOOGLE_CLIENT_ID = google.clientId
     env.GOOGLE_JWKS_URL = google.jwksUrl
     env.ALLOWED_EMAIL_DOMAINS ||= 'example.com'
