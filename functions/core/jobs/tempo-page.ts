@@ -33,6 +33,7 @@ export type PageOutcome =
   | { kind: 'written'; written: string[]; unresolved: string[]; skipped: string[] }
   | Retry
 
+/** What the page writer uses: the database, the log, and the Jira and Pinecone clients. */
 export type WorklogWriterDeps = {
   db: Database
   log: Logger

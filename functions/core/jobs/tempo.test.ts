@@ -10,17 +10,14 @@ import { type FakePinecone, startFakePinecone } from '#test/fakes/pinecone.ts'
 import { type FakeTempo, startFakeTempo } from '#test/fakes/tempo.ts'
 import { aWorklog, type FakeTempoWorklog } from '#test/fakes/tempo-data.ts'
 import { captureLog } from '#test/log.ts'
+import { testServices } from '#test/services.ts'
 import { createJiraClient } from '../upstreams/jira/client.ts'
 import { createPineconeSink } from '../upstreams/pinecone/client.ts'
 import { createTempoClient } from '../upstreams/tempo/client.ts'
-import {
-  createTempoKinds,
-  type TempoKindDeps,
-  type UpdatedCursor,
-  type WindowCursor,
-  type WindowScope,
-  windowsOf,
-} from './tempo.ts'
+import { createDailySyncs, createJobKinds } from './kinds.ts'
+import { createJobRegistry } from './registry.ts'
+import { createTempoKinds, type TempoKindDeps, windowsOf } from './tempo.ts'
+import type { UpdatedCursor, WindowCursor, WindowScope } from './tempo-scan.ts'
 import type { JobKind, Json, StepResult } from './types.ts'
 
 const getDatabase = useTestDatabase()
@@ -231,6 +228,15 @@ describe('tempo job kinds', () => {
           projectIds: ['41002'],
         },
       ])
+      // A key Jira does not list: no Tempo filter at all, the keys alone decide.
+      const unlisted = await kinds().backfill.plan({
+        from: '2025-01-01',
+        to: '2025-01-01',
+        projects: ['PLANB', 'NOSUCH'],
+      })
+      expect(unlisted).toEqual([
+        { mode: 'window', from: '2025-01-01', to: '2025-01-01', projects: ['PLANB', 'NOSUCH'] },
+      ])
     })
 
     it('sends Tempo the projects’ ids so other projects are never fetched', async () => {
@@ -384,6 +390,15 @@ describe('tempo job kinds', () => {
         { mode: 'updated', projects: null },
         { mode: 'window', from: '2025-06-16', to: '2025-06-30', projects: null },
       ])
+    })
+
+    it('is registered with the worker, and its daily sync with jobs/sync', () => {
+      const services = testServices({ database: getDatabase() })
+      const registry = createJobRegistry(createJobKinds(services), createDailySyncs(services))
+      expect(registry.get('backfill-tempo')?.kind).toBe('backfill-tempo')
+      expect(registry.get('sync-tempo')?.kind).toBe('sync-tempo')
+      const daily = registry.dailySyncs.find((sync) => sync.kind === 'sync-tempo')
+      expect(daily?.params('2026-06-01')).toEqual({ day: '2026-06-01' })
     })
 
     it('splits ranges into windows that cover every day once', () => {

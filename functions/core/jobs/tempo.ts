@@ -2,23 +2,25 @@ import type { Clock } from '../clock.ts'
 import type { Database } from '../db/client.ts'
 import { DEFAULT_CACHE_MAX_AGE_SECONDS } from '../db/jira-cache.ts'
 import { activeProjectKeys } from '../db/projects.ts'
-import { advanceWatermark, readWatermarks } from '../db/sync-state.ts'
-import { databaseNow, findUnseenWorklogs } from '../db/tempo-worklogs.ts'
 import { AppError } from '../errors.ts'
 import type { Logger } from '../log.ts'
 import type { JiraClient } from '../upstreams/jira/client.ts'
 import type { PineconeSink } from '../upstreams/pinecone/client.ts'
+import type { TempoClient } from '../upstreams/tempo/client.ts'
+import { type DailySync, defineJobKind } from './registry.ts'
+import { createWorklogWriter } from './tempo-page.ts'
 import {
-  isTransient,
-  type TempoClient,
-  type TempoResult,
-  type TempoWorklog,
-  type WorklogPage,
-} from '../upstreams/tempo/client.ts'
-import type { DailySync } from './registry.ts'
-import { defineJobKind } from './registry.ts'
-import { createWorklogWriter, type Retry, retryOrFail, type WorklogWriter } from './tempo-page.ts'
-import type { JobKind, StepResult } from './types.ts'
+  type ProjectScope,
+  type ScanDeps,
+  type ScanOptions,
+  scanUpdated,
+  scanWindow,
+  type UpdatedCursor,
+  type UpdatedScope,
+  type WindowCursor,
+  type WindowScope,
+} from './tempo-scan.ts'
+import type { JobKind } from './types.ts'
 
 /**
  * The Tempo job kinds (DESIGN §8).
@@ -30,45 +32,8 @@ import type { JobKind, StepResult } from './types.ts'
  * - `sync-tempo` (daily): worklogs updated since the watermark less an overlap, then a window scan
  *   of the last days, so recent deletions go too. The watermark moves when the scan completes.
  * Only the job's projects are kept: the named ones, else the active rows of `projects`, else all.
+ * The runners are in tempo-scan.ts, the page writer in tempo-page.ts.
  */
-
-/** Which projects a chunk keeps: keys (null: all) and, when Jira listed them, Tempo's filter ids. */
-export type ProjectScope = { projects: string[] | null; projectIds?: string[] }
-
-/** A date window, inclusive (`YYYY-MM-DD`). */
-export type WindowScope = ProjectScope & { mode: 'window'; from: string; to: string }
-
-/** Worklogs changed since the `tempo` watermark. */
-export type UpdatedScope = ProjectScope & { mode: 'updated' }
-
-/** Where a window chunk stands: scanning pages, or checking the rows the scan did not see. */
-export type WindowCursor = {
-  phase: 'scan' | 'check'
-  /** Tempo's URL of the next page; null before the first */
-  next: string | null
-  /** database time the scan began (ISO): rows written before it and not since are unseen */
-  scanStartedAt: string
-  /** worklogs of projects the job leaves out */
-  skipped: number
-  /** worklogs whose issue Jira does not return, or that Tempo sent malformed */
-  unresolved: number
-  /** worklogs removed because Tempo no longer has them */
-  deleted: number
-  /** the check has dealt with unseen rows up to this `worklog_id` */
-  checkedAfter: string | null
-}
-
-/** Where an incremental chunk stands; `finish` moves the watermark. */
-export type UpdatedCursor = {
-  phase: 'scan' | 'finish'
-  next: string | null
-  /** database time the scan began (ISO): the next watermark */
-  startedAt: string
-  /** the `updatedFrom` sent (ISO) */
-  updatedFrom: string
-  skipped: number
-  unresolved: number
-}
 
 /** `backfill-tempo` parameters, as the handler validated them. */
 export type TempoBackfillParams = { from: string; to: string; days?: number; projects?: string[] }
@@ -76,24 +41,21 @@ export type TempoBackfillParams = { from: string; to: string; days?: number; pro
 /** `sync-tempo` parameters: the UTC day it runs for. */
 export type TempoSyncParams = { day: string }
 
-export type TempoKindOptions = {
-  /** worklogs per Tempo page (default 1000; Tempo allows 5000) */
-  pageSize: number
-  /** days per backfill chunk (default 30) */
+/**
+ * Knobs of the Tempo kinds. Defaults: pages of 1000 worklogs (Tempo allows 5000), windows of 30
+ * days, checks of 500 rows by 50 issue ids, cached Jira answers for a week, an overlap of an hour
+ * before the watermark, a first sync of 2 days, and a daily rescan of the last 14 days.
+ */
+export type TempoKindOptions = ScanOptions & {
+  /** days per backfill chunk */
   windowDays: number
-  /** unseen rows checked per step (default 500) */
-  checkBatch: number
-  /** issue ids per Tempo request of the check (default 50) */
-  checkIssueIds: number
+  /** how long cached Jira answers are used, in seconds */
   cacheMaxAgeSeconds: number
-  /** the incremental sync re-reads this much before its watermark (default 1 hour) */
-  syncOverlapMs: number
-  /** without a watermark, the first sync reads this far back (default 2 days) */
-  firstSyncLookbackMs: number
-  /** the daily sync also rescans this many days up to today for deletions (default 14) */
+  /** the daily sync also rescans this many days up to today, for deletions */
   recentDays: number
 }
 
+/** What the Tempo kinds use (a slice of `Services`, plus knobs for tests). */
 export type TempoKindDeps = {
   db: Database
   log: Logger
@@ -105,7 +67,6 @@ export type TempoKindDeps = {
   options?: Partial<TempoKindOptions>
 }
 
-export const TEMPO_SOURCE = 'tempo'
 const DEFAULTS: TempoKindOptions = {
   pageSize: 1000,
   windowDays: 30,
@@ -136,17 +97,12 @@ export function windowsOf(
   return windows
 }
 
-function tempoRetry(failure: Extract<TempoResult<unknown>, { ok: false }>): Retry {
-  return retryOrFail('tempo', failure, isTransient(failure))
-}
-
-type Clients = { tempo: TempoClient; writer: WorklogWriter }
-
 /** Builds `backfill-tempo` and `sync-tempo` over the given clients. */
 export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync: JobKind } {
   const options = { ...DEFAULTS, ...deps.options }
 
-  function clients(): Clients {
+  // Built when a chunk starts, so missing settings fail the chunk with a message, not the worker.
+  function scanDeps(): ScanDeps {
     const { tempo, jira, pinecone } = deps
     if (!tempo || !jira || !pinecone) {
       const missing = [!tempo && 'TEMPO_*', !jira && 'JIRA_*', !pinecone && 'PINECONE_*']
@@ -162,11 +118,11 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
       pinecone,
       cacheMaxAgeSeconds: options.cacheMaxAgeSeconds,
     })
-    return { tempo, writer }
+    return { db: deps.db, log: deps.log, tempo, writer, options }
   }
 
-  // The job's projects, and Tempo's project ids for them when Jira lists them all (a filter that
-  // saves pages and lookups; without it every worklog is fetched and filtered by key).
+  // The job's projects, and Tempo's project ids for them when Jira lists every one (a filter that
+  // saves pages and lookups; without it every worklog is fetched and filtered by its issue's key).
   async function projectScope(named: string[] | undefined): Promise<ProjectScope> {
     const keys = named ?? (await activeProjectKeys(deps.db))
     if (keys.length === 0) {
@@ -179,199 +135,7 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
     }
     const ids = new Map(listed.value.map((p) => [p.key, p.id]))
     const projectIds = keys.flatMap((key) => ids.get(key) ?? [])
-    return projectIds.length > 0 ? { projects: keys, projectIds } : { projects: keys }
-  }
-
-  async function* scanWindow(
-    scope: WindowScope,
-    start: WindowCursor | null,
-    signal: AbortSignal,
-  ): AsyncGenerator<StepResult<WindowCursor>, void, void> {
-    const { tempo, writer } = clients()
-    const projects = scope.projects && new Set(scope.projects)
-    let cursor: WindowCursor = start ?? {
-      phase: 'scan',
-      next: null,
-      scanStartedAt: (await databaseNow(deps.db)).toISOString(),
-      skipped: 0,
-      unresolved: 0,
-      deleted: 0,
-      checkedAfter: null,
-    }
-    while (cursor.phase === 'scan') {
-      const query = {
-        from: scope.from,
-        to: scope.to,
-        limit: options.pageSize,
-        ...(scope.projectIds && { projectIds: scope.projectIds }),
-      }
-      const page = cursor.next
-        ? await tempo.nextPage(cursor.next, signal)
-        : await tempo.listWorklogs(query, signal)
-      if (!page.ok) {
-        yield tempoRetry(page)
-        return
-      }
-      const outcome = await writer.write(page.value.worklogs, projects)
-      if (outcome.kind === 'retry') {
-        yield outcome
-        return
-      }
-      const failed = outcome.unresolved.length + page.value.invalid
-      cursor = {
-        ...cursor,
-        phase: page.value.next ? 'scan' : 'check',
-        next: page.value.next,
-        skipped: cursor.skipped + outcome.skipped.length,
-        unresolved: cursor.unresolved + failed,
-      }
-      const fetched = page.value.worklogs.length + page.value.invalid
-      yield { kind: 'page', cursor, fetched, written: outcome.written.length, failed }
-    }
-    for (;;) {
-      const unseen = await findUnseenWorklogs(deps.db, {
-        from: scope.from,
-        to: scope.to,
-        projectKeys: scope.projects,
-        seenBefore: new Date(cursor.scanStartedAt),
-        after: cursor.checkedAfter,
-        limit: options.checkBatch,
-      })
-      if (unseen.length === 0) {
-        return
-      }
-      const issueIds = [...new Set(unseen.map((row) => row.issueId))]
-      const still = await worklogsOfIssues(tempo, scope, issueIds, signal)
-      if (!Array.isArray(still)) {
-        yield still
-        return
-      }
-      // Re-written if Tempo still has them (and they still belong to the job), removed otherwise.
-      const wanted = new Set(unseen.map((row) => row.worklogId))
-      const found = still.filter((worklog) => wanted.has(worklog.id))
-      const outcome = await writer.write(found, projects)
-      if (outcome.kind === 'retry') {
-        yield outcome
-        return
-      }
-      const keep = new Set([...outcome.written, ...outcome.unresolved])
-      const removed = await writer.remove(
-        unseen.map((row) => row.worklogId).filter((id) => !keep.has(id)),
-      )
-      if (removed.kind === 'retry') {
-        yield removed
-        return
-      }
-      if (removed.count > 0) {
-        deps.log.info(
-          { from: scope.from, to: scope.to, removed: removed.count },
-          'tempo worklogs removed',
-        )
-      }
-      cursor = {
-        ...cursor,
-        unresolved: cursor.unresolved + outcome.unresolved.length,
-        deleted: cursor.deleted + removed.count,
-        checkedAfter: unseen.at(-1)?.worklogId ?? cursor.checkedAfter,
-      }
-      const written = outcome.written.length
-      yield {
-        kind: 'page',
-        cursor,
-        fetched: found.length,
-        written,
-        failed: outcome.unresolved.length,
-      }
-    }
-  }
-
-  // Every worklog of these issues in the window, all pages.
-  async function worklogsOfIssues(
-    tempo: TempoClient,
-    scope: WindowScope,
-    issueIds: string[],
-    signal: AbortSignal,
-  ): Promise<TempoWorklog[] | Retry> {
-    const found: TempoWorklog[] = []
-    for (let start = 0; start < issueIds.length; start += options.checkIssueIds) {
-      const batch = issueIds.slice(start, start + options.checkIssueIds)
-      let page = await tempo.listWorklogs(
-        { from: scope.from, to: scope.to, issueIds: batch, limit: options.pageSize },
-        signal,
-      )
-      for (;;) {
-        if (!page.ok) {
-          return tempoRetry(page)
-        }
-        found.push(...page.value.worklogs)
-        if (!page.value.next) {
-          break
-        }
-        page = await tempo.nextPage(page.value.next, signal)
-      }
-    }
-    return found
-  }
-
-  async function* scanUpdated(
-    scope: UpdatedScope,
-    start: UpdatedCursor | null,
-    signal: AbortSignal,
-  ): AsyncGenerator<StepResult<UpdatedCursor>, void, void> {
-    const { tempo, writer } = clients()
-    const projects = scope.projects && new Set(scope.projects)
-    let cursor = start ?? (await firstUpdatedCursor())
-    while (cursor.phase === 'scan') {
-      // No projectId here: Tempo's updatedFrom with other filters is unverified (v3 refused it).
-      const page: TempoResult<WorklogPage> = cursor.next
-        ? await tempo.nextPage(cursor.next, signal)
-        : await tempo.listWorklogs(
-            { updatedFrom: new Date(cursor.updatedFrom), limit: options.pageSize },
-            signal,
-          )
-      if (!page.ok) {
-        yield tempoRetry(page)
-        return
-      }
-      const outcome = await writer.write(page.value.worklogs, projects)
-      if (outcome.kind === 'retry') {
-        yield outcome
-        return
-      }
-      const failed = outcome.unresolved.length + page.value.invalid
-      cursor = {
-        ...cursor,
-        phase: page.value.next ? 'scan' : 'finish',
-        next: page.value.next,
-        skipped: cursor.skipped + outcome.skipped.length,
-        unresolved: cursor.unresolved + failed,
-      }
-      const fetched = page.value.worklogs.length + page.value.invalid
-      yield { kind: 'page', cursor, fetched, written: outcome.written.length, failed }
-    }
-    await advanceWatermark(deps.db, {
-      source: TEMPO_SOURCE,
-      scope: '',
-      toMs: Date.parse(cursor.startedAt),
-      onlyIfCoveredFrom: Date.parse(cursor.updatedFrom),
-    })
-  }
-
-  async function firstUpdatedCursor(): Promise<UpdatedCursor> {
-    const startedAt = await databaseNow(deps.db)
-    const watermark = (await readWatermarks(deps.db, TEMPO_SOURCE, [''])).get('')
-    const updatedFrom =
-      watermark === undefined
-        ? startedAt.getTime() - options.firstSyncLookbackMs
-        : watermark - options.syncOverlapMs
-    return {
-      phase: 'scan',
-      next: null,
-      startedAt: startedAt.toISOString(),
-      updatedFrom: new Date(updatedFrom).toISOString(),
-      skipped: 0,
-      unresolved: 0,
-    }
+    return projectIds.length === keys.length ? { projects: keys, projectIds } : { projects: keys }
   }
 
   const backfill = defineJobKind<TempoBackfillParams, WindowScope, WindowCursor>({
@@ -384,7 +148,9 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
         ...projects,
       }))
     },
-    run: (input) => scanWindow(input.scope, input.cursor, input.signal),
+    async *run(input) {
+      yield* scanWindow(scanDeps(), input.scope, input.cursor, input.signal)
+    },
   })
 
   const sync = defineJobKind<
@@ -401,10 +167,13 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
         { mode: 'window' as const, from: addDays(day, -options.recentDays), to: day, ...projects },
       ]
     },
-    run: (input) =>
-      input.scope.mode === 'updated'
-        ? scanUpdated(input.scope, input.cursor as UpdatedCursor | null, input.signal)
-        : scanWindow(input.scope, input.cursor as WindowCursor | null, input.signal),
+    async *run(input) {
+      const { scope, signal } = input
+      // A chunk's cursor is always the one its own runner yielded.
+      yield* scope.mode === 'updated'
+        ? scanUpdated(scanDeps(), scope, input.cursor as UpdatedCursor | null, signal)
+        : scanWindow(scanDeps(), scope, input.cursor as WindowCursor | null, signal)
+    },
   })
 
   return { backfill, sync }
