@@ -1,40 +1,17 @@
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import * as v from 'valibot'
 import { retryAfterMsOf } from '../retry-after.ts'
+import { failureOf, invalid, type JiraFailure, type JiraResult, thrownFailure } from './failures.ts'
 import {
   BulkUserSchema,
-  ErrorBodySchema,
   type JiraIssue,
   ProjectSchema,
   pageBeanSchema,
   SearchPageSchema,
 } from './schemas.ts'
 
+export type { JiraFailure, JiraResult } from './failures.ts'
 export type { JiraIssue, JiraIssueFields } from './schemas.ts'
-
-/**
- * Why a Jira call failed. `rate-limited`, `unavailable`, `timeout` and `network` are transient
- * (retry later, honouring `retryAfterMs`); the others are final and need a person.
- */
-export type JiraFailure = {
-  ok: false
-  reason:
-    | 'rate-limited'
-    | 'unavailable'
-    | 'timeout'
-    | 'network'
-    | 'unauthorized'
-    | 'forbidden'
-    | 'not-found'
-    | 'bad-request'
-  status?: number
-  retryAfterMs?: number
-  /** One sentence for a person: no credentials, no response bodies beyond Jira's own error text. */
-  message: string
-}
-
-/** A Jira call's outcome: the value, or why it failed (never a throw). */
-export type JiraResult<T> = { ok: true; value: T } | JiraFailure
 
 /** One page of `search/jql`. */
 export type JiraSearchPage = { issues: JiraIssue[]; nextPageToken?: string; isLast: boolean }
@@ -88,7 +65,7 @@ export type JiraClientOptions = {
    * Awaited before every request, retries included (shared outbound pacing); it receives the
    * call's abort signal, and a rejection (an abort while waiting) ends the call as a `timeout`.
    */
-  pace?: (signal?: AbortSignal) => Promise<void>
+  pace?: (signal?: AbortSignal) => Promise<unknown>
   /** Told when Jira asks us to wait (429/503 with `Retry-After`): epoch ms until which to hold. */
   onThrottle?: (untilMs: number) => Promise<void> | void
   retry?: Partial<JiraRetryPolicy>
@@ -96,12 +73,6 @@ export type JiraClientOptions = {
   now?: () => number
 }
 
-const SEARCH_PATH = '/rest/api/3/search/jql'
-const ID_BATCH = 100
-const USER_BATCH = 50
-const PROJECT_PAGE = 100
-const MAX_PAGES = 10_000 // a guard against a server that never says "last"
-const MAX_MESSAGE = 300
 const TRANSIENT = new Set<JiraFailure['reason']>([
   'rate-limited',
   'unavailable',
@@ -119,97 +90,11 @@ export function isStalePageToken(failure: JiraFailure): boolean {
   return failure.reason === 'bad-request' && /page ?token/i.test(failure.message)
 }
 
-function cap(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim()
-  return line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE - 1)}…` : line
-}
-
-// Jira's own error text is a sentence meant for people; bodies of proxies and HTML pages are not.
-function jiraErrorText(body: unknown): string | undefined {
-  const parsed = v.safeParse(ErrorBodySchema, body)
-  if (!parsed.success) {
-    return undefined
-  }
-  const messages = [...parsed.output.errorMessages, ...Object.values(parsed.output.errors)]
-  return messages.length > 0 ? cap(messages.join(' ')) : undefined
-}
-
-function failureOf(
-  status: number,
-  body: unknown,
-  path: string,
-  retryAfterMs?: number,
-): JiraFailure {
-  const detail = jiraErrorText(body)
-  const wait = retryAfterMs === undefined ? {} : { retryAfterMs }
-  if (status === 429) {
-    return {
-      ok: false,
-      reason: 'rate-limited',
-      status,
-      ...wait,
-      message: 'Jira is rate limiting requests (HTTP 429).',
-    }
-  }
-  if (status >= 500) {
-    return {
-      ok: false,
-      reason: 'unavailable',
-      status,
-      ...wait,
-      message: `Jira is unavailable (HTTP ${status}).`,
-    }
-  }
-  if (status === 401) {
-    return {
-      ok: false,
-      reason: 'unauthorized',
-      status,
-      message: 'Jira refused the credentials (HTTP 401): check JIRA_EMAIL and JIRA_API_TOKEN.',
-    }
-  }
-  if (status === 403) {
-    return {
-      ok: false,
-      reason: 'forbidden',
-      status,
-      message: `Jira denied access (HTTP 403) to ${path}${detail ? `: ${detail}` : '.'}`,
-    }
-  }
-  if (status === 404) {
-    return {
-      ok: false,
-      reason: 'not-found',
-      status,
-      message: `Jira has nothing at ${path} (HTTP 404)${detail ? `: ${detail}` : '.'}`,
-    }
-  }
-  return {
-    ok: false,
-    reason: 'bad-request',
-    status,
-    message: `Jira rejected the request to ${path} (HTTP ${status})${detail ? `: ${detail}` : '.'}`,
-  }
-}
-
-function thrownFailure(err: unknown, timeoutMs: number): JiraFailure {
-  const name = err instanceof Error ? err.name : ''
-  if (name === 'TimeoutError' || name === 'AbortError') {
-    return { ok: false, reason: 'timeout', message: `Jira did not answer within ${timeoutMs} ms.` }
-  }
-  const code = (err as { cause?: { code?: unknown } } | undefined)?.cause?.code
-  const why = typeof code === 'string' ? ` (${code})` : ''
-  return { ok: false, reason: 'network', message: `Jira could not be reached${why}.` }
-}
-
-function invalid(path: string): JiraFailure {
-  // A body we cannot read is most often a proxy's error page: treat it as an outage.
-  return {
-    ok: false,
-    reason: 'unavailable',
-    message: `Jira answered ${path} with a body we could not read.`,
-  }
-}
+const SEARCH_PATH = '/rest/api/3/search/jql'
+const ID_BATCH = 100
+const USER_BATCH = 50
+const PROJECT_PAGE = 100
+const MAX_PAGES = 10_000 // a guard against a server that never says "last"
 
 type Call = {
   method: 'GET' | 'POST'

@@ -64,7 +64,7 @@ export type PineconeSinkOptions = {
   /** control plane and inference, `https://api.pinecone.io` by default */
   controllerUrl: string
   /** Awaited before every HTTP request, the SDK's own retries included (shared outbound pacing). */
-  pace?: () => Promise<void>
+  pace?: () => Promise<unknown>
   /** Told when Pinecone asks us to wait (429, or 503 with `Retry-After`): epoch ms to hold until. */
   onThrottle?: (untilMs: number) => Promise<void> | void
   /** per request, default 30 s */
