@@ -19,9 +19,11 @@ export type Upstream = 'jira' | 'tempo' | 'pinecone'
 export type PaceBudget = { limit: number; windowMs: number }
 
 /**
- * Default budgets, below each upstream's own limit so clock skew between containers and network
- * jitter do not tip it over: Jira Cloud's cost-based limits tolerate about 10 requests a second
- * per app, Tempo's gateway allows 5 a second (we take 4), Pinecone's data plane far more.
+ * Default budgets, below each upstream's own limit so that clock skew between containers and
+ * network jitter do not tip it over. Tempo's gateway allows 5 requests a second (we take 4).
+ * Jira publishes no fixed rate for API-token traffic, only burst limits per endpoint whose 429s
+ * carry `Retry-After` (handled by `pauseUntil`): 10 a second is a conservative start. Pinecone's
+ * data plane takes about 100 a second per namespace (we take half).
  */
 export const PACE_BUDGETS: Readonly<Record<Upstream, PaceBudget>> = Object.freeze({
   jira: { limit: 10, windowMs: 1000 },
@@ -73,6 +75,8 @@ export type PacerOptions = {
   prefix?: string
   /** Waits `ms` (tests with a fixed clock move it instead); must reject when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** Called with each granted slot's instant (epoch ms) as the store recorded it: metrics, tests. */
+  onGrant?: (upstream: Upstream, atMs: number) => void
 }
 
 // A store answers "granted" (0) or how many ms to wait before asking again.
@@ -232,11 +236,16 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         const nowMs = clock.now().getTime()
         // The local pause first: it costs no round trip, and holds even while the store is down.
         const localPause = await local.pausedUntil(upstream, nowMs)
+        let stamp = nowMs
         const waitMs =
           localPause > 0
             ? localPause - nowMs
-            : await use((store, at) => store.take(upstream, budget, at))
+            : await use((store, at) => {
+                stamp = at
+                return store.take(upstream, budget, at)
+              })
         if (waitMs <= 0) {
+          options.onGrant?.(upstream, stamp)
           return
         }
         await sleep(waitMs, signal)
