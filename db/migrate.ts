@@ -6,7 +6,10 @@ import pg from 'pg'
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url))
 
 /** Applies every pending migration of db/migrations to the database at `url`. */
-export async function applyMigrations(url: string, options: { caCert?: string } = {}): Promise<void> {
+export async function applyMigrations(
+  url: string,
+  options: { caCert?: string } = {},
+): Promise<void> {
   const client = new pg.Client({
     connectionString: url,
     ...(options.caCert && { ssl: { ca: options.caCert, rejectUnauthorized: true } }),
@@ -33,7 +36,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(1)
   }
   const ca = process.env.DATABASE_CA_CERT
-  const caCert = ca && (ca.includes('BEGIN') ? ca : Buffer.from(ca, 'base64').toString('utf8')).replaceAll('\\n', '\n')
+  const caCert =
+    ca &&
+    (ca.includes('BEGIN') ? ca : Buffer.from(ca, 'base64').toString('utf8')).replaceAll('\\n', '\n')
   applyMigrations(url, caCert ? { caCert } : {}).then(
     () => process.stdout.write('Migrations applied.\n'),
     (err: unknown) => {
