@@ -1,5 +1,6 @@
 import journal from '#db/migrations/meta/_journal.json' with { type: 'json' }
 import type { PoolLike } from './db/client.ts'
+import type { RateLimiter } from './rate-limit.ts'
 
 /** What one dependency check found. `details` reach admins only. */
 export type CheckResult = { ok: boolean; details?: Record<string, unknown> }
@@ -75,6 +76,17 @@ export function migrationsCheck(pool: PoolLike): HealthCheck {
           missing: missing.map((migration) => migration.tag),
         },
       }
+    },
+  }
+}
+
+/** The rate-limit store answers (in production, Upstash; the in-process limiter always does). */
+export function rateLimitCheck(rateLimiter: Pick<RateLimiter, 'check'>): HealthCheck {
+  return {
+    name: 'rateLimit',
+    run: async () => {
+      const { ok, store } = await rateLimiter.check()
+      return { ok, details: { store } }
     },
   }
 }

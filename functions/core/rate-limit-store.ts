@@ -67,6 +67,9 @@ export function createMemoryRateLimiter(
       }
       return { kind: 'allowed', limit: rule.limit, remaining: rule.limit - used - 1, resetAt }
     },
+    async check() {
+      return { ok: true, store: 'in-process' }
+    },
   }
 }
 

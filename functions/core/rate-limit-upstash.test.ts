@@ -86,6 +86,16 @@ describe.skipIf(!redisAvailable)('Upstash rate limiter failures (through the bri
   })
 
   describe('happy', () => {
+    it('checks the store with a ping for the deep health check', async () => {
+      expect(await upstashLimiter().check()).toEqual({ ok: true, store: 'upstash' })
+      bridge().failNext(500)
+      expect(await upstashLimiter().check()).toEqual({ ok: false, store: 'upstash' })
+      bridge().setDelay(TIMEOUT_MS + 200)
+      expect(await upstashLimiter().check()).toEqual({ ok: false, store: 'upstash' })
+      const closed = await upstashLimiter({ url: await closedPortUrl() }).check()
+      expect(closed.ok).toBe(false)
+    })
+
     it('sends only the sliding-window script: no analytics, no deny list', async () => {
       const before = bridge().requests.length
       const key = `ip:${anIp()}`

@@ -111,5 +111,19 @@ export function createUpstashRateLimiter(deps: {
         return { kind: 'unavailable', reason: 'error', cause }
       }
     },
+    async check() {
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), deps.timeoutMs)
+      })
+      try {
+        const answer = await Promise.race([deps.redis.ping(), timeout])
+        return { ok: answer === 'PONG', store: 'upstash' }
+      } catch {
+        return { ok: false, store: 'upstash' }
+      } finally {
+        clearTimeout(timer)
+      }
+    },
   }
 }

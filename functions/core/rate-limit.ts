@@ -39,6 +39,8 @@ export type RateLimitDecision =
  */
 export type RateLimiter = {
   consume(rule: RateLimitRule, key: string): Promise<RateLimitDecision>
+  /** Whether the store answers (the deep health check); `store` names it. */
+  check(): Promise<{ ok: boolean; store: 'upstash' | 'in-process' }>
 }
 
 /** The shared limits of DESIGN §5. */

@@ -430,6 +430,7 @@ describe('v1/backfill-jira', () => {
     it('fails closed with 503 when the rate-limit store is down', async () => {
       const down: RateLimiter = {
         consume: async () => ({ kind: 'unavailable', reason: 'timeout' }),
+        check: async () => ({ ok: false, store: 'upstash' }),
       }
       const { call } = backfillFunction({ rateLimiter: down })
       const res = await call({ method: 'POST', headers: asAdmin, query: { projects: 'OPS' } })

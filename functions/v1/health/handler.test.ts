@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { rateLimitCheck } from '#core/health.ts'
 import { webEntry } from '#core/web-entry.ts'
 import { fixedClock } from '#test/clock.ts'
 import { testConfig } from '#test/config.ts'
@@ -162,5 +163,18 @@ describe('v1/health', () => {
       expect(res.headers['X-Content-Type-Options']).toBe('nosniff')
       expect(res.headers['Access-Control-Allow-Origin']).toBeUndefined()
     })
+  })
+})
+
+describe('v1/health rate-limit store check', () => {
+  it('fails the deep check when the rate-limit store does not answer', async () => {
+    const down = { check: async () => ({ ok: false, store: 'upstash' as const }) }
+    const res = await healthMain({ checks: [rateLimitCheck(down)], isAdmin: async () => true })(
+      aWebEvent({ query: { deep: '1' } }),
+      aContext(),
+    )
+    expect(res.statusCode).toBe(503)
+    const body = res.body as { checks: Record<string, { status: string; details?: unknown }> }
+    expect(body.checks.rateLimit).toMatchObject({ status: 'fail', details: { store: 'upstash' } })
   })
 })

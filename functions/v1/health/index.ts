@@ -1,4 +1,5 @@
 import { loadConfig } from '#core/config.ts'
+import { rateLimitCheck } from '#core/health.ts'
 import { queueCheck } from '#core/jobs/health.ts'
 import { createServices } from '#core/services.ts'
 import { pineconeCheck } from '#core/upstreams/pinecone/health.ts'
@@ -12,7 +13,11 @@ export const main = webEntry({
     createHealthHandler({
       ...services,
       isAdmin: services.auth.isAdmin,
-      checks: [pineconeCheck(services.pinecone), queueCheck(services.jobs)],
+      checks: [
+        rateLimitCheck(services.rateLimiter),
+        pineconeCheck(services.pinecone),
+        queueCheck(services.jobs),
+      ],
     }),
   exemptFromClientLimits: (req) => !isDeep(req),
 })

@@ -648,6 +648,7 @@ describe('v1/login', () => {
       it('refuses sign-in with 503 when the rate-limit store is down (fails closed)', async () => {
         const down: RateLimiter = {
           consume: async () => ({ kind: 'unavailable', reason: 'timeout' }),
+          check: async () => ({ ok: false, store: 'upstash' }),
         }
         const login = loginFunction({ rateLimiter: down })
         const person = await aMember()
