@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest'
+import { renderProgress } from './progress-bar.ts'
+
+const progress = {
+  chunksTotal: 8,
+  chunksDone: 3,
+  chunksFailed: 1,
+  itemsFetched: 1300,
+  itemsWritten: 1234,
+  itemsFailed: 0,
+  ratePerSecond: 56.4,
+  etaSeconds: 80,
+  lastError: null,
+}
+
+describe('renderProgress', () => {
+  it('fills the bar by finished chunks and shows counts, rate, ETA and status', () => {
+    expect(renderProgress({ status: 'running', progress }, 8)).toBe(
+      '[####....]  4/8 chunks · 1,234 written · 56/s · ETA 1m20s · running',
+    )
+  })
+
+  it('shows failed items and leaves out an unknown rate and ETA', () => {
+    const line = renderProgress(
+      {
+        status: 'queued',
+        progress: {
+          ...progress,
+          chunksDone: 0,
+          chunksFailed: 0,
+          itemsFailed: 7,
+          ratePerSecond: null,
+          etaSeconds: null,
+        },
+      },
+      4,
+    )
+    expect(line).toBe('[....]  0/8 chunks · 1,234 written · 7 failed · queued')
+  })
+})
