@@ -4,6 +4,7 @@ import type { Logger } from '#core/log.ts'
 import type { RateLimiter } from '#core/rate-limit.ts'
 import { createMemoryRateLimiter } from '#core/rate-limit-store.ts'
 import { createServices, type Services } from '#core/services.ts'
+import { createUpstreams } from '#core/upstreams/services.ts'
 import { fixedClock } from './clock.ts'
 import { testConfig } from './config.ts'
 import type { TestDatabase } from './database.ts'
@@ -21,11 +22,15 @@ export function testServices(options: {
   const clock = options.clock ?? fixedClock()
   const config =
     options.config ?? testConfig({ DATABASE_URL: options.database.url, ...options.env })
-  return createServices(config, {
-    db: options.database.db,
-    pool: options.database.pool,
-    log: options.log ?? captureLog().log,
-    clock,
-    rateLimiter: options.rateLimiter ?? createMemoryRateLimiter(clock),
-  })
+  return createServices(
+    config,
+    {
+      db: options.database.db,
+      pool: options.database.pool,
+      log: options.log ?? captureLog().log,
+      clock,
+      rateLimiter: options.rateLimiter ?? createMemoryRateLimiter(clock),
+    },
+    { upstreams: createUpstreams },
+  )
 }

@@ -8,9 +8,10 @@ import { createPacer, type Pacer } from './pace.ts'
 import type { RateLimiter } from './rate-limit.ts'
 import { createRateLimiter } from './rate-limit-store.ts'
 import { createUpstashRedis } from './rate-limit-upstash.ts'
-import { createJiraClient, type JiraClient } from './upstreams/jira/client.ts'
-import { createPineconeSink, type PineconeSink } from './upstreams/pinecone/client.ts'
-import { createTempoClient, type TempoClient } from './upstreams/tempo/client.ts'
+import type { JiraClient } from './upstreams/jira/client.ts'
+import type { PineconeSink } from './upstreams/pinecone/client.ts'
+import type { Upstreams } from './upstreams/services.ts'
+import type { TempoClient } from './upstreams/tempo/client.ts'
 
 /** Everything a handler or job may use; each handler declares the slice it needs. */
 export type Services = {
@@ -36,11 +37,21 @@ export type Services = {
 /** Replacements for external seams (tests pass their own database, logger, clock, limiter). */
 export type Seams = Partial<Services>
 
+/** What an entry adds: functions that call Jira, Tempo or Pinecone pass `createUpstreams`. */
+export type ServiceOptions = {
+  /** Builds the upstream clients; left out, they are `undefined` and their SDKs stay out of the bundle. */
+  upstreams?: (config: Config, pacer: Pacer) => Upstreams
+}
+
 /**
  * The single composition root, called once per warm container by entries and by test/services.ts.
  * Nothing connects here: the pool opens its connection on the first query.
  */
-export function createServices(config: Config, seams: Seams = {}): Services {
+export function createServices(
+  config: Config,
+  seams: Seams = {},
+  options: ServiceOptions = {},
+): Services {
   const log = seams.log ?? createLogger({ level: config.logLevel })
   const clock = seams.clock ?? systemClock
   const database =
@@ -54,42 +65,9 @@ export function createServices(config: Config, seams: Seams = {}): Services {
   // Built once per warm container: it holds Google's cached key set.
   const auth = seams.auth ?? createAuth({ config, db: database.db, clock, log })
   const jobs = seams.jobs ?? createJobQueue(database.pool)
-  const jira = 'jira' in seams ? seams.jira : createJira(config, pacer)
-  const pinecone = 'pinecone' in seams ? seams.pinecone : createPinecone(config, pacer)
-  const tempo = 'tempo' in seams ? seams.tempo : createTempo(config, pacer)
+  const built = options.upstreams?.(config, pacer)
+  const jira = 'jira' in seams ? seams.jira : built?.jira
+  const pinecone = 'pinecone' in seams ? seams.pinecone : built?.pinecone
+  const tempo = 'tempo' in seams ? seams.tempo : built?.tempo
   return { config, log, clock, ...database, jobs, rateLimiter, pacer, auth, jira, pinecone, tempo }
-}
-
-function createTempo(config: Config, pacer: Pacer): TempoClient | undefined {
-  return (
-    config.tempo &&
-    createTempoClient({
-      ...config.tempo,
-      pace: (signal) => pacer.acquire('tempo', signal),
-      onThrottle: (untilMs) => pacer.pauseUntil('tempo', untilMs),
-    })
-  )
-}
-
-// Built only when configured; each paces through the shared budget and shares a 429's pause.
-function createJira(config: Config, pacer: Pacer): JiraClient | undefined {
-  return (
-    config.jira &&
-    createJiraClient({
-      ...config.jira,
-      pace: (signal) => pacer.acquire('jira', signal),
-      onThrottle: (untilMs) => pacer.pauseUntil('jira', untilMs),
-    })
-  )
-}
-
-function createPinecone(config: Config, pacer: Pacer): PineconeSink | undefined {
-  return (
-    config.pinecone &&
-    createPineconeSink({
-      ...config.pinecone,
-      pace: () => pacer.acquire('pinecone'),
-      onThrottle: (untilMs) => pacer.pauseUntil('pinecone', untilMs),
-    })
-  )
 }

@@ -15,6 +15,7 @@ import { createPacer } from '#core/pace.ts'
 import { createMemoryRateLimiter } from '#core/rate-limit-store.ts'
 import { createServices, type Services } from '#core/services.ts'
 import type { JiraIssue } from '#core/upstreams/jira/client.ts'
+import { createUpstreams } from '#core/upstreams/services.ts'
 import { webEntry } from '#core/web-entry.ts'
 import { createWorkerHandler } from '../../functions/jobs/worker/handler.ts'
 import { createBackfillJiraHandler } from '../../functions/v1/backfill-jira/handler.ts'
@@ -79,15 +80,19 @@ function env(): Record<string, string> {
 function services(): Services {
   const clock = fixedClock(CLOCK_NOW)
   const config = testConfig({ DATABASE_URL: getDatabase().url, ...env() })
-  return createServices(config, {
-    db: getDatabase().db,
-    pool: getDatabase().pool,
-    log: captureLog('warn').log,
-    clock,
-    rateLimiter: createMemoryRateLimiter(clock),
-    // Pacing runs on real time (a fixed clock would never free a slot).
-    pacer: createPacer(),
-  })
+  return createServices(
+    config,
+    {
+      db: getDatabase().db,
+      pool: getDatabase().pool,
+      log: captureLog('warn').log,
+      clock,
+      rateLimiter: createMemoryRateLimiter(clock),
+      // Pacing runs on real time (a fixed clock would never free a slot).
+      pacer: createPacer(),
+    },
+    { upstreams: createUpstreams },
+  )
 }
 
 /**

@@ -11,6 +11,7 @@ import { createPacer } from '#core/pace.ts'
 import { createMemoryRateLimiter } from '#core/rate-limit-store.ts'
 import { scheduledEntry } from '#core/scheduled-entry.ts'
 import { createServices, type Services } from '#core/services.ts'
+import { createUpstreams } from '#core/upstreams/services.ts'
 import { webEntry } from '#core/web-entry.ts'
 import { jobs, projects, tempoWorklogs } from '#db/schema.ts'
 import { createWorkerHandler } from '../../functions/jobs/worker/handler.ts'
@@ -129,14 +130,18 @@ function system() {
   const clock = fixedClock(`${TODAY}T09:00:00.000Z`) // "today" for the start request
   const captured = captureLog('info')
   const { db, pool } = getDatabase()
-  const services: Services = createServices(testConfig(upstreamEnv()), {
-    db,
-    pool,
-    clock,
-    log: captured.log,
-    rateLimiter: createMemoryRateLimiter(clock),
-    pacer: createPacer(), // real time: the production budgets (Tempo 4/s, Jira 10/s)
-  })
+  const services: Services = createServices(
+    testConfig(upstreamEnv()),
+    {
+      db,
+      pool,
+      clock,
+      log: captured.log,
+      rateLimiter: createMemoryRateLimiter(clock),
+      pacer: createPacer(), // real time: the production budgets (Tempo 4/s, Jira 10/s)
+    },
+    { upstreams: createUpstreams },
+  )
   const kinds = createTempoKinds(services)
   const registry = createJobRegistry([kinds.backfill, kinds.sync])
   const backfill = webEntry({

@@ -4,13 +4,18 @@
 import { createJobRegistry } from '#core/jobs/registry.ts'
 import { createTempoKinds } from '#core/jobs/tempo.ts'
 import { createServices } from '#core/services.ts'
+import { createUpstreams } from '#core/upstreams/services.ts'
 import { createWorkerHandler } from '../../functions/jobs/worker/handler.ts'
 import { testConfig } from '../config.ts'
 
 type Settings = { env: Record<string, string>; leaseMs: number }
 
 async function main(settings: Settings): Promise<void> {
-  const services = createServices(testConfig({ ...settings.env, LOG_LEVEL: 'silent' }))
+  const services = createServices(
+    testConfig({ ...settings.env, LOG_LEVEL: 'silent' }),
+    {},
+    { upstreams: createUpstreams },
+  )
   const kinds = createTempoKinds(services)
   const worker = createWorkerHandler({
     ...services,

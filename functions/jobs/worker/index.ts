@@ -3,12 +3,13 @@ import { createDailySyncs, createJobKinds } from '#core/jobs/kinds.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
 import { scheduledEntry } from '#core/scheduled-entry.ts'
 import { createServices } from '#core/services.ts'
+import { createUpstreams } from '#core/upstreams/services.ts'
 import { createWorkerHandler } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env.
 export const main = scheduledEntry({
   name: 'jobs/worker',
-  services: () => createServices(loadConfig(process.env)),
+  services: () => createServices(loadConfig(process.env), {}, { upstreams: createUpstreams }),
   handler: (services) =>
     createWorkerHandler({
       ...services,

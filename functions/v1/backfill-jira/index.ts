@@ -2,13 +2,14 @@ import { loadConfig } from '#core/config.ts'
 import { createDailySyncs, createJobKinds } from '#core/jobs/kinds.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
 import { createServices } from '#core/services.ts'
+import { createUpstreams } from '#core/upstreams/services.ts'
 import { webEntry } from '#core/web-entry.ts'
 import { createBackfillJiraHandler } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env. DigitalOcean sets
 // __OW_NAMESPACE in the runtime; the local server sets NAMESPACE.
 export const main = webEntry({
-  services: () => createServices(loadConfig(process.env)),
+  services: () => createServices(loadConfig(process.env), {}, { upstreams: createUpstreams }),
   handler: (services) =>
     createBackfillJiraHandler({
       ...services,
