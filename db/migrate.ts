@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
+import { connectionConfig } from '#core/db/client.ts'
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url))
 
@@ -10,10 +11,7 @@ export async function applyMigrations(
   url: string,
   options: { caCert?: string } = {},
 ): Promise<void> {
-  const client = new pg.Client({
-    connectionString: url,
-    ...(options.caCert && { ssl: { ca: options.caCert, rejectUnauthorized: true } }),
-  })
+  const client = new pg.Client(connectionConfig({ url, caCert: options.caCert }))
   await client.connect()
   try {
     // One migrator at a time, even when deploys or test runs overlap.

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { JobView } from '#core/jobs/job-view.ts'
-import { renderProgress } from './progress-bar.ts'
+import { pollDelaySeconds, renderProgress } from './progress-bar.ts'
 import { ROOT } from './project.ts'
 
 const USAGE = `usage:
@@ -33,27 +33,37 @@ function adminKey(given: string | undefined): string {
   return key ?? fail('No admin key: pass --key or set ADMIN_KEY.')
 }
 
-async function call(
-  url: string,
-  key: string,
-  init: RequestInit = {},
-): Promise<{ status: number; body: Answer | undefined }> {
+type Reply = { status: number; body: Answer | undefined; headers: Headers }
+
+async function call(url: string, key: string, init: RequestInit = {}): Promise<Reply> {
   const res = await fetch(url, {
     ...init,
     headers: { 'content-type': 'application/json', 'x-admin-key': key, ...init.headers },
   })
   const text = await res.text()
-  return { status: res.status, body: text ? (JSON.parse(text) as Answer) : undefined }
+  try {
+    return {
+      status: res.status,
+      body: text ? (JSON.parse(text) as Answer) : undefined,
+      headers: res.headers,
+    }
+  } catch {
+    return { status: res.status, body: undefined, headers: res.headers } // e.g. a platform error page
+  }
 }
 
 async function watch(url: string, key: string, jobId: string): Promise<JobView> {
   const tty = process.stderr.isTTY
   let last = ''
   for (;;) {
-    const { status, body } = await call(`${url}/${jobId}`, key)
-    const job = body?.job
-    if (status !== 200 || !job) {
-      fail(`GET ${url}/${jobId}: ${status} ${JSON.stringify(body)}`)
+    const reply = await call(`${url}/${jobId}`, key)
+    const job = reply.body?.job
+    if (reply.status === 429 || reply.status === 503) {
+      await new Promise((resolve) => setTimeout(resolve, pollDelaySeconds(reply) * 1000))
+      continue
+    }
+    if (reply.status !== 200 || !job) {
+      fail(`GET ${url}/${jobId}: ${reply.status} ${JSON.stringify(reply.body)}`)
     }
     const line = renderProgress(job)
     if (line !== last) {
@@ -64,7 +74,7 @@ async function watch(url: string, key: string, jobId: string): Promise<JobView> 
       process.stderr.write(tty ? '\n' : '')
       return job
     }
-    await new Promise((resolve) => setTimeout(resolve, 2000))
+    await new Promise((resolve) => setTimeout(resolve, pollDelaySeconds(reply) * 1000))
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { renderProgress } from './progress-bar.ts'
+import { pollDelaySeconds, renderProgress } from './progress-bar.ts'
 
 const progress = {
   chunksTotal: 8,
@@ -36,5 +36,30 @@ describe('renderProgress', () => {
       4,
     )
     expect(line).toBe('[....]  0/8 chunks · 1,234 written · 7 failed · queued')
+  })
+})
+
+describe('pollDelaySeconds', () => {
+  const reply = (status: number, headers: Record<string, string>) => ({
+    status,
+    headers: new Headers(headers),
+  })
+
+  it('spreads the remaining per-client budget over the window, keeping half of it', () => {
+    expect(
+      pollDelaySeconds(reply(200, { 'RateLimit-Remaining': '199', 'RateLimit-Reset': '3600' })),
+    ).toBe(37)
+    expect(
+      pollDelaySeconds(reply(200, { 'RateLimit-Remaining': '150', 'RateLimit-Reset': '60' })),
+    ).toBe(2)
+    expect(
+      pollDelaySeconds(reply(200, { 'RateLimit-Remaining': '3', 'RateLimit-Reset': '3000' })),
+    ).toBe(60)
+  })
+
+  it("waits out a 429's Retry-After, and backs off without headers", () => {
+    expect(pollDelaySeconds(reply(429, { 'Retry-After': '120' }))).toBe(120)
+    expect(pollDelaySeconds(reply(503, {}))).toBe(30)
+    expect(pollDelaySeconds(reply(200, {}))).toBe(20)
   })
 })

@@ -51,11 +51,6 @@ export class AppError extends Error {
   }
 }
 
-/** The HTTP status of a code. */
-export function statusOf(code: ErrorCode): ErrorStatus {
-  return STATUS_BY_CODE[code]
-}
-
 export type ErrorBody = {
   error: { code: ErrorCode; message: string; requestId: string; details?: Details }
 }

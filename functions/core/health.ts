@@ -53,7 +53,7 @@ export function databaseCheck(pool: PoolLike): HealthCheck {
 }
 
 /** The migrations bundled into this function, by their creation stamp (drizzle's `created_at`). */
-export const BUNDLED_MIGRATIONS = journal.entries.map((entry) => ({
+const BUNDLED_MIGRATIONS = journal.entries.map((entry) => ({
   tag: entry.tag,
   when: entry.when,
 }))

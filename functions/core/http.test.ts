@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { aContext, aWebEvent } from '#test/events.ts'
 import { AppError } from './errors.ts'
-import { clientIpOf, MAX_BODY_BYTES, toHttpRequest } from './http.ts'
+import { clientIpOf, envelopeOf, MAX_BODY_BYTES, toHttpRequest } from './http.ts'
 
 function errorCode(fn: () => unknown): string | undefined {
   try {
@@ -142,5 +142,24 @@ describe('clientIpOf', () => {
     )
     expect(clientIpOf({ 'x-forwarded-for': '198.51.100.4' })).toBe('198.51.100.4')
     expect(clientIpOf({})).toBe('unknown')
+  })
+})
+
+describe('envelopeOf', () => {
+  it('reads method, headers and request id from both event shapes', () => {
+    const raw = envelopeOf(
+      aWebEvent({ method: 'options', headers: { 'X-Request-Id': 'req-abcdefgh' } }),
+      aContext(),
+    )
+    expect(raw).toMatchObject({ method: 'OPTIONS', requestId: 'req-abcdefgh' })
+    const legacy = envelopeOf(
+      {
+        __ow_method: 'options',
+        __ow_headers: { Origin: 'http://localhost:5173', 'x-request-id': 'legacy-0001' },
+      },
+      aContext(),
+    )
+    expect(legacy).toMatchObject({ method: 'OPTIONS', requestId: 'legacy-0001' })
+    expect(legacy.headers.origin).toBe('http://localhost:5173')
   })
 })

@@ -121,6 +121,18 @@ export function requestIdOf(headers: Readonly<Record<string, string>>, context: 
     : randomUUID()
 }
 
+/** The parts of any DigitalOcean web event known before its body is read: method, headers, id. */
+export function envelopeOf(
+  event: unknown,
+  context: DoContext,
+): { method: string; headers: Record<string, string>; requestId: string } {
+  const fields = record(event)
+  const http: RawHttp = record(fields.http)
+  const headers = lowerCaseHeaders(http.headers ?? fields.__ow_headers)
+  const method = String(http.method ?? fields.__ow_method ?? 'GET').toUpperCase()
+  return { method, headers, requestId: requestIdOf(headers, context) }
+}
+
 /**
  * Maps a DigitalOcean web event (`web: 'raw'`, or `web: true` with merged parameters) to an
  * `HttpRequest`. The request id is resolved first, so even a rejected body is answered with it.
@@ -129,9 +141,7 @@ export function requestIdOf(headers: Readonly<Record<string, string>>, context: 
 export function toHttpRequest(event: unknown, context: DoContext): HttpRequest {
   const fields = record(event)
   const http: RawHttp = record(fields.http)
-  const headers = lowerCaseHeaders(http.headers ?? fields.__ow_headers)
-  const requestId = requestIdOf(headers, context)
-  const method = String(http.method ?? fields.__ow_method ?? 'GET').toUpperCase()
+  const { method, headers, requestId } = envelopeOf(event, context)
   const rawPath = String(http.path ?? fields.__ow_path ?? '')
   const path = rawPath === '/' ? '' : rawPath.replace(/\/+$/, '')
   const base = { method, path, headers, requestId, clientIp: clientIpOf(headers) }

@@ -18,7 +18,11 @@ function match(pattern: string, path: string): Record<string, string> | undefine
   for (const [index, segment] of want.entries()) {
     const actual = have[index] ?? ''
     if (segment.startsWith(':')) {
-      params[segment.slice(1)] = decodeURIComponent(actual)
+      try {
+        params[segment.slice(1)] = decodeURIComponent(actual)
+      } catch {
+        return undefined // a malformed escape (`%E0%A4%A`) matches no route: 404, not a throw
+      }
     } else if (segment !== actual) {
       return undefined
     }

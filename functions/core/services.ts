@@ -55,7 +55,11 @@ export function createServices(
   const log = seams.log ?? createLogger({ level: config.logLevel })
   const clock = seams.clock ?? systemClock
   const database =
-    seams.db && seams.pool ? { db: seams.db, pool: seams.pool } : createDatabase(config.database)
+    seams.db && seams.pool
+      ? { db: seams.db, pool: seams.pool }
+      : createDatabase(config.database, (err) =>
+          log.warn({ err }, 'idle database connection failed'),
+        )
   // One Upstash REST client per container, shared by the limiter and the pacer (none without settings).
   const upstash = config.rateLimit.upstash
   const redis = upstash && createUpstashRedis(upstash)

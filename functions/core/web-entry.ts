@@ -2,9 +2,9 @@ import { corsHeaders, SECURITY_HEADERS } from './cors.ts'
 import { AppError, toErrorResponse } from './errors.ts'
 import {
   type DoContext,
+  envelopeOf,
   type HttpHandler,
   type HttpRequest,
-  requestIdOf,
   toHttpRequest,
 } from './http.ts'
 import { createLogger, type Logger } from './log.ts'
@@ -41,13 +41,8 @@ export function webEntry<S extends Pick<Services, 'config' | 'log' | 'clock' | '
   let fallbackLog = options.fallbackLog
 
   return async function main(event: unknown, context: DoContext = {}): Promise<DoWebResult> {
-    const rawHeaders =
-      (event as { http?: { headers?: Record<string, string> } })?.http?.headers ?? {}
-    const lowered = Object.fromEntries(
-      Object.entries(rawHeaders).map(([k, v]) => [k.toLowerCase(), String(v)]),
-    )
-    const requestId = requestIdOf(lowered, context)
-    const origin = lowered.origin
+    const envelope = envelopeOf(event, context)
+    const { requestId } = envelope
     let headers: Record<string, string> = { ...SECURITY_HEADERS, 'X-Request-Id': requestId }
     try {
       // A ConfigError here becomes a logged 500 naming the variables, not a crash at import.
@@ -56,10 +51,11 @@ export function webEntry<S extends Pick<Services, 'config' | 'log' | 'clock' | '
         return { services, handler: options.handler(services) }
       })()
       const { services, handler } = built
-      const isPreflight =
-        String((event as { http?: { method?: string } })?.http?.method ?? '').toUpperCase() ===
-        'OPTIONS'
-      headers = { ...headers, ...corsHeaders(services.config, origin, isPreflight) }
+      const isPreflight = envelope.method === 'OPTIONS'
+      headers = {
+        ...headers,
+        ...corsHeaders(services.config, envelope.headers.origin, isPreflight),
+      }
       if (isPreflight) {
         return { statusCode: 204, headers }
       }

@@ -9,19 +9,47 @@ export type Database = NodePgDatabase<typeof schema>
 /** The part of pg's Pool we rely on (closing it, raw round trips). */
 export type PoolLike = Pick<pg.Pool, 'query' | 'end'>
 
+/** No statement runs longer: a web function has 15 s, and a stuck lock must not eat them all. */
+export const STATEMENT_TIMEOUT_MS = 10_000
+
+// URL parameters that would replace the `ssl` object (pg lets the URL win over the config).
+const SSL_PARAMETERS = ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'uselibpqcompat']
+
+/**
+ * pg's connection settings. With a CA certificate, TLS is verified against it: the URL's own
+ * `sslmode=…` (which DigitalOcean's connection strings carry) is dropped, since pg would otherwise
+ * let it replace the certificate and fail to trust the managed cluster.
+ */
+export function connectionConfig(
+  options: Pick<Config['database'], 'url' | 'caCert'>,
+): pg.ClientConfig {
+  if (!options.caCert) {
+    return { connectionString: options.url }
+  }
+  const url = new URL(options.url)
+  for (const name of SSL_PARAMETERS) {
+    url.searchParams.delete(name)
+  }
+  return { connectionString: url.toString(), ssl: { ca: options.caCert, rejectUnauthorized: true } }
+}
+
 /**
  * A pool of `poolMax` connections (1 per warm container by default: DO's managed PostgreSQL sits
  * behind PgBouncer, and each container serves one activation at a time).
  */
-export function createDatabase(options: Config['database']): { db: Database; pool: PoolLike } {
+export function createDatabase(
+  options: Config['database'],
+  onIdleError: (err: Error) => void = () => {},
+): { db: Database; pool: PoolLike } {
   const pool = new pg.Pool({
-    connectionString: options.url,
+    ...connectionConfig(options),
     max: options.poolMax,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
-    ...(options.caCert && { ssl: { ca: options.caCert, rejectUnauthorized: true } }),
+    statement_timeout: STATEMENT_TIMEOUT_MS,
+    query_timeout: STATEMENT_TIMEOUT_MS + 2_000,
   })
   // An idle client's error (e.g. the server restarted) must not crash the container.
-  pool.on('error', () => {})
+  pool.on('error', onIdleError)
   return { db: drizzle(pool, { schema }), pool }
 }
