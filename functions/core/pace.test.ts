@@ -7,6 +7,7 @@ import { useUpstashBridge } from '#test/redis.ts'
 import {
   createPaceMemory,
   createPacer,
+  MAX_PAUSE_MS,
   PACE_BUDGETS,
   type Pacer,
   type PacerOptions,
@@ -91,6 +92,25 @@ function pacesAcrossWorkers(workers: Workers) {
     expect(await b.pausedUntil('tempo')).toBe(0)
   })
 
+  it('caps a pause at MAX_PAUSE_MS for every worker, however far Retry-After points', async () => {
+    const [a, b] = workers().pacers
+    const before = Date.now()
+    await a.pauseUntil('jira', Date.parse('2999-01-01T00:00:00Z'))
+    const until = await b.pausedUntil('jira')
+    expect(until).toBeGreaterThanOrEqual(before + MAX_PAUSE_MS)
+    expect(until).toBeLessThanOrEqual(Date.now() + MAX_PAUSE_MS)
+  })
+
+  it('stops waiting out a pause as soon as the signal aborts', async () => {
+    const [a, b] = workers().pacers
+    await a.pauseUntil('tempo', Date.now() + 60_000)
+    const started = performance.now()
+    await expect(b.acquire('tempo', AbortSignal.timeout(50))).rejects.toMatchObject({
+      name: 'AbortError',
+    })
+    expect(performance.now() - started).toBeLessThan(500)
+  })
+
   it('gives up waiting when the signal aborts, without taking a slot', async () => {
     const [a, b] = workers().pacers
     for (let n = 0; n < 4; n++) {
@@ -138,6 +158,23 @@ describe('pacer, in-process twin', () => {
     await pacer.pauseUntil('jira', clock.now().getTime() + 1500)
     await pacer.acquire('jira')
     expect(waits).toEqual([160, 1500])
+  })
+
+  it('waits out at most MAX_PAUSE_MS (5 minutes) after a far-future Retry-After', async () => {
+    const clock = fixedClock()
+    const waits: number[] = []
+    const pacer = createPacer({
+      clock,
+      budgets,
+      sleep: async (ms) => {
+        waits.push(ms)
+        clock.advance(ms)
+      },
+    })
+    await pacer.pauseUntil('jira', clock.now().getTime() + 365 * 24 * 3_600_000)
+    await pacer.acquire('jira')
+    expect(MAX_PAUSE_MS).toBe(5 * 60_000)
+    expect(waits).toEqual([MAX_PAUSE_MS])
   })
 
   it('budgets Tempo below its gateway limit of 5 per second', () => {

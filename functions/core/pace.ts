@@ -31,6 +31,13 @@ export const PACE_BUDGETS: Readonly<Record<Upstream, PaceBudget>> = Object.freez
   pinecone: { limit: 50, windowMs: 1000 },
 })
 
+/**
+ * The longest a pause may hold an upstream: 5 minutes. A `Retry-After` beyond it (a far-future
+ * date, a misread header) would otherwise stall every worker; after the cap, the next 429 pauses
+ * again.
+ */
+export const MAX_PAUSE_MS = 5 * 60_000
+
 /** Shared outbound pacing; `services.pacer`. */
 export type Pacer = {
   /**
@@ -42,7 +49,8 @@ export type Pacer = {
   acquire(upstream: Upstream, signal?: AbortSignal): Promise<void>
   /**
    * Holds every acquirer of `upstream`, in every container, until `untilMs` (epoch ms), e.g. now
-   * plus a 429's `Retry-After`. Never shortens a longer pause already set.
+   * plus a 429's `Retry-After`, capped at now plus `MAX_PAUSE_MS`. Never shortens a longer pause
+   * already set.
    * @example await deps.pacer.pauseUntil('tempo', Date.now() + retryAfterSeconds * 1000)
    */
   pauseUntil(upstream: Upstream, untilMs: number): Promise<void>
@@ -252,9 +260,11 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       }
     },
     async pauseUntil(upstream, untilMs) {
-      await local.pause(upstream, untilMs, clock.now().getTime())
+      const nowMs = clock.now().getTime()
+      const cappedMs = Math.min(untilMs, nowMs + MAX_PAUSE_MS)
+      await local.pause(upstream, cappedMs, nowMs)
       if (shared) {
-        await use((store, nowMs) => store.pause(upstream, untilMs, nowMs))
+        await use((store, at) => store.pause(upstream, cappedMs, at))
       }
     },
     async pausedUntil(upstream) {

@@ -1,4 +1,7 @@
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { HttpRequest } from '#core/http.ts'
+import { users } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { type FakeGoogle, startFakeGoogle } from '#test/fakes/google.ts'
@@ -16,12 +19,24 @@ afterAll(async () => {
   await google?.close() // undefined when setup failed; keep the real error in front
 })
 
-function services() {
+function services(clock = fixedClock(NOW)) {
   return testServices({
     database: getDatabase(),
-    clock: fixedClock(NOW),
+    clock,
     env: { GOOGLE_JWKS_URL: google.jwksUrl, GOOGLE_CLIENT_ID: google.clientId },
   })
+}
+
+function bearer(token: string): HttpRequest {
+  return {
+    method: 'POST',
+    path: '/refresh',
+    headers: { authorization: `Bearer ${token}` },
+    query: {},
+    body: undefined,
+    requestId: 'req-auth-test-0002',
+    clientIp: '203.0.113.2',
+  }
 }
 
 function certsFetches() {
@@ -52,6 +67,40 @@ describe('auth service', () => {
   })
 
   describe('security', () => {
+    it('renews a session for 30 days after its sign-in, however often it is refreshed', async () => {
+      const clock = fixedClock(NOW)
+      const { auth } = services(clock)
+      const person = { sub: '32001', email: 'long-session@example.com' }
+      await getDatabase()
+        .db.insert(users)
+        .values({ googleSub: person.sub, email: person.email, role: 'member' })
+      const signedIn = await auth.signIn(await google.mintIdToken(person), { rememberMe: true })
+      expect(signedIn.ok, JSON.stringify(signedIn)).toBe(true)
+      let token = signedIn.ok ? signedIn.token.token : ''
+      const day = 24 * 3600_000
+      const end = new Date(NOW.getTime() + 30 * day)
+      // Each refresh within the previous token's 7 days; the session's start is carried over.
+      for (const at of [6 * day, 12 * day, 18 * day, 24 * day, 30 * day - 1000]) {
+        clock.set(new Date(NOW.getTime() + at))
+        const renewed = await auth.refresh(bearer(token), {})
+        token = renewed.token.token
+        expect(decodeJwt(token).sat).toBe(NOW.getTime() / 1000)
+        expect(renewed.token.expiresAt.getTime()).toBe(
+          Math.min(at + 7 * day, 30 * day) + NOW.getTime(),
+        )
+      }
+      expect(decodeJwt(token).exp).toBe(end.getTime() / 1000)
+      // 30 days and a second: the last token still verifies (5 s clock tolerance), but the session is over.
+      clock.set(new Date(end.getTime() + 1000))
+      expect((await auth.authenticate(bearer(token))).user.googleSub).toBe('32001')
+      await expect(auth.refresh(bearer(token), {})).rejects.toMatchObject({
+        code: 'UNAUTHENTICATED',
+        status: 401,
+        message: 'This session is too old to renew; sign in again.',
+        headers: { 'WWW-Authenticate': 'Bearer' },
+      })
+    })
+
     it('signs an ADMIN_EMAILS person in, who then passes requireAdmin by bearer token', async () => {
       const { auth } = services()
       // test/config.ts lists boss@example.com in ADMIN_EMAILS.

@@ -9,7 +9,7 @@ import { createAdminKeyCheck } from './admin-key.ts'
 import { createGoogleVerifier } from './google.ts'
 import { createGuard, type Guard } from './guard.ts'
 import { createSignIn, type SignIn } from './sign-in.ts'
-import { createAppTokens, type IssuedToken } from './tokens.ts'
+import { createAppTokens, type IssuedToken, MAX_SESSION_AGE_SECONDS } from './tokens.ts'
 
 /** A session opened or renewed: the token and the user as stored now. */
 export type SignedIn = { user: User; token: IssuedToken }
@@ -19,9 +19,12 @@ export type Auth = Guard & {
   /** Verifies a Google ID token and opens a session; refusals are data (`SignInResult`). */
   signIn: SignIn
   /**
-   * A new token for the bearer of a valid, unexpired one; `rememberMe` defaults to the old
-   * token's choice. The old token stays valid until it expires.
-   * @throws {AppError} as `authenticate`
+   * A new token for the bearer of a valid, unexpired one, in the same session; `rememberMe`
+   * defaults to the old token's choice. The old token stays valid until it expires. A session
+   * is renewed for at most `MAX_SESSION_AGE_SECONDS` (30 days) after its sign-in, and none of
+   * its tokens outlives that; then the person signs in again.
+   * @throws {AppError} UNAUTHENTICATED when the session is older than 30 days, or the token
+   * carries no session start (`sat`); otherwise as `authenticate`
    */
   refresh(req: HttpRequest, options: { rememberMe?: boolean | undefined }): Promise<SignedIn>
   /** Ends every session of the caller by bumping the token version. @throws {AppError} as `authenticate` */
@@ -74,7 +77,18 @@ export function createAuth(
     signIn,
     async refresh(req, { rememberMe }) {
       const { user, claims } = await guard.authenticate(req)
-      const token = await tokens.issue(user, { rememberMe: rememberMe ?? claims.rememberMe })
+      const startedAt = claims.sessionStartedAt
+      const nowMs = deps.clock.now().getTime()
+      // No `sat`: a token from before sessions had a start, so its age cannot be told.
+      if (!startedAt || nowMs - startedAt.getTime() > MAX_SESSION_AGE_SECONDS * 1000) {
+        throw new AppError('UNAUTHENTICATED', 'This session is too old to renew; sign in again.', {
+          headers: { 'WWW-Authenticate': 'Bearer' },
+        })
+      }
+      const token = await tokens.issue(user, {
+        rememberMe: rememberMe ?? claims.rememberMe,
+        sessionStartedAt: startedAt,
+      })
       return { user, token }
     },
     async signOutEverywhere(req) {

@@ -3,7 +3,13 @@ import { base64url, decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT }
 import { describe, expect, it } from 'vitest'
 import { fixedClock } from '#test/clock.ts'
 import { AppError } from '../errors.ts'
-import { createAppTokens, keyIdOf, TOKEN_AUDIENCE, TOKEN_ISSUER } from './tokens.ts'
+import {
+  createAppTokens,
+  keyIdOf,
+  MAX_SESSION_AGE_SECONDS,
+  TOKEN_AUDIENCE,
+  TOKEN_ISSUER,
+} from './tokens.ts'
 
 const SECRET = 'current-secret-key-that-is-at-least-32-bytes'
 const OLD_SECRET = 'previous-secret-key-that-is-at-least-32-bytes'
@@ -76,6 +82,7 @@ describe('app tokens', () => {
         role: 'member',
         ver: 3,
         rme: false,
+        sat: clock.now().getTime() / 1000,
       })
       expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/)
       expect(issued.expiresAt.getTime() - clock.now().getTime()).toBe(24 * 3600 * 1000)
@@ -88,7 +95,29 @@ describe('app tokens', () => {
         tokenId: payload.jti,
         issuedAt: clock.now(),
         expiresAt: issued.expiresAt,
+        sessionStartedAt: clock.now(),
       })
+    })
+
+    it('carries a given session start over, and expires no token past 30 days after it', async () => {
+      const { tokens: t, clock } = tokens()
+      expect(MAX_SESSION_AGE_SECONDS).toBe(30 * 24 * 3600)
+      const started = new Date(clock.now().getTime() - 20 * 24 * 3600_000)
+      const early = await t.issue(USER, { rememberMe: true, sessionStartedAt: started })
+      expect(early.expiresAt.getTime() - clock.now().getTime()).toBe(7 * 24 * 3600_000)
+      expect((await t.verify(early.token)).sessionStartedAt).toEqual(started)
+      clock.advance(9 * 24 * 3600_000) // day 29 of the session
+      const late = await t.issue(USER, { rememberMe: true, sessionStartedAt: started })
+      expect(late.expiresAt).toEqual(new Date(started.getTime() + MAX_SESSION_AGE_SECONDS * 1000))
+      expect(await t.verify(late.token)).toMatchObject({
+        sessionStartedAt: started,
+        expiresAt: late.expiresAt,
+      })
+    })
+
+    it('reads a token without a session start (from before sat) as one of unknown start', async () => {
+      const { tokens: t } = tokens()
+      expect((await t.verify(await forged())).sessionStartedAt).toBeNull()
     })
 
     it('makes remember-me tokens live seven times as long', async () => {
@@ -193,6 +222,8 @@ describe('app tokens', () => {
       ['a subject that is not a user id', { claims: { sub: "1' or '1'='1" } }],
       ['a non-numeric version', { claims: { ver: '3' } }],
       ['an unknown role', { claims: { role: 'owner' } }],
+      ['a non-numeric session start', { claims: { sat: '2026-06-01' } }],
+      ['a fractional session start', { claims: { sat: 1.5 } }],
     ])('refuses %s', async (_name, options) => {
       const { tokens: t } = tokens()
       expect((await rejection(t.verify(await forged(options)))).code).toBe('UNAUTHENTICATED')

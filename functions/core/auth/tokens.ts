@@ -14,6 +14,13 @@ export const TOKEN_AUDIENCE = 'agent-pm-api'
 const CLOCK_TOLERANCE_SECONDS = 5
 const REMEMBER_ME_FACTOR = 7
 
+/**
+ * The longest a session lives, in seconds (30 days), counted from the sign-in that opened it (the
+ * token's `sat` claim, which refresh carries over): refresh is refused past it, and no token of
+ * the session expires after it.
+ */
+export const MAX_SESSION_AGE_SECONDS = 30 * 24 * 3600
+
 /** The verified content of an app token. */
 export type TokenClaims = {
   userId: string
@@ -25,6 +32,8 @@ export type TokenClaims = {
   tokenId: string
   issuedAt: Date
   expiresAt: Date
+  /** when the session was opened by a sign-in (`sat`); null in tokens from before the claim */
+  sessionStartedAt: Date | null
 }
 
 /** A freshly signed app token. */
@@ -32,9 +41,13 @@ export type IssuedToken = { token: string; expiresAt: Date }
 
 /** Issues and verifies the API's own bearer tokens (HS256). */
 export type AppTokens = {
+  /**
+   * Signs a token for `user`. Without `sessionStartedAt` it opens a session (sign-in); refresh
+   * passes the old token's, so the session keeps its start and ends `MAX_SESSION_AGE_SECONDS` after it.
+   */
   issue(
     user: { id: string; role: Role; tokenVersion: number },
-    options: { rememberMe: boolean },
+    options: { rememberMe: boolean; sessionStartedAt?: Date | undefined },
   ): Promise<IssuedToken>
   /** @throws {AppError} UNAUTHENTICATED for anything but a valid, unexpired token of ours */
   verify(token: string): Promise<TokenClaims>
@@ -46,6 +59,7 @@ const Claims = v.object({
   ver: v.pipe(v.number(), v.integer(), v.minValue(0)),
   rme: v.optional(v.boolean(), false),
   jti: v.pipe(v.string(), v.nonEmpty()),
+  sat: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0))),
   iat: v.number(),
   exp: v.number(),
 })
@@ -82,10 +96,15 @@ export function createAppTokens(options: {
   const ttlSeconds = options.ttlHours * 3600
 
   return {
-    async issue(user, { rememberMe }) {
+    async issue(user, { rememberMe, sessionStartedAt }) {
       const now = Math.floor(options.clock.now().getTime() / 1000)
-      const exp = now + ttlSeconds * (rememberMe ? REMEMBER_ME_FACTOR : 1)
-      const token = await new SignJWT({ role: user.role, ver: user.tokenVersion, rme: rememberMe })
+      const sat = sessionStartedAt ? Math.floor(sessionStartedAt.getTime() / 1000) : now
+      const exp = Math.min(
+        now + ttlSeconds * (rememberMe ? REMEMBER_ME_FACTOR : 1),
+        sat + MAX_SESSION_AGE_SECONDS,
+      )
+      const claims = { role: user.role, ver: user.tokenVersion, rme: rememberMe, sat }
+      const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: current.kid })
         .setIssuer(TOKEN_ISSUER)
         .setAudience(TOKEN_AUDIENCE)
@@ -131,7 +150,7 @@ export function createAppTokens(options: {
       if (!claims.success) {
         throw unauthenticated()
       }
-      const { sub, role, ver, rme, jti, iat, exp } = claims.output
+      const { sub, role, ver, rme, jti, sat, iat, exp } = claims.output
       return {
         userId: sub,
         role,
@@ -140,6 +159,7 @@ export function createAppTokens(options: {
         tokenId: jti,
         issuedAt: new Date(iat * 1000),
         expiresAt: new Date(exp * 1000),
+        sessionStartedAt: sat === undefined ? null : new Date(sat * 1000),
       }
     },
   }

@@ -97,6 +97,21 @@ async function cursorPage(jobId: string): Promise<number> {
   return (await chunkRows(jobId))[0]?.cursor?.page ?? 0
 }
 
+/** One invocation's budget: claims with 600 ms left, stops a page still running at 400 ms. */
+function shortInvocation(): Partial<WorkerOptions> {
+  const deadline = Date.now() + 600
+  return { remainingMs: () => deadline - Date.now(), marginMs: 400 }
+}
+
+/** One short invocation: the pages it checkpointed and how each of its attempts ended. */
+async function shortRun(kind: ReturnType<typeof aKind>) {
+  const summary = await worker(kind, shortInvocation())
+  const outcomes = Object.entries(summary.outcomes).flatMap(([outcome, times]) =>
+    Array<string>(times).fill(outcome),
+  )
+  return { pages: summary.pages, outcomes }
+}
+
 async function storedItems(keys: string[]): Promise<Array<{ item: string; key: string }>> {
   const result = await getDatabase().pool.query<{ item: string; key: string }>(
     'SELECT item, key FROM synthetic_items WHERE key = ANY($1) ORDER BY item',
@@ -370,6 +385,68 @@ describe('job engine', () => {
         attempts: 0,
         cursor: { page: 2 },
       })
+    })
+
+    it('fails a chunk whose page never finishes within the budget after max_attempts, keeping its cursor', async () => {
+      const kind = aKind({
+        fault: ({ page }) => (page >= 2 ? { kind: 'delay', ms: 10_000 } : undefined),
+      })
+      const jobId = await enqueue(kind, scopes(1, 5, 1), 3)
+      const seen: Array<{ pages: number; outcomes: string[] }> = []
+      const attempts: number[] = []
+      for (let n = 0; n < 4; n++) {
+        seen.push(await shortRun(kind))
+        attempts.push((await chunkRows(jobId))[0]?.attempts ?? -1)
+      }
+      // The first attempt wrote two pages and is given back; the next three wrote none and count.
+      expect(seen).toEqual([
+        { pages: 2, outcomes: ['released'] },
+        { pages: 0, outcomes: ['released'] },
+        { pages: 0, outcomes: ['released'] },
+        { pages: 0, outcomes: ['failed'] },
+      ])
+      expect(attempts).toEqual([0, 1, 2, 3])
+      expect((await chunkRows(jobId))[0]).toMatchObject({
+        status: 'failed',
+        attempts: 3,
+        cursor: { page: 2 },
+      })
+      expect(await queue().getJob(jobId)).toMatchObject({
+        status: 'failed',
+        progress: {
+          chunksFailed: 1,
+          itemsWritten: 2,
+          lastError: "Gave up after 3 attempts: No page finished within the worker's time budget.",
+        },
+      })
+      expect(await worker(kind)).toMatchObject({ stoppedBy: 'idle', pages: 0 })
+      expect(kind.starts.map((s) => s.fromPage)).toEqual([0, 2, 2, 2])
+    })
+
+    it('keeps releasing a chunk that finishes a page in every invocation, without using up attempts', async () => {
+      // Run n writes page n - 1, then stalls on page n until the budget stops it.
+      const kind = aKind({
+        fault: ({ page, attempt }) =>
+          page === attempt ? { kind: 'delay', ms: 10_000 } : undefined,
+      })
+      const jobId = await enqueue(kind, scopes(1, 4, 1), 1)
+      const seen: Array<{ pages: number; outcomes: string[] }> = []
+      for (let n = 0; n < 4; n++) {
+        seen.push(await shortRun(kind))
+      }
+      expect(seen).toEqual([
+        { pages: 1, outcomes: ['released'] },
+        { pages: 1, outcomes: ['released'] },
+        { pages: 1, outcomes: ['released'] },
+        { pages: 1, outcomes: ['succeeded'] },
+      ])
+      expect((await chunkRows(jobId))[0]).toMatchObject({
+        status: 'succeeded',
+        attempts: 1,
+        cursor: { page: 4 },
+        last_error: null,
+      })
+      expect(kind.starts.map((s) => s.fromPage)).toEqual([0, 1, 2, 3])
     })
   })
 })

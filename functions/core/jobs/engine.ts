@@ -5,7 +5,8 @@
  * - job: a request for work, split into chunks; its status follows its chunks.
  * - kind: what a job does; a registered `JobKind` plans its chunks and runs them.
  * - step: one page a runner fetched and wrote to the sinks; the engine checkpoints after each.
- * - attempt: one claim of a chunk; a chunk fails after `max_attempts` unsuccessful ones.
+ * - attempt: one claim of a chunk; a chunk fails after `max_attempts` unsuccessful ones. An
+ *   attempt that runs out of time is given back only if it checkpointed a page.
  * - cursor: where a chunk continues after its last checkpoint.
  * - lease: a claimed chunk's token and expiry; a write under a lost lease changes nothing.
  */
@@ -146,10 +147,11 @@ async function runChunk(
       paged: () => {
         pages += 1
       },
+      progressed: () => pages > 0,
     })
   } catch (err) {
     outcome = stopReason
-      ? await afterStop(settings, claimed, stopReason)
+      ? await afterStop(settings, claimed, stopReason, pages > 0)
       : await afterError(settings, claimed, err)
   } finally {
     clearInterval(heartbeat)
@@ -163,6 +165,8 @@ type Control = {
   stopped: () => StopReason | undefined
   stop: (reason: StopReason) => void
   paged: () => void
+  /** Whether this attempt has checkpointed a page. */
+  progressed: () => boolean
 }
 
 // Pulls steps until the runner is done, asks for a retry, or the attempt must stop. A page that
@@ -182,7 +186,7 @@ async function drive(
     const before = control.stopped()
     if (before) {
       await closeQuietly(steps)
-      return afterStop(settings, claimed, before)
+      return afterStop(settings, claimed, before, control.progressed())
     }
     const next = await steps.next()
     if (control.stopped() === 'lost') {
@@ -219,16 +223,30 @@ async function closeQuietly(steps: AsyncGenerator<StepResult, void, void>): Prom
   }
 }
 
+// Only an attempt that checkpointed a page gets its attempt back: one whose page never fits the
+// budget would otherwise be released, and claimed again, forever.
 async function afterStop(
   settings: Settings,
   claimed: ClaimedChunk,
   reason: StopReason,
+  progressed: boolean,
 ): Promise<ChunkOutcome> {
   if (reason === 'lost') {
     return 'lost' // another worker holds the chunk: write nothing more
   }
-  const released = await settings.jobs.release(claimed.lease)
-  return released.kind === 'released' ? 'released' : released.kind
+  const released = await settings.jobs.release(claimed.lease, { progressed })
+  switch (released.kind) {
+    case 'released':
+      return 'released'
+    case 'exhausted':
+      settings.log.warn(
+        { jobId: claimed.lease.jobId, chunkId: claimed.lease.chunkId, kind: claimed.kind },
+        'chunk failed: its last attempts finished no page within the time budget',
+      )
+      return 'failed'
+    default:
+      return released.kind
+  }
 }
 
 function isPermanent(err: unknown): boolean {

@@ -159,13 +159,25 @@ export const RETRY = `
   FROM jobs j WHERE ${HELD}
   RETURNING c.status, c.run_after`
 
-/** A pause, not a failure (the time budget ran out): the attempt is given back. */
+// A release ($3 false) after an attempt that checkpointed no page, and was its chunk's last.
+const SPENT = 'NOT $3::boolean AND c.attempts >= c.max_attempts'
+
+/**
+ * Back to the queue for the next invocation (the time budget ran out), or cancelled when a cancel
+ * was requested meanwhile. `$3`: whether this attempt checkpointed a page; only then is the attempt
+ * given back. One that finished no page counts, so a chunk whose page never fits the budget fails
+ * after max_attempts (with `$4` as its error, keeping its cursor) instead of being requeued forever.
+ */
 export const RELEASE = `
   UPDATE job_chunks c SET
-    status = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'queued' END,
-    finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL THEN now() END,
-    attempts = greatest(c.attempts - 1, 0), run_after = now(),
-    lease_token = NULL, lease_expires_at = NULL, updated_at = now()
+    status = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+      WHEN ${SPENT} THEN 'failed' ELSE 'queued' END,
+    finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL OR ${SPENT} THEN now() END,
+    attempts = CASE WHEN $3::boolean THEN greatest(c.attempts - 1, 0) ELSE c.attempts END,
+    last_error = CASE WHEN $3::boolean OR j.cancel_requested_at IS NOT NULL THEN c.last_error
+      WHEN c.attempts >= c.max_attempts THEN 'Gave up after ' || c.attempts || ' attempts: ' || $4
+      ELSE $4 END,
+    run_after = now(), lease_token = NULL, lease_expires_at = NULL, updated_at = now()
   FROM jobs j WHERE ${HELD}
   RETURNING c.status`
 

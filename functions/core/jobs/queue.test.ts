@@ -199,7 +199,7 @@ describe('job queue', () => {
       expect(await queue().complete(stale.lease)).toEqual(lost)
       expect(await queue().fail(stale.lease, 'stale')).toEqual(lost)
       expect(await queue().retry(stale.lease, { delayMs: 0, error: 'stale' })).toEqual(lost)
-      expect(await queue().release(stale.lease)).toEqual(lost)
+      expect(await queue().release(stale.lease, { progressed: true })).toEqual(lost)
 
       const [chunk] = await chunks(job.id)
       expect(chunk).toMatchObject({ status: 'running', cursor: { page: 1 }, items_written: '1' })
@@ -220,13 +220,15 @@ describe('job queue', () => {
       expect(await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })).toBeNull()
     })
 
-    it('gives the attempt back on release and keeps the cursor', async () => {
+    it('gives the attempt back on a release after a page, and keeps the cursor', async () => {
       const request = aJob({ scopes: [{ n: 1 }] })
       const { job } = await queue().enqueue(request)
       const claimed = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
       assert(claimed)
       await queue().checkpoint(claimed.lease, { page: 3 }, { fetched: 1, written: 1 }, 60_000)
-      expect(await queue().release(claimed.lease)).toEqual({ kind: 'released' })
+      expect(await queue().release(claimed.lease, { progressed: true })).toEqual({
+        kind: 'released',
+      })
       expect((await chunks(job.id))[0]).toMatchObject({
         status: 'queued',
         attempts: 0,
@@ -347,7 +349,7 @@ describe('job queue', () => {
       const after = await queue().stats()
       expect(after.oldestDueSeconds).toBeGreaterThanOrEqual(3_600)
       expect(after.expiredLeases).toBe(before.expiredLeases + 1)
-      await queue().release(running.lease)
+      await queue().release(running.lease, { progressed: false })
       const third = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
       const fourth = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
       assert(third && fourth)
@@ -378,7 +380,9 @@ describe('job queue', () => {
       expect(
         await queue().checkpoint(running.lease, { page: 1 }, { fetched: 1, written: 1 }, 60_000),
       ).toEqual({ kind: 'cancelled' })
-      expect(await queue().release(running.lease)).toEqual({ kind: 'cancelled' })
+      expect(await queue().release(running.lease, { progressed: true })).toEqual({
+        kind: 'cancelled',
+      })
       expect(await queue().getJob(job.id)).toMatchObject({
         status: 'cancelled',
         progress: { itemsWritten: 1 },

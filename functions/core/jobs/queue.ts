@@ -57,8 +57,12 @@ export type RetryResult =
   | { kind: 'cancelled' }
   | { kind: 'lost' }
 
-/** Where a release left the chunk: queued for the next worker, or cancelled meanwhile. */
-export type ReleaseResult = { kind: 'released' } | { kind: 'cancelled' } | { kind: 'lost' }
+/** Where a release left the chunk: queued for the next worker, failed, or cancelled meanwhile. */
+export type ReleaseResult =
+  | { kind: 'released' }
+  | { kind: 'exhausted' } // no page in its last attempt: the chunk failed for good, keeping its cursor
+  | { kind: 'cancelled' }
+  | { kind: 'lost' }
 
 /** What a cancel request found. */
 export type CancelResult =
@@ -90,6 +94,9 @@ export type QueueStats = {
 
 /** The Postgres job queue (DESIGN §7). */
 export type JobQueue = ReturnType<typeof createJobQueue>
+
+// The error of a chunk released without a page finished (see `release`).
+const NO_PAGE_IN_BUDGET = "No page finished within the worker's time budget."
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DELETE_BATCH = 1000
@@ -261,18 +268,27 @@ export function createJobQueue(pool: Queryable) {
       return row.status === 'failed' ? { kind: 'exhausted' } : { kind: 'cancelled' }
     },
 
-    /** Hands the chunk back for the next invocation (cancels it instead if that was requested). */
-    async release(lease: Lease): Promise<ReleaseResult> {
-      const result = await pool.query<{ status: string }>(sql.RELEASE, [lease.chunkId, lease.token])
+    /**
+     * Hands the chunk back for the next invocation (cancels it instead if that was requested).
+     * The attempt is given back only when it `progressed` (checkpointed a page); otherwise it
+     * counts, and the last one fails the chunk with `NO_PAGE_IN_BUDGET`, keeping its cursor.
+     */
+    async release(lease: Lease, options: { progressed: boolean }): Promise<ReleaseResult> {
+      const result = await pool.query<{ status: string }>(sql.RELEASE, [
+        lease.chunkId,
+        lease.token,
+        options.progressed,
+        NO_PAGE_IN_BUDGET,
+      ])
       const row = result.rows[0]
       if (!row) {
         return { kind: 'lost' }
       }
-      if (row.status === 'cancelled') {
-        await settle(lease.jobId)
-        return { kind: 'cancelled' }
+      if (row.status === 'queued') {
+        return { kind: 'released' }
       }
-      return { kind: 'released' }
+      await settle(lease.jobId)
+      return row.status === 'failed' ? { kind: 'exhausted' } : { kind: 'cancelled' }
     },
 
     /** Requests a cooperative cancel: queued chunks now, running ones at their next step. */

@@ -589,6 +589,47 @@ describe('v1/login', () => {
         expect(errorOf(refreshed).code).toBe('UNAUTHENTICATED')
       })
 
+      it('refuses refresh 30 days after sign-in, however often the session was renewed', async () => {
+        const login = loginFunction()
+        const person = await aMember()
+        let token = await tokenFor(login, person, true)
+        const day = 24 * 3600_000
+        for (const at of [6, 12, 18, 24]) {
+          login.clock.set(new Date(NOW.getTime() + at * day))
+          const renewed = await login.refresh(token)
+          expect(renewed.statusCode, JSON.stringify(renewed.body)).toBe(200)
+          token = (renewed.body as SignedInBody).token
+        }
+        // The day-24 token ends with the session, not 7 days later.
+        const end = new Date(NOW.getTime() + 30 * day)
+        expect(decodeJwt(token)).toMatchObject({ sat: NOW_S, exp: end.getTime() / 1000 })
+        login.clock.set(new Date(end.getTime() + 1000)) // within the 5 s clock tolerance
+        const refused = await login.refresh(token)
+        expect(refused.statusCode, JSON.stringify(refused.body)).toBe(401)
+        expect(errorOf(refused)).toMatchObject({
+          code: 'UNAUTHENTICATED',
+          message: 'This session is too old to renew; sign in again.',
+        })
+        expect(refused.headers['WWW-Authenticate']).toBe('Bearer')
+        // Signing in again opens a new session, which renews.
+        google.setNow(login.clock.now())
+        const fresh = await tokenFor(login, person, true)
+        expect(decodeJwt(fresh).sat).toBe(login.clock.now().getTime() / 1000)
+        expect((await login.refresh(fresh)).statusCode).toBe(200)
+      })
+
+      it('refuses to refresh a token without a session start, which still works for GET', async () => {
+        const { login, id } = await memberWithId()
+        const legacy = await anAppToken(id)
+        expect((await login.me(legacy)).statusCode).toBe(200)
+        const refused = await login.refresh(legacy)
+        expect(refused.statusCode, JSON.stringify(refused.body)).toBe(401)
+        expect(errorOf(refused)).toMatchObject({
+          code: 'UNAUTHENTICATED',
+          message: 'This session is too old to renew; sign in again.',
+        })
+      })
+
       it('refuses a revoked token after sign-out, also for refresh', async () => {
         const { login, token } = await memberWithId()
         expect((await login.signOut(token)).statusCode).toBe(204)
