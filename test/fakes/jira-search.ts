@@ -113,12 +113,14 @@ export function projectIssue(
   }
 }
 
-function unknownValues(query: JqlQuery, store: SearchStore): string | undefined {
+// Like Jira's JQL validation, one message per value that names nothing, all in one answer.
+function unknownValues(query: JqlQuery, store: SearchStore): string[] {
   const projects = store.projects()
   const issues = store.allIssues()
+  const messages: string[] = []
   for (const clause of query.clauses) {
     if (clause.kind === 'project') {
-      const missing = clause.values.find(
+      const missing = clause.values.filter(
         (v) =>
           !projects.some(
             (p) =>
@@ -127,20 +129,22 @@ function unknownValues(query: JqlQuery, store: SearchStore): string | undefined 
               p.name.toLowerCase() === v.toLowerCase(),
           ),
       )
-      if (missing !== undefined) {
-        return `The value '${missing}' does not exist for the field 'project'.`
-      }
+      messages.push(
+        ...missing.map((v) => `The value '${v}' does not exist for the field 'project'.`),
+      )
     }
     if (clause.kind === 'issue') {
-      const missing = clause.values.find(
+      const missing = clause.values.filter(
         (v) => !issues.some((i) => i.id === v || i.key.toUpperCase() === v.toUpperCase()),
       )
-      if (missing !== undefined) {
-        return `An issue with key '${missing}' does not exist for field '${clause.field}'.`
-      }
+      messages.push(
+        ...missing.map(
+          (v) => `An issue with key '${v}' does not exist for field '${clause.field}'.`,
+        ),
+      )
     }
   }
-  return undefined
+  return messages
 }
 
 /** Parses and checks JQL the way both search routes need it. */
@@ -156,7 +160,7 @@ export function checkedJql(jql: string, store: SearchStore): { query: JqlQuery }
     )
   }
   const unknown = unknownValues(parsed.query, store)
-  return unknown ? jiraError(400, unknown) : { query: parsed.query }
+  return unknown.length > 0 ? jiraError(400, ...unknown) : { query: parsed.query }
 }
 
 /**

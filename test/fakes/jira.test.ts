@@ -265,6 +265,20 @@ describe('fake jira search/jql', () => {
       expect((await call(searchPath({ jql, nextPageToken: token }))).status).toBe(400)
     })
 
+    it('names every unknown value of an id or key list in one 400, a message each, as Jira does', async () => {
+      const stored = issues('OPS', 2)
+      jira.setIssues(stored)
+      const jql = `id in (${stored[0]?.id}, 90000001, 90000002)`
+      const res = await call<ErrorBody>(searchPath({ jql }))
+      expect(res.status).toBe(400)
+      expect(res.body.errorMessages).toEqual([
+        "An issue with key '90000001' does not exist for field 'id'.",
+        "An issue with key '90000002' does not exist for field 'id'.",
+      ])
+      const keys = await call<ErrorBody>(searchPath({ jql: 'key in (OPS-1, OPS-9, WEB-1)' }))
+      expect(keys.body.errorMessages).toHaveLength(2)
+    })
+
     it('rejects unbounded, unparseable and over-ordered JQL with errorMessages', async () => {
       jira.setIssues(issues('OPS', 1))
       for (const jql of [

@@ -86,13 +86,8 @@ function jobIdOf(params: Record<string, string>): string {
   return id.toLowerCase()
 }
 
-/**
- * The backfill routes for one kind; `createBackfillHandler` wraps them in a router.
- * @example
- * createBackfillRoutes(deps, { kind: 'backfill-tempo', label: 'Tempo backfill', input: TempoInput,
- *   dedupeKey: (i) => `backfill-tempo:${i.from}:${i.to}`, rateRule: LIMITS.tempoBackfillStart, basePath })
- */
-export function createBackfillRoutes<S extends v.GenericSchema>(
+// The backfill routes for one kind; `createBackfillHandler` wraps them in a router.
+function createBackfillRoutes<S extends v.GenericSchema>(
   deps: BackfillRoutesDeps,
   options: BackfillRoutesOptions<S>,
 ): Route[] {
@@ -231,8 +226,11 @@ export function createBackfillRoutes<S extends v.GenericSchema>(
 }
 
 /**
- * The backfill routes as one handler (404 for other paths, 405 with `Allow` for other methods).
- * @example export const createBackfillJiraHandler = (deps) => createBackfillHandler(deps, options)
+ * The backfill routes for one kind as one handler (404 for other paths, 405 with `Allow` for other
+ * methods).
+ * @example
+ * createBackfillHandler(deps, { kind: 'backfill-tempo', label: 'Tempo backfill', input: TempoInput,
+ *   dedupeKey: () => 'backfill-tempo', rateRule: LIMITS.tempoBackfillStart, basePath })
  */
 export function createBackfillHandler<S extends v.GenericSchema>(
   deps: BackfillRoutesDeps,

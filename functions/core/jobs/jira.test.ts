@@ -146,6 +146,49 @@ describe('jira job kinds', () => {
       expect((await kind.plan({ days: 1 })).map((s) => (s as JiraScope).project)).toEqual(['OPS'])
     })
 
+    it('leaves out, and logs, listed projects whose keys are outside the key syntax', async () => {
+      jira.setProjects([
+        { id: '1', key: 'OPS', name: 'Ops' },
+        { id: '2', key: 'lower', name: 'Lower' },
+        { id: '3', key: 'A-B', name: 'Dash' },
+      ])
+      const captured = captureLog()
+      const kind = createJiraBackfillKind(deps({ log: captured.log }))
+      expect((await kind.plan({ days: 1 })).map((s) => (s as JiraScope).project)).toEqual(['OPS'])
+      const warning = captured.lines.find((line) => line.level === 'warn')
+      expect(warning, captured.text()).toMatchObject({ skipped: 2, keys: ['A-B', 'lower'] })
+    })
+
+    it('passes the chunk’s abort signal on to Pinecone', async () => {
+      jira.setIssues(issues('OPS', 3))
+      const sink = deps().pinecone!
+      const seen: Array<AbortSignal | undefined> = []
+      const pinecone = {
+        ...sink,
+        upsertDocuments: (
+          docs: Parameters<typeof sink.upsertDocuments>[0],
+          signal?: AbortSignal,
+        ) => {
+          seen.push(signal)
+          return sink.upsertDocuments(docs, signal)
+        },
+      }
+      const controller = new AbortController()
+      const run = createJiraBackfillKind(deps({ pinecone })).run({
+        jobId: 'job',
+        params: {},
+        scope: scopeOf('OPS'),
+        cursor: null,
+        signal: controller.signal,
+      })
+      const steps: unknown[] = []
+      for await (const step of run) {
+        steps.push(step)
+      }
+      expect(steps).toHaveLength(1)
+      expect(seen).toEqual([controller.signal])
+    })
+
     it('writes one vector per issue page by page, with the fields in the search itself', async () => {
       jira.setIssues([...issues('OPS', 230), ...issues('WEB', 5)])
       const steps = await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
@@ -294,11 +337,27 @@ describe('jira job kinds', () => {
     it('refuses to plan or run without Jira or Pinecone settings', async () => {
       const noJira = createJiraBackfillKind(deps({ jira: undefined }))
       await expect(noJira.plan({ days: 1, projects: ['OPS'] })).rejects.toThrow(/JIRA_BASE_URL/)
+      await expect(noJira.plan({ days: 1, projects: ['OPS'] })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        retryable: false,
+      })
       const noPinecone = createJiraBackfillKind(deps({ pinecone: undefined }))
       const error = await runChunk(noPinecone, scopeOf('OPS')).catch((e: unknown) => e)
       assert(error instanceof AppError)
       expect(error.retryable).toBe(false)
       expect(error.message).toMatch(/PINECONE_API_KEY/)
+    })
+
+    it('gives up planning when Jira does not list its projects before the deadline', async () => {
+      jira.fail({ kind: 'hang', path: '/rest/api/3/project/search', times: 1 })
+      const started = Date.now()
+      const kind = createJiraBackfillKind(deps({ planTimeoutMs: 200 }))
+      await expect(kind.plan({ days: 1 })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: 'Jira did not answer in time; try again.',
+      })
+      expect(Date.now() - started).toBeLessThan(5000)
+      expect(jira.requests).toHaveLength(1)
     })
 
     it('fails for good when the index dimension does not match the model', async () => {

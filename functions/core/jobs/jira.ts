@@ -2,16 +2,12 @@ import { activeProjectKeys } from '../db/projects.ts'
 import { advanceWatermark, readWatermarks } from '../db/sync-state.ts'
 import { AppError } from '../errors.ts'
 import type { Services } from '../services.ts'
-import {
-  isStalePageToken,
-  type JiraClient,
-  type JiraFailure,
-  type JiraIssue,
-} from '../upstreams/jira/client.ts'
-import { PROJECT_KEY, updatedWindowJql } from '../upstreams/jira/jql.ts'
-import type { PineconeFailure, PineconeSink } from '../upstreams/pinecone/client.ts'
+import { failureToError, failureToStep } from '../upstreams/failure.ts'
+import { isStalePageToken, type JiraClient, type JiraIssue } from '../upstreams/jira/client.ts'
+import { isProjectKey, updatedWindowJql } from '../upstreams/jira/jql.ts'
+import type { PineconeSink } from '../upstreams/pinecone/client.ts'
 import { JIRA_FIELDS, parseIssueTime, toJiraDocument } from './jira-document.ts'
-import { defineJobKind } from './registry.ts'
+import { defineJobKind, PLAN_TIMEOUT_MS } from './registry.ts'
 import type { ChunkInput, JobKind, StepResult } from './types.ts'
 
 /**
@@ -35,7 +31,13 @@ export type JiraScope = { project: string; fromMs: number; toMs: number }
  */
 export type JiraCursor = { fromMs: number; nextPageToken?: string; lastUpdatedMs?: number }
 
-export type JiraJobDeps = Pick<Services, 'db' | 'clock' | 'config' | 'jira' | 'pinecone' | 'log'>
+export type JiraJobDeps = Pick<
+  Services,
+  'db' | 'clock' | 'config' | 'jira' | 'pinecone' | 'log'
+> & {
+  /** How long planning may wait for Jira, in ms (default `PLAN_TIMEOUT_MS`). */
+  planTimeoutMs?: number
+}
 
 /** The watermark source for Jira in `sync_state`. */
 export const JIRA_SOURCE = 'jira'
@@ -47,31 +49,36 @@ export const SYNC_FIRST_LOOKBACK_MS = 2 * 86_400_000
 export const PAGE_SIZE = 100
 
 const DAY_MS = 86_400_000
+const LOGGED_KEYS = 20
 
+// Missing settings are no outage that passes: UNAVAILABLE (503) at a start, and a chunk that
+// fails for good in the worker, both naming the variables.
 function requireUpstreams(deps: JiraJobDeps): { jira: JiraClient; pinecone: PineconeSink } {
   if (!deps.jira) {
     throw new AppError(
-      'INTERNAL',
-      'Jira is not configured: set JIRA_BASE_URL, JIRA_EMAIL and JIRA_API_TOKEN.',
+      'UNAVAILABLE',
+      'Jira is not configured (JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN).',
+      { retryable: false },
     )
   }
   if (!deps.pinecone) {
     throw new AppError(
-      'INTERNAL',
-      'Pinecone is not configured: set PINECONE_API_KEY and PINECONE_INDEX_HOST.',
+      'UNAVAILABLE',
+      'Pinecone is not configured (PINECONE_API_KEY, PINECONE_INDEX_HOST).',
+      { retryable: false },
     )
   }
   return { jira: deps.jira, pinecone: deps.pinecone }
 }
 
-/**
- * The projects a job covers: those the request names, else the active rows of `projects`, else
- * every project Jira shows the account.
- * @throws {AppError} UNAVAILABLE or UPSTREAM_FAILED when Jira cannot list its projects
- */
-export async function projectsToCover(
+// The projects a job covers: those the request names, else the active rows of `projects`, else
+// every project Jira shows the account (keys outside Jira's key syntax are left out, and logged).
+// Throws UNAVAILABLE when Jira is not configured, does not answer before `signal` aborts, or is
+// down; UPSTREAM_FAILED when it refuses the listing.
+async function projectsToCover(
   deps: JiraJobDeps,
   named: readonly string[] | undefined,
+  signal: AbortSignal,
 ): Promise<string[]> {
   if (named && named.length > 0) {
     return [...new Set(named)]
@@ -81,40 +88,34 @@ export async function projectsToCover(
     return active
   }
   const { jira } = requireUpstreams(deps)
-  const listed = await jira.listProjects()
+  const listed = await jira.listProjects(signal)
   if (!listed.ok) {
-    throw upstreamError(listed, 'list the Jira projects')
+    if (signal.aborted) {
+      throw new AppError('UNAVAILABLE', 'Jira did not answer in time; try again.', {
+        retryable: true,
+        cause: listed,
+      })
+    }
+    throw failureToError(listed, 'list the Jira projects')
   }
-  return listed.value.map((project) => project.key).filter((key) => PROJECT_KEY.test(key))
+  const keys = listed.value.map((project) => project.key)
+  const skipped = keys.filter((key) => !isProjectKey(key))
+  if (skipped.length > 0) {
+    deps.log.warn(
+      { skipped: skipped.length, keys: skipped.slice(0, LOGGED_KEYS) },
+      'jira projects left out: keys outside the project key syntax',
+    )
+  }
+  return keys.filter(isProjectKey)
 }
 
-function upstreamError(failure: JiraFailure | PineconeFailure, what: string): AppError {
-  const code = isRetryableFailure(failure) ? 'UNAVAILABLE' : 'UPSTREAM_FAILED'
-  return new AppError(code, `Could not ${what}: ${failure.message}`, {
-    retryable: isRetryableFailure(failure),
-  })
-}
-
-function isRetryableFailure(failure: JiraFailure | PineconeFailure): boolean {
-  return ['rate-limited', 'unavailable', 'timeout', 'network'].includes(failure.reason)
-}
-
-// A transient failure becomes a retry step (with the upstream's wait); any other fails the chunk.
-function retryOrThrow(
-  failure: JiraFailure | PineconeFailure,
-  upstream: 'jira' | 'pinecone',
-  signal: AbortSignal,
-): StepResult<JiraCursor> {
-  // Stopped by the engine (time budget, lost lease): release the chunk rather than back off.
-  signal.throwIfAborted()
-  if (!isRetryableFailure(failure)) {
-    throw new AppError('UPSTREAM_FAILED', failure.message, { retryable: false })
-  }
-  return {
-    kind: 'retry',
-    reason: `${upstream}-${failure.reason}`,
-    ...(failure.retryAfterMs !== undefined && { retryAfterMs: failure.retryAfterMs }),
-  }
+// What both kinds plan from: the settings checked, `now` frozen (epoch ms) and the projects, with
+// `planTimeoutMs` for Jira (planning runs inside the web start).
+async function planProjects(deps: JiraJobDeps, named: readonly string[] | undefined) {
+  requireUpstreams(deps)
+  const toMs = deps.clock.now().getTime()
+  const deadline = AbortSignal.timeout(deps.planTimeoutMs ?? PLAN_TIMEOUT_MS)
+  return { toMs, keys: await projectsToCover(deps, named, deadline) }
 }
 
 /** The newest `updated` on a page, in epoch ms (issues without one are skipped). */
@@ -175,7 +176,7 @@ function createRunner(deps: JiraJobDeps, watermark: 'always' | 'when-covered') {
           }
           continue
         }
-        yield retryOrThrow(page, 'jira', signal)
+        yield failureToStep(page, 'jira', signal)
         return
       }
       const { issues } = page.value
@@ -183,9 +184,9 @@ function createRunner(deps: JiraJobDeps, watermark: 'always' | 'when-covered') {
       const documents = issues.map((issue) =>
         toJiraDocument(issue, { project: scope.project, jiraBaseUrl, now }),
       )
-      const written = await pinecone.upsertDocuments(documents)
+      const written = await pinecone.upsertDocuments(documents, signal)
       if (!written.ok) {
-        yield retryOrThrow(written, 'pinecone', signal)
+        yield failureToStep(written, 'pinecone', signal)
         return
       }
       const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
@@ -210,16 +211,15 @@ function createRunner(deps: JiraJobDeps, watermark: 'always' | 'when-covered') {
 
 /**
  * `backfill-jira`: one chunk per project over `[now − days, now]`, `now` frozen at planning.
- * @throws {AppError} from `plan` when Jira or Pinecone is not configured, or Jira cannot list projects
+ * @throws {AppError} from `plan`: UNAVAILABLE when Jira or Pinecone is not configured, or Jira does
+ * not list its projects within `planTimeoutMs`; see `projectsToCover`
  */
 export function createJiraBackfillKind(deps: JiraJobDeps): JobKind {
   return defineJobKind<JiraBackfillParams, JiraScope, JiraCursor>({
     kind: 'backfill-jira',
     async plan(params) {
-      requireUpstreams(deps)
-      const toMs = deps.clock.now().getTime()
+      const { toMs, keys } = await planProjects(deps, params.projects)
       const fromMs = Math.max(0, toMs - params.days * DAY_MS)
-      const keys = await projectsToCover(deps, params.projects)
       return keys.map((project) => ({ project, fromMs, toMs }))
     },
     run: createRunner(deps, 'when-covered'),
@@ -234,9 +234,7 @@ export function createJiraSyncKind(deps: JiraJobDeps): JobKind {
   return defineJobKind<JiraSyncParams, JiraScope, JiraCursor>({
     kind: 'sync-jira',
     async plan(params) {
-      requireUpstreams(deps)
-      const toMs = deps.clock.now().getTime()
-      const keys = await projectsToCover(deps, params.projects)
+      const { toMs, keys } = await planProjects(deps, params.projects)
       const watermarks = await readWatermarks(deps.db, JIRA_SOURCE, keys)
       return keys.map((project) => {
         const watermark = watermarks.get(project)

@@ -53,6 +53,12 @@ export function createJobRegistry(
   return { names: [...byName.keys()], get: (kind) => byName.get(kind), dailySyncs }
 }
 
+/**
+ * How long a kind's `plan` may wait on an upstream, in ms. It runs inside a backfill's web start (a
+ * 15-second function) before anything is queued, so a slow or paused upstream must not hold it.
+ */
+export const PLAN_TIMEOUT_MS = 8000
+
 /** A job to start: the queue's request without the scopes, which the kind plans. */
 export type StartJobRequest = Omit<EnqueueRequest, 'scopes'>
 

@@ -34,8 +34,8 @@ export function tempoVectorId(worklogId: string): string {
   return `tempo-${worklogId}`
 }
 
-/** Hours as a float, from Tempo's seconds. */
-export function hoursOf(timeSpentSeconds: number): number {
+// Hours as a float, from Tempo's seconds.
+function hoursOf(timeSpentSeconds: number): number {
   return timeSpentSeconds / 3600
 }
 

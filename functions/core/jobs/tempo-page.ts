@@ -1,10 +1,10 @@
 import type { Database } from '../db/client.ts'
 import { findIssueKeys, findUsers, saveIssueKeys, saveUsers } from '../db/jira-cache.ts'
 import { deleteWorklogs, touchWorklogs, upsertWorklogs } from '../db/tempo-worklogs.ts'
-import { AppError } from '../errors.ts'
 import type { Logger } from '../log.ts'
-import { isTransient as isJiraTransient, type JiraClient } from '../upstreams/jira/client.ts'
-import type { PineconeFailure, PineconeSink } from '../upstreams/pinecone/client.ts'
+import { failureToStep, type RetryStep } from '../upstreams/failure.ts'
+import type { JiraClient } from '../upstreams/jira/client.ts'
+import type { PineconeSink } from '../upstreams/pinecone/client.ts'
 import type { TempoWorklog } from '../upstreams/tempo/client.ts'
 import {
   AUTHOR_FALLBACK,
@@ -22,16 +22,13 @@ import {
  * never outlives the row that lets a later scan find it.
  */
 
-/** A known transient failure: the engine retries the chunk from its last checkpoint. */
-export type Retry = { kind: 'retry'; reason: string; retryAfterMs?: number }
-
 /**
  * How a page went. `written`: in both stores; `unresolved`: Jira does not know the issue (reported
  * as failed items, kept in the stores if already there); `skipped`: of a project the job leaves out.
  */
 export type PageOutcome =
   | { kind: 'written'; written: string[]; unresolved: string[]; skipped: string[] }
-  | Retry
+  | RetryStep
 
 /** What the page writer uses: the database, the log, and the Jira and Pinecone clients. */
 export type WorklogWriterDeps = {
@@ -43,41 +40,20 @@ export type WorklogWriterDeps = {
   cacheMaxAgeSeconds: number
 }
 
-type Failure = { reason: string; message: string; retryAfterMs?: number }
-
-const PINECONE_TRANSIENT = new Set<PineconeFailure['reason']>([
-  'rate-limited',
-  'unavailable',
-  'timeout',
-  'network',
-])
 const LOGGED_IDS = 20
 
 /**
- * A retry for a transient upstream failure; anything else fails the chunk at once with the
- * upstream's message (bad credentials, a refused request: a person must act).
- * @throws {AppError} UPSTREAM_FAILED, not retryable, when `transient` is false
+ * The page writer of the Tempo job kinds. Its calls take the chunk's abort signal, passed on to
+ * Jira and Pinecone. A transient upstream failure becomes a retry; any other fails the chunk.
  */
-export function retryOrFail(upstream: string, failure: Failure, transient: boolean): Retry {
-  if (!transient) {
-    throw new AppError('UPSTREAM_FAILED', failure.message, { retryable: false })
-  }
-  return {
-    kind: 'retry',
-    reason: `${upstream} ${failure.reason}`,
-    ...(failure.retryAfterMs !== undefined && { retryAfterMs: failure.retryAfterMs }),
-  }
-}
-
-/** The page writer of the Tempo job kinds. */
 export function createWorklogWriter(deps: WorklogWriterDeps) {
-  async function issueKeys(issueIds: string[]) {
+  async function issueKeys(issueIds: string[], signal: AbortSignal) {
     const cached = await findIssueKeys(deps.db, issueIds, deps.cacheMaxAgeSeconds)
     const missing = issueIds.filter((id) => !cached.has(id))
     if (missing.length > 0) {
-      const looked = await deps.jira.issueKeysByIds(missing)
+      const looked = await deps.jira.issueKeysByIds(missing, signal)
       if (!looked.ok) {
-        return retryOrFail('jira', looked, isJiraTransient(looked))
+        return failureToStep(looked, 'jira', signal)
       }
       const found = looked.value.map(({ id, key, projectKey }) => ({
         issueId: id,
@@ -93,13 +69,13 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
     return cached
   }
 
-  async function users(accountIds: string[]) {
+  async function users(accountIds: string[], signal: AbortSignal) {
     const cached = await findUsers(deps.db, accountIds, deps.cacheMaxAgeSeconds)
     const missing = accountIds.filter((id) => !cached.has(id))
     if (missing.length > 0) {
-      const looked = await deps.jira.usersByAccountIds(missing)
+      const looked = await deps.jira.usersByAccountIds(missing, signal)
       if (!looked.ok) {
-        return retryOrFail('jira', looked, isJiraTransient(looked))
+        return failureToStep(looked, 'jira', signal)
       }
       const found = looked.value
         .filter((user) => user.displayName.trim() !== '')
@@ -120,8 +96,9 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
   async function write(
     worklogs: readonly TempoWorklog[],
     projects: ReadonlySet<string> | null,
+    signal: AbortSignal,
   ): Promise<PageOutcome> {
-    const keys = await issueKeys([...new Set(worklogs.map((w) => w.issueId))])
+    const keys = await issueKeys([...new Set(worklogs.map((w) => w.issueId))], signal)
     if (!(keys instanceof Map)) {
       return keys
     }
@@ -138,7 +115,7 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
         kept.push({ worklog, issueKey: issue.issueKey, projectKey: issue.projectKey })
       }
     }
-    const names = await users([...new Set(kept.map((k) => k.worklog.accountId))])
+    const names = await users([...new Set(kept.map((k) => k.worklog.accountId))], signal)
     if (!(names instanceof Map)) {
       return names
     }
@@ -151,9 +128,9 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
       }
     })
     await upsertWorklogs(deps.db, resolved.map(toWorklogRow))
-    const upserted = await deps.pinecone.upsertDocuments(resolved.map(toTempoDocument))
+    const upserted = await deps.pinecone.upsertDocuments(resolved.map(toTempoDocument), signal)
     if (!upserted.ok) {
-      return retryOrFail('pinecone', upserted, PINECONE_TRANSIENT.has(upserted.reason))
+      return failureToStep(upserted, 'pinecone', signal)
     }
     if (unresolved.length > 0) {
       // Still in Tempo, so not to be deleted as unseen: Jira may know the issue again later.
@@ -181,13 +158,14 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
   /** Removes worklogs from Pinecone, then from `tempo_worklogs`. */
   async function remove(
     worklogIds: readonly string[],
-  ): Promise<{ kind: 'removed'; count: number } | Retry> {
+    signal: AbortSignal,
+  ): Promise<{ kind: 'removed'; count: number } | RetryStep> {
     if (worklogIds.length === 0) {
       return { kind: 'removed', count: 0 }
     }
-    const deleted = await deps.pinecone.deleteIds(worklogIds.map(tempoVectorId))
+    const deleted = await deps.pinecone.deleteIds(worklogIds.map(tempoVectorId), signal)
     if (!deleted.ok) {
-      return retryOrFail('pinecone', deleted, PINECONE_TRANSIENT.has(deleted.reason))
+      return failureToStep(deleted, 'pinecone', signal)
     }
     return { kind: 'removed', count: await deleteWorklogs(deps.db, worklogIds) }
   }

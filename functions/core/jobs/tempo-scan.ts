@@ -2,14 +2,9 @@ import type { Database } from '../db/client.ts'
 import { advanceWatermark, readWatermarks } from '../db/sync-state.ts'
 import { databaseNow, findUnseenWorklogs } from '../db/tempo-worklogs.ts'
 import type { Logger } from '../log.ts'
-import {
-  isTransient,
-  type TempoClient,
-  type TempoResult,
-  type TempoWorklog,
-  type WorklogPage,
-} from '../upstreams/tempo/client.ts'
-import { type Retry, retryOrFail, type WorklogWriter } from './tempo-page.ts'
+import { failureToStep, type RetryStep, type UpstreamResult } from '../upstreams/failure.ts'
+import type { TempoClient, TempoWorklog, WorklogPage } from '../upstreams/tempo/client.ts'
+import type { WorklogWriter } from './tempo-page.ts'
 import type { StepResult } from './types.ts'
 
 /**
@@ -84,10 +79,6 @@ export type ScanDeps = {
   options: ScanOptions
 }
 
-function tempoRetry(failure: Extract<TempoResult<unknown>, { ok: false }>): Retry {
-  return retryOrFail('tempo', failure, isTransient(failure))
-}
-
 /** Runs a window chunk: the scan, then the check of what the scan did not see. */
 export async function* scanWindow(
   deps: ScanDeps,
@@ -95,8 +86,6 @@ export async function* scanWindow(
   start: WindowCursor | null,
   signal: AbortSignal,
 ): AsyncGenerator<StepResult<WindowCursor>, void, void> {
-  const { tempo, writer, options } = deps
-  const projects = scope.projects && new Set(scope.projects)
   let cursor: WindowCursor = start ?? {
     phase: 'scan',
     next: null,
@@ -106,29 +95,66 @@ export async function* scanWindow(
     deleted: 0,
     checkedAfter: null,
   }
-  while (cursor.phase === 'scan') {
+  if (cursor.phase === 'scan') {
     const query = {
       from: scope.from,
       to: scope.to,
-      limit: options.pageSize,
+      limit: deps.options.pageSize,
       ...(scope.projectIds && { projectIds: scope.projectIds }),
     }
-    const page = cursor.next
-      ? await tempo.nextPage(cursor.next, signal)
-      : await tempo.listWorklogs(query, signal)
-    if (!page.ok) {
-      yield tempoRetry(page)
+    const scanned = yield* scanPages(deps, {
+      cursor,
+      firstPage: () => deps.tempo.listWorklogs(query, signal),
+      projects: scope.projects,
+      after: 'check',
+      signal,
+    })
+    if (!scanned) {
       return
     }
-    const outcome = await writer.write(page.value.worklogs, projects)
+    cursor = scanned
+  }
+  yield* checkUnseen(deps, scope, cursor, signal)
+}
+
+/** Where the page loop stands in a cursor of either runner. */
+type PageCursor = { phase: string; next: string | null; skipped: number; unresolved: number }
+
+/**
+ * Reads and writes pages from `cursor.next` (or `firstPage` when there is none) while the phase is
+ * `scan`, a step per page; the last page moves the phase to `after`. Returns the cursor after the
+ * last page, or nothing when it yielded a retry and the chunk must stop.
+ */
+async function* scanPages<C extends PageCursor>(
+  deps: ScanDeps,
+  scan: {
+    cursor: C
+    firstPage: () => Promise<UpstreamResult<WorklogPage>>
+    projects: string[] | null
+    after: C['phase']
+    signal: AbortSignal
+  },
+): AsyncGenerator<StepResult<C>, C | undefined, void> {
+  const { signal } = scan
+  const projects = scan.projects && new Set(scan.projects)
+  let cursor = scan.cursor
+  while (cursor.phase === 'scan') {
+    const page = cursor.next
+      ? await deps.tempo.nextPage(cursor.next, signal)
+      : await scan.firstPage()
+    if (!page.ok) {
+      yield failureToStep(page, 'tempo', signal)
+      return undefined
+    }
+    const outcome = await deps.writer.write(page.value.worklogs, projects, signal)
     if (outcome.kind === 'retry') {
       yield outcome
-      return
+      return undefined
     }
     const failed = outcome.unresolved.length + page.value.invalid
     cursor = {
       ...cursor,
-      phase: page.value.next ? 'scan' : 'check',
+      phase: page.value.next ? 'scan' : scan.after,
       next: page.value.next,
       skipped: cursor.skipped + outcome.skipped.length,
       unresolved: cursor.unresolved + failed,
@@ -136,6 +162,17 @@ export async function* scanWindow(
     const fetched = page.value.worklogs.length + page.value.invalid
     yield { kind: 'page', cursor, fetched, written: outcome.written.length, failed }
   }
+  return cursor
+}
+
+// The check, a step per batch of stored rows of the window that the scan did not see.
+async function* checkUnseen(
+  deps: ScanDeps,
+  scope: WindowScope,
+  start: WindowCursor,
+  signal: AbortSignal,
+): AsyncGenerator<StepResult<WindowCursor>, void, void> {
+  let cursor = start
   for (;;) {
     const unseen = await findUnseenWorklogs(deps.db, {
       from: scope.from,
@@ -143,53 +180,67 @@ export async function* scanWindow(
       projectKeys: scope.projects,
       seenBefore: new Date(cursor.scanStartedAt),
       after: cursor.checkedAfter,
-      limit: options.checkBatch,
+      limit: deps.options.checkBatch,
     })
     if (unseen.length === 0) {
       return
     }
-    const issueIds = [...new Set(unseen.map((row) => row.issueId))]
-    const still = await worklogsOfIssues(deps, scope, issueIds, signal)
-    if (!Array.isArray(still)) {
-      yield still
+    const step = await checkRows(deps, scope, { cursor, unseen, signal })
+    yield step
+    if (step.kind === 'retry') {
       return
     }
-    // Re-written if Tempo still has them (and they still belong to the job), removed otherwise.
-    const wanted = new Set(unseen.map((row) => row.worklogId))
-    const found = still.filter((worklog) => wanted.has(worklog.id))
-    const outcome = await writer.write(found, projects)
-    if (outcome.kind === 'retry') {
-      yield outcome
-      return
-    }
-    const keep = new Set([...outcome.written, ...outcome.unresolved])
-    const removed = await writer.remove(
-      unseen.map((row) => row.worklogId).filter((id) => !keep.has(id)),
+    cursor = step.cursor
+  }
+}
+
+// One batch of the check: re-written if Tempo still has them (and they still belong to the job),
+// removed from both stores otherwise.
+async function checkRows(
+  deps: ScanDeps,
+  scope: WindowScope,
+  batch: {
+    cursor: WindowCursor
+    unseen: ReadonlyArray<{ worklogId: string; issueId: string }>
+    signal: AbortSignal
+  },
+): Promise<StepResult<WindowCursor>> {
+  const { cursor, unseen, signal } = batch
+  const issueIds = [...new Set(unseen.map((row) => row.issueId))]
+  const still = await worklogsOfIssues(deps, scope, issueIds, signal)
+  if (!Array.isArray(still)) {
+    return still
+  }
+  const wanted = new Set(unseen.map((row) => row.worklogId))
+  const found = still.filter((worklog) => wanted.has(worklog.id))
+  const projects = scope.projects && new Set(scope.projects)
+  const outcome = await deps.writer.write(found, projects, signal)
+  if (outcome.kind === 'retry') {
+    return outcome
+  }
+  const keep = new Set([...outcome.written, ...outcome.unresolved])
+  const gone = unseen.map((row) => row.worklogId).filter((id) => !keep.has(id))
+  const removed = await deps.writer.remove(gone, signal)
+  if (removed.kind === 'retry') {
+    return removed
+  }
+  if (removed.count > 0) {
+    deps.log.info(
+      { from: scope.from, to: scope.to, removed: removed.count },
+      'tempo worklogs removed',
     )
-    if (removed.kind === 'retry') {
-      yield removed
-      return
-    }
-    if (removed.count > 0) {
-      deps.log.info(
-        { from: scope.from, to: scope.to, removed: removed.count },
-        'tempo worklogs removed',
-      )
-    }
-    cursor = {
+  }
+  return {
+    kind: 'page',
+    cursor: {
       ...cursor,
       unresolved: cursor.unresolved + outcome.unresolved.length,
       deleted: cursor.deleted + removed.count,
       checkedAfter: unseen.at(-1)?.worklogId ?? cursor.checkedAfter,
-    }
-    const written = outcome.written.length
-    yield {
-      kind: 'page',
-      cursor,
-      fetched: found.length,
-      written,
-      failed: outcome.unresolved.length,
-    }
+    },
+    fetched: found.length,
+    written: outcome.written.length,
+    failed: outcome.unresolved.length,
   }
 }
 
@@ -199,7 +250,7 @@ async function worklogsOfIssues(
   scope: WindowScope,
   issueIds: string[],
   signal: AbortSignal,
-): Promise<TempoWorklog[] | Retry> {
+): Promise<TempoWorklog[] | RetryStep> {
   const { tempo, options } = deps
   const found: TempoWorklog[] = []
   for (let start = 0; start < issueIds.length; start += options.checkIssueIds) {
@@ -210,7 +261,7 @@ async function worklogsOfIssues(
     )
     for (;;) {
       if (!page.ok) {
-        return tempoRetry(page)
+        return failureToStep(page, 'tempo', signal)
       }
       found.push(...page.value.worklogs)
       if (!page.value.next) {
@@ -229,36 +280,18 @@ export async function* scanUpdated(
   start: UpdatedCursor | null,
   signal: AbortSignal,
 ): AsyncGenerator<StepResult<UpdatedCursor>, void, void> {
-  const { tempo, writer, options } = deps
-  const projects = scope.projects && new Set(scope.projects)
-  let cursor = start ?? (await firstUpdatedCursor(deps))
-  while (cursor.phase === 'scan') {
-    // No projectId here: Tempo's updatedFrom with other filters is unverified (v3 refused it).
-    const page: TempoResult<WorklogPage> = cursor.next
-      ? await tempo.nextPage(cursor.next, signal)
-      : await tempo.listWorklogs(
-          { updatedFrom: new Date(cursor.updatedFrom), limit: options.pageSize },
-          signal,
-        )
-    if (!page.ok) {
-      yield tempoRetry(page)
-      return
-    }
-    const outcome = await writer.write(page.value.worklogs, projects)
-    if (outcome.kind === 'retry') {
-      yield outcome
-      return
-    }
-    const failed = outcome.unresolved.length + page.value.invalid
-    cursor = {
-      ...cursor,
-      phase: page.value.next ? 'scan' : 'finish',
-      next: page.value.next,
-      skipped: cursor.skipped + outcome.skipped.length,
-      unresolved: cursor.unresolved + failed,
-    }
-    const fetched = page.value.worklogs.length + page.value.invalid
-    yield { kind: 'page', cursor, fetched, written: outcome.written.length, failed }
+  const begun = start ?? (await firstUpdatedCursor(deps))
+  // No projectId here: Tempo's updatedFrom with other filters is unverified (v3 refused it).
+  const query = { updatedFrom: new Date(begun.updatedFrom), limit: deps.options.pageSize }
+  const cursor = yield* scanPages(deps, {
+    cursor: begun,
+    firstPage: () => deps.tempo.listWorklogs(query, signal),
+    projects: scope.projects,
+    after: 'finish',
+    signal,
+  })
+  if (!cursor) {
+    return
   }
   await advanceWatermark(deps.db, {
     source: TEMPO_SOURCE,

@@ -178,6 +178,75 @@ describe('tempo job kinds', () => {
       expect(userLookups()[0]?.query.getAll('accountId').sort()).toEqual(['acc-ada', 'acc-grace'])
     })
 
+    it('hands the chunk’s abort signal to every Jira and Pinecone call', async () => {
+      // An issue and an author no earlier test cached, so both lookups reach Jira.
+      const one = issue('SIG-1', '39901')
+      const signe = aJiraUser({ accountId: 'acc-signal', displayName: 'Signe' })
+      jira.setIssues([one])
+      jira.setUsers([signe])
+      tempo.setWorklogs([
+        worklogOn(one, {
+          tempoWorklogId: 3991,
+          startDate: '2025-03-03',
+          authorAccountId: signe.accountId,
+        }),
+      ])
+      const calls: Array<[string, AbortSignal | undefined]> = []
+      const realJira = createJiraClient({
+        baseUrl: jira.url,
+        email: jira.email,
+        apiToken: jira.apiToken,
+        retry: { attempts: 0 },
+      })
+      const realSink = createPineconeSink({
+        apiKey: pinecone.apiKey,
+        indexHost: pinecone.url,
+        controllerUrl: pinecone.url,
+        namespace: '',
+        embedModel: 'llama-text-embed-v2',
+        maxRetries: 0,
+      })
+      const { backfill } = kinds({
+        jira: {
+          ...realJira,
+          issueKeysByIds: (ids, signal) => {
+            calls.push(['issueKeysByIds', signal])
+            return realJira.issueKeysByIds(ids, signal)
+          },
+          usersByAccountIds: (ids, signal) => {
+            calls.push(['usersByAccountIds', signal])
+            return realJira.usersByAccountIds(ids, signal)
+          },
+        },
+        pinecone: {
+          deleteIds: realSink.deleteIds,
+          upsertDocuments: (docs, signal) => {
+            calls.push(['upsertDocuments', signal])
+            return realSink.upsertDocuments(docs, signal)
+          },
+        },
+      })
+      const controller = new AbortController()
+      const scope = window('2025-03-01', '2025-03-30', ['SIG'])
+      const steps: StepResult[] = []
+      for await (const step of backfill.run({
+        jobId: 'job',
+        params: {},
+        scope,
+        cursor: null,
+        signal: controller.signal,
+      })) {
+        steps.push(step)
+      }
+      expect(steps.map((step) => step.kind)).toEqual(['page'])
+      expect(calls.map(([name]) => name)).toEqual([
+        'issueKeysByIds',
+        'usersByAccountIds',
+        'upsertDocuments',
+      ])
+      expect(calls.every(([, signal]) => signal === controller.signal)).toBe(true)
+    })
+
     it('keeps only the job’s projects and counts the others as skipped', async () => {
       const kept = issue('KEEP-1', '32001')
       const other = issue('SKIP-1', '32002')
@@ -454,7 +523,7 @@ describe('tempo job kinds', () => {
       tempo.setWorklogs([worklogOn(one, { tempoWorklogId: 901, startDate: '2025-09-02' })])
       tempo.fail({ kind: 'respond', status: 429, headers: { 'retry-after': '4' }, body: {} })
       const steps = await runChunk(kinds().backfill, window('2025-09-01', '2025-09-30', ['RATE']))
-      expect(steps).toEqual([{ kind: 'retry', reason: 'tempo rate-limited', retryAfterMs: 4000 }])
+      expect(steps).toEqual([{ kind: 'retry', reason: 'tempo-rate-limited', retryAfterMs: 4000 }])
       expect(await rows('RATE')).toEqual([])
     })
 
@@ -464,7 +533,7 @@ describe('tempo job kinds', () => {
       tempo.setWorklogs([worklogOn(one, { tempoWorklogId: 911, startDate: '2025-09-03' })])
       jira.unavailable({ path: '/rest/api/3/search/jql', retryAfterSeconds: 2 })
       const steps = await runChunk(kinds().backfill, window('2025-09-01', '2025-09-30', ['JDOWN']))
-      expect(steps).toEqual([{ kind: 'retry', reason: 'jira unavailable', retryAfterMs: 2000 }])
+      expect(steps).toEqual([{ kind: 'retry', reason: 'jira-unavailable', retryAfterMs: 2000 }])
       const cached = await getDatabase()
         .db.select()
         .from(jiraIssueKeys)
@@ -488,7 +557,7 @@ describe('tempo job kinds', () => {
       const { backfill } = kinds()
       const scope = window('2025-09-01', '2025-09-30', ['PDOWN'])
       const first = await runChunk(backfill, scope)
-      expect(first).toMatchObject([{ kind: 'retry', reason: 'pinecone rate-limited' }])
+      expect(first).toMatchObject([{ kind: 'retry', reason: 'pinecone-rate-limited' }])
       expect(vectorIds()).toEqual([])
       await runChunk(backfill, scope)
       expect(vectorIds()).toEqual(['tempo-921'])
@@ -514,6 +583,28 @@ describe('tempo job kinds', () => {
       await expect(runChunk(backfill, window('2025-10-01', '2025-10-30', null))).rejects.toThrow(
         'Tempo imports need settings that are missing: TEMPO_*, PINECONE_*.',
       )
+      await expect(
+        runChunk(backfill, window('2025-10-01', '2025-10-30', null)),
+      ).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: false })
+    })
+
+    it('plans without Tempo’s project filter when Jira does not list projects before the deadline', async () => {
+      jira.fail({ kind: 'hang', path: '/rest/api/3/project/search', times: 1 })
+      const { backfill, log } = kinds({ options: { pageSize: 2, planTimeoutMs: 200 } })
+      const started = Date.now()
+      const scopes = await backfill.plan({
+        from: '2025-01-01',
+        to: '2025-01-01',
+        projects: ['SLOW'],
+      })
+      expect(scopes).toEqual([
+        { mode: 'window', from: '2025-01-01', to: '2025-01-01', projects: ['SLOW'] },
+      ])
+      expect(Date.now() - started).toBeLessThan(5000)
+      const warning = log.lines.find(
+        (l) => l.msg === 'jira projects not listed; tempo filters by key',
+      )
+      expect(warning, log.text()).toMatchObject({ reason: 'timeout' })
     })
 
     it('refuses a next link that leaves the Tempo host', async () => {

@@ -7,7 +7,8 @@ import type { Logger } from '../log.ts'
 import type { JiraClient } from '../upstreams/jira/client.ts'
 import type { PineconeSink } from '../upstreams/pinecone/client.ts'
 import type { TempoClient } from '../upstreams/tempo/client.ts'
-import { type DailySync, defineJobKind } from './registry.ts'
+import { addDays } from '../validation/backfill.ts'
+import { type DailySync, defineJobKind, PLAN_TIMEOUT_MS } from './registry.ts'
 import { createWorklogWriter } from './tempo-page.ts'
 import {
   type ProjectScope,
@@ -44,7 +45,8 @@ export type TempoSyncParams = { day: string }
 /**
  * Knobs of the Tempo kinds. Defaults: pages of 1000 worklogs (Tempo allows 5000), windows of 30
  * days, checks of 500 rows by 50 issue ids, cached Jira answers for a week, an overlap of an hour
- * before the watermark, a first sync of 2 days, and a daily rescan of the last 14 days.
+ * before the watermark, a first sync of 2 days, a daily rescan of the last 14 days, and planning
+ * that waits at most `PLAN_TIMEOUT_MS` for Jira's project list.
  */
 export type TempoKindOptions = ScanOptions & {
   /** days per backfill chunk */
@@ -53,6 +55,8 @@ export type TempoKindOptions = ScanOptions & {
   cacheMaxAgeSeconds: number
   /** the daily sync also rescans this many days up to today, for deletions */
   recentDays: number
+  /** how long planning waits for Jira's project list, in ms, before it plans without it */
+  planTimeoutMs: number
 }
 
 /** What the Tempo kinds use (a slice of `Services`, plus knobs for tests). */
@@ -76,11 +80,7 @@ const DEFAULTS: TempoKindOptions = {
   syncOverlapMs: 60 * 60_000,
   firstSyncLookbackMs: 2 * 86_400_000,
   recentDays: 14,
-}
-const DAY_MS = 86_400_000
-
-function addDays(day: string, delta: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + delta * DAY_MS).toISOString().slice(0, 10)
+  planTimeoutMs: PLAN_TIMEOUT_MS,
 }
 
 /** `from`..`to` (inclusive) as consecutive windows of at most `days` days. */
@@ -107,8 +107,9 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
     if (!tempo || !jira || !pinecone) {
       const missing = [!tempo && 'TEMPO_*', !jira && 'JIRA_*', !pinecone && 'PINECONE_*']
       throw new AppError(
-        'INTERNAL',
+        'UNAVAILABLE',
         `Tempo imports need settings that are missing: ${missing.filter(Boolean).join(', ')}.`,
+        { retryable: false },
       )
     }
     const writer = createWorklogWriter({
@@ -121,14 +122,15 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
     return { db: deps.db, log: deps.log, tempo, writer, options }
   }
 
-  // The job's projects, and Tempo's project ids for them when Jira lists every one (a filter that
-  // saves pages and lookups; without it every worklog is fetched and filtered by its issue's key).
+  // The job's projects, and Tempo's project ids for them when Jira lists every one in time (a
+  // filter that saves pages and lookups; without it every worklog is fetched and filtered by its
+  // issue's key). Planning runs inside the web start: Jira gets `planTimeoutMs`.
   async function projectScope(named: string[] | undefined): Promise<ProjectScope> {
     const keys = named ?? (await activeProjectKeys(deps.db))
     if (keys.length === 0) {
       return { projects: null }
     }
-    const listed = await deps.jira?.listProjects()
+    const listed = await deps.jira?.listProjects(AbortSignal.timeout(options.planTimeoutMs))
     if (!listed?.ok) {
       deps.log.warn({ reason: listed?.reason }, 'jira projects not listed; tempo filters by key')
       return { projects: keys }

@@ -51,7 +51,7 @@ function createPinecone(config: Config, pacer: Pacer): PineconeSink | undefined 
     config.pinecone &&
     createPineconeSink({
       ...config.pinecone,
-      pace: () => pacer.acquire('pinecone'),
+      pace: (signal) => pacer.acquire('pinecone', signal),
       onThrottle: (untilMs) => pacer.pauseUntil('pinecone', untilMs),
     })
   )

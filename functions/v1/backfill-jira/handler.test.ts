@@ -6,6 +6,7 @@ import { adminKeyDigest } from '#core/auth/admin-key.ts'
 import { createAppTokens } from '#core/auth/tokens.ts'
 import type { User } from '#core/db/users.ts'
 import { AppError } from '#core/errors.ts'
+import { createJiraBackfillKind } from '#core/jobs/jira.ts'
 import { createJobKinds } from '#core/jobs/kinds.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
 import type { RateLimiter } from '#core/rate-limit.ts'
@@ -56,7 +57,7 @@ beforeEach(async () => {
 
 /** The function over this file's database and the fake Jira, with its own limiter and log. */
 function backfillFunction(
-  options: { rateLimiter?: RateLimiter; env?: Record<string, string> } = {},
+  options: { rateLimiter?: RateLimiter; env?: Record<string, string>; planTimeoutMs?: number } = {},
 ) {
   const captured = captureLog()
   const services = testServices({
@@ -80,7 +81,11 @@ function backfillFunction(
     handler: (s) =>
       createBackfillJiraHandler({
         ...s,
-        registry: createJobRegistry(createJobKinds(s)),
+        registry: createJobRegistry(
+          options.planTimeoutMs === undefined
+            ? createJobKinds(s)
+            : [createJiraBackfillKind({ ...s, planTimeoutMs: options.planTimeoutMs })],
+        ),
         basePath: BASE_PATH,
       }),
     fallbackLog: captured.log,
@@ -307,10 +312,34 @@ describe('v1/backfill-jira', () => {
       expect(await jobCount()).toBe(0)
     })
 
-    it('refuses to queue when Jira is not configured', async () => {
-      const { call } = backfillFunction({ env: { JIRA_BASE_URL: '' } })
+    it('answers 503 in time and queues nothing when Jira hangs or its calls are paused', async () => {
+      const { call, services, text } = backfillFunction({ planTimeoutMs: 300 })
+      jira.fail({ kind: 'hang', path: '/rest/api/3/project/search', times: 1 })
+      const started = Date.now()
+      const hung = await call({ method: 'POST', headers: asAdmin })
+      expect(hung.statusCode, JSON.stringify(hung.body)).toBe(503)
+      expect(hung.body).toEqual({
+        error: { code: 'UNAVAILABLE', message: expect.any(String), requestId: expect.any(String) },
+      })
+      expect(Date.now() - started).toBeLessThan(5000)
+      expect(jira.requests).toHaveLength(1) // no retry once the deadline passed
+      // A pause after a 429 holds every Jira call: planning gives up without calling.
+      await services.pacer.pauseUntil('jira', NOW.getTime() + 60_000)
+      const paused = await call({ method: 'POST', headers: asAdmin })
+      expect(paused.statusCode, JSON.stringify(paused.body)).toBe(503)
+      expect(jira.requests).toHaveLength(1)
+      expect(text()).toContain('Jira did not answer in time; try again.')
+      expect(await jobCount()).toBe(0)
+    })
+
+    it('refuses to queue when Jira is not configured: 503, the variables named in the log', async () => {
+      const { call, text } = backfillFunction({ env: { JIRA_BASE_URL: '' } })
       const res = await call({ method: 'POST', headers: asAdmin, query: { projects: 'OPS' } })
-      expect(res.statusCode).toBe(500)
+      expect(res.statusCode, JSON.stringify(res.body)).toBe(503)
+      expect(errorOf(res).code).toBe('UNAVAILABLE')
+      expect(text()).toContain(
+        'Jira is not configured (JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN).',
+      )
       expect(await jobCount()).toBe(0)
     })
 

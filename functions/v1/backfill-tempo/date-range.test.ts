@@ -1,9 +1,9 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { AppError } from '#core/errors.ts'
+import { addDays } from '#core/validation/backfill.ts'
 import { parseInput } from '#core/validation/parse.ts'
 import {
-  addDays,
   DEFAULT_DAYS,
   daysBetween,
   isCalendarDate,

@@ -1,12 +1,10 @@
 import * as v from 'valibot'
-import { PROJECT_KEY } from '#core/upstreams/jira/jql.ts'
+import { addDays, DaysBack, MAX_DAYS_BACK, Projects } from '#core/validation/backfill.ts'
 
 /** Days back when a request names neither `days` nor dates. */
 export const DEFAULT_DAYS = 365
-/** The longest range, in days between `from` and `to` (and the largest `days`). */
-export const MAX_SPAN_DAYS = 3650
-/** Project keys a request may name (Jira's key syntax), at most this many. */
-export const MAX_PROJECTS = 100
+/** The longest range, in days between `from` and `to` (as long as the largest `days`). */
+export const MAX_SPAN_DAYS = MAX_DAYS_BACK
 
 const DAY_MS = 86_400_000
 const DAY = /^\d{4}-\d{2}-\d{2}$/
@@ -25,44 +23,10 @@ export function daysBetween(from: string, to: string): number {
   return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS)
 }
 
-/** `day` (`YYYY-MM-DD`) moved by `delta` days. */
-export function addDays(day: string, delta: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + delta * DAY_MS).toISOString().slice(0, 10)
-}
-
 const Day = v.pipe(
   v.string(),
   v.regex(DAY, 'Use YYYY-MM-DD, zero-padded.'),
   v.check(isCalendarDate, 'Not a date in the calendar.'),
-)
-
-// From JSON a number; from the query string the same digits as text.
-const Days = v.pipe(
-  v.union([v.number(), v.pipe(v.string(), v.trim(), v.regex(/^\d{1,5}$/), v.transform(Number))]),
-  v.integer(),
-  v.minValue(1),
-  v.maxValue(MAX_SPAN_DAYS),
-)
-
-const ProjectKey = v.pipe(
-  v.string(),
-  v.maxLength(255),
-  v.regex(PROJECT_KEY, 'Use a Jira project key.'),
-)
-
-/** 1–100 project keys: a JSON array, or a comma list in the query string (`projects=OPS,WEB`). */
-const Projects = v.pipe(
-  v.union([
-    v.array(v.string()),
-    v.pipe(
-      v.string(),
-      v.maxLength(25_600),
-      v.transform((list) => list.split(',').map((key) => key.trim())),
-    ),
-  ]),
-  v.minLength(1),
-  v.maxLength(MAX_PROJECTS),
-  v.array(ProjectKey),
 )
 
 /** A Tempo backfill request resolved to dates: `from`..`to` inclusive, in UTC. */
@@ -87,7 +51,7 @@ export function tempoBackfillBody(today: string) {
     v.optional(
       v.strictObject({
         /** days back from today, 1–3650 */
-        days: v.optional(Days),
+        days: v.optional(DaysBack),
         /** first day, YYYY-MM-DD, inclusive */
         from: v.optional(Day),
         /** last day, YYYY-MM-DD, inclusive */
@@ -155,7 +119,7 @@ export function tempoBackfillBody(today: string) {
       ['from'],
     ),
     v.transform((input): TempoBackfillInput => {
-      const projects = input.projects && [...new Set(input.projects)]
+      const { projects } = input
       if (input.from !== undefined && input.to !== undefined) {
         return { from: input.from, to: input.to, ...(projects && { projects }) }
       }

@@ -96,6 +96,52 @@ describe('jira client', () => {
       expect(jqls[0]?.split(',')).toHaveLength(100)
     })
 
+    it('drops every unknown id Jira names in one 400, so 60 unknown of 100 take two requests', async () => {
+      const issues = issuesOf('MANY', 40)
+      jira.setIssues(issues)
+      const unknown = Array.from({ length: 60 }, (_, n) => String(900_000 + n))
+      const ids = [
+        ...unknown.slice(0, 30),
+        ...issues.map((issue) => issue.id),
+        ...unknown.slice(30),
+      ]
+      const result = await client().issueKeysByIds(ids)
+      assert(result.ok, JSON.stringify(result))
+      expect(result.value.map((found) => found.key).sort()).toEqual(
+        issues.map((issue) => issue.key).sort(),
+      )
+      const jqls = jira.requests.map((r) => (r.body as { jql: string }).jql)
+      expect(jqls).toHaveLength(2)
+      expect(jqls[1]?.split(',')).toHaveLength(40)
+    })
+
+    it('asks again by halves when a 400 names none of the ids, leaving out one refused alone', async () => {
+      const issues = issuesOf('HALF', 7)
+      jira.setIssues(issues)
+      const unhelpful = {
+        kind: 'respond',
+        method: 'POST',
+        path: '/rest/api/3/search/jql',
+        status: 400,
+        body: { errorMessages: ['Die Abfrage ist ungültig.'], errors: {} },
+        times: 1,
+      } as const
+      jira.fail(unhelpful)
+      const ids = [...issues.map((issue) => issue.id), '990001', '990002', '990003']
+      const result = await client().issueKeysByIds(ids)
+      assert(result.ok, JSON.stringify(result))
+      expect(result.value.map((found) => found.key).sort()).toEqual(
+        issues.map((issue) => issue.key).sort(),
+      )
+      // 10 refused naming none; 5 answered; 5 refused naming 3; the other 2 answered.
+      const sizes = () =>
+        jira.requests.map((r) => (r.body as { jql: string }).jql.split(',').length)
+      expect(sizes()).toEqual([10, 5, 5, 2])
+      jira.fail(unhelpful)
+      expect(await client().issueKeysByIds(['990009'])).toEqual({ ok: true, value: [] })
+      expect(sizes()).toEqual([10, 5, 5, 2, 1])
+    })
+
     it('looks users up in bulk, unknown ids absent', async () => {
       const users = Array.from({ length: 60 }, (_, n) =>
         aJiraUser({ accountId: `712020:user-${n}`, displayName: `User ${n}` }),
@@ -140,6 +186,25 @@ describe('jira client', () => {
       expect(result).toMatchObject({ ok: false, reason: 'timeout' })
       expect(pace).toHaveBeenCalledWith(controller.signal)
       expect(jira.requests).toHaveLength(0)
+    })
+
+    it('stops listing projects when its signal aborts, whether Jira hangs or the pace holds', async () => {
+      jira.fail({ kind: 'hang', path: '/rest/api/3/project/search', times: 1 })
+      const started = Date.now()
+      const hung = await client({ retry: { attempts: 2 } }).listProjects(AbortSignal.timeout(100))
+      expect(hung).toMatchObject({ ok: false, reason: 'timeout' })
+      expect(Date.now() - started).toBeLessThan(5000)
+      expect(jira.requests).toHaveLength(1)
+      const pace = vi.fn(
+        (signal?: AbortSignal) =>
+          new Promise<void>((_resolve, reject) => {
+            signal?.addEventListener('abort', () => reject(signal.reason))
+          }),
+      )
+      const held = await client({ pace }).listProjects(AbortSignal.timeout(100))
+      expect(held).toMatchObject({ ok: false, reason: 'timeout' })
+      expect(pace).toHaveBeenCalledTimes(1)
+      expect(jira.requests).toHaveLength(1)
     })
 
     const search = (options: Partial<JiraClientOptions> = {}) =>

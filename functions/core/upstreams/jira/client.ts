@@ -1,7 +1,14 @@
-import { setTimeout as sleepFor } from 'node:timers/promises'
 import * as v from 'valibot'
+import {
+  type CallOptions,
+  DEFAULT_RETRY,
+  type RetryPolicy,
+  type UpstreamFailure,
+  type UpstreamResult,
+  withRetries,
+} from '../failure.ts'
 import { retryAfterMsOf } from '../retry-after.ts'
-import { failureOf, invalid, type JiraFailure, type JiraResult, thrownFailure } from './failures.ts'
+import { failureOf, idsNamedIn, invalid, thrownFailure } from './failures.ts'
 import {
   BulkUserSchema,
   type JiraIssue,
@@ -10,13 +17,21 @@ import {
   SearchPageSchema,
 } from './schemas.ts'
 
-export type { JiraFailure, JiraResult } from './failures.ts'
 export type { JiraIssue, JiraIssueFields } from './schemas.ts'
 
 /** One page of `search/jql`. */
 export type JiraSearchPage = { issues: JiraIssue[]; nextPageToken?: string; isLast: boolean }
 
-/** The Jira Cloud calls the pipelines make (REST v3, Basic auth). */
+/** An issue found by id: its key and its project's key. */
+export type JiraIssueRef = { id: string; key: string; projectKey: string }
+
+/** A user of the bulk lookup; `emailAddress` only when Jira shows it. */
+export type JiraUserRef = { accountId: string; displayName: string; emailAddress?: string }
+
+/**
+ * The Jira Cloud calls the pipelines make (REST v3, Basic auth). Each takes an optional abort
+ * signal that ends it, waits for the pace and between retries included, as a `timeout`.
+ */
 export type JiraClient = {
   /**
    * One page of `GET /rest/api/3/search/jql`; send the `nextPageToken` of the previous page with
@@ -28,65 +43,36 @@ export type JiraClient = {
     maxResults?: number
     nextPageToken?: string
     signal?: AbortSignal
-  }): Promise<JiraResult<JiraSearchPage>>
+  }): Promise<UpstreamResult<JiraSearchPage>>
   /** Every project the account can see (`GET /rest/api/3/project/search`, all pages). */
-  listProjects(): Promise<JiraResult<Array<{ id: string; key: string; name: string }>>>
+  listProjects(
+    signal?: AbortSignal,
+  ): Promise<UpstreamResult<Array<{ id: string; key: string; name: string }>>>
   /**
    * Keys of issues by numeric id, through `search/jql` with `id in (…)` in batches of ≤ 100.
    * Unknown (or non-numeric) ids are simply absent from the result.
    */
   issueKeysByIds(
     ids: readonly string[],
-  ): Promise<JiraResult<Array<{ id: string; key: string; projectKey: string }>>>
+    signal?: AbortSignal,
+  ): Promise<UpstreamResult<JiraIssueRef[]>>
   /** Users by account id (`GET /rest/api/3/user/bulk`, batches of 50); unknown ids are absent. */
   usersByAccountIds(
     ids: readonly string[],
-  ): Promise<JiraResult<Array<{ accountId: string; displayName: string; emailAddress?: string }>>>
+    signal?: AbortSignal,
+  ): Promise<UpstreamResult<JiraUserRef[]>>
 }
 
-/** Quick in-process retries of transient failures, before the job engine's own backoff. */
-export type JiraRetryPolicy = {
-  /** Retries after the first try (default 2; 0 turns them off). */
-  attempts: number
-  /** First backoff step in ms, doubled per retry, with jitter (default 500). */
-  baseDelayMs: number
-  /** A wait longer than this (e.g. a long `Retry-After`) is returned to the caller instead (default 5000). */
-  maxWaitMs: number
-}
-
-export type JiraClientOptions = {
+/** A Jira client's settings; a rejected `pace` ends the call as a `timeout`. */
+export type JiraClientOptions = CallOptions & {
   /** `https://<site>.atlassian.net`, without a trailing slash */
   baseUrl: string
   email: string
   apiToken: string
-  /** per request, default 30 s */
-  timeoutMs?: number
-  /**
-   * Awaited before every request, retries included (shared outbound pacing); it receives the
-   * call's abort signal, and a rejection (an abort while waiting) ends the call as a `timeout`.
-   */
-  pace?: (signal?: AbortSignal) => Promise<unknown>
-  /** Told when Jira asks us to wait (429/503 with `Retry-After`): epoch ms until which to hold. */
-  onThrottle?: (untilMs: number) => Promise<void> | void
-  retry?: Partial<JiraRetryPolicy>
-  fetch?: typeof fetch
-  now?: () => number
-}
-
-const TRANSIENT = new Set<JiraFailure['reason']>([
-  'rate-limited',
-  'unavailable',
-  'timeout',
-  'network',
-])
-
-/** Whether a failure is worth retrying later. */
-export function isTransient(failure: JiraFailure): boolean {
-  return TRANSIENT.has(failure.reason)
 }
 
 /** Whether Jira refused a `nextPageToken` (expired after 7 days, or no longer matching the query). */
-export function isStalePageToken(failure: JiraFailure): boolean {
+export function isStalePageToken(failure: UpstreamFailure): boolean {
   return failure.reason === 'bad-request' && /page ?token/i.test(failure.message)
 }
 
@@ -102,10 +88,12 @@ type Call = {
   query?: URLSearchParams
   body?: unknown
   signal?: AbortSignal | undefined
+  /** Told the body of a 400 before it is mapped, so its messages can be read in full. */
+  onRefused?: (body: unknown) => void
 }
 
 /**
- * A Jira Cloud REST v3 client over `fetch`. Failures are data (`JiraResult`), never throws;
+ * A Jira Cloud REST v3 client over `fetch`. Failures are data (`UpstreamResult`), never throws;
  * transient ones are retried a couple of times in process before they are returned.
  * @example
  * const jira = createJiraClient({ baseUrl, email, apiToken, pace: () => pacer.acquire('jira') })
@@ -116,15 +104,10 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
   const timeoutMs = options.timeoutMs ?? 30_000
   const doFetch = options.fetch ?? globalThis.fetch
   const now = options.now ?? Date.now
-  const retry: JiraRetryPolicy = {
-    attempts: 2,
-    baseDelayMs: 500,
-    maxWaitMs: 5000,
-    ...options.retry,
-  }
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry }
   const authorization = `Basic ${Buffer.from(`${options.email}:${options.apiToken}`).toString('base64')}`
 
-  async function once(call: Call): Promise<JiraResult<unknown>> {
+  async function once(call: Call): Promise<UpstreamResult<unknown>> {
     const url = `${baseUrl}${call.path}${call.query ? `?${call.query.toString()}` : ''}`
     const headers: Record<string, string> = {
       Authorization: authorization,
@@ -169,33 +152,23 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
     if (waitMs !== undefined) {
       await options.onThrottle?.(now() + waitMs)
     }
+    if (response.status === 400) {
+      call.onRefused?.(body)
+    }
     return failureOf(response.status, body, call.path, waitMs)
   }
 
+  // One call, retried in process; a 2xx that does not fit `schema` counts as an outage.
   async function request<S extends v.GenericSchema>(
     call: Call,
     schema: S,
-  ): Promise<JiraResult<v.InferOutput<S>>> {
-    for (let attempt = 0; ; attempt += 1) {
-      const result = await once(call)
-      if (result.ok) {
-        const parsed = v.safeParse(schema, result.value)
-        return parsed.success ? { ok: true, value: parsed.output } : invalid(call.path)
-      }
-      if (!isTransient(result) || attempt >= retry.attempts || call.signal?.aborted) {
-        return result
-      }
-      const step = retry.baseDelayMs * 2 ** attempt
-      const waitMs = result.retryAfterMs ?? Math.round(step / 2 + Math.random() * (step / 2))
-      if (waitMs > retry.maxWaitMs) {
-        return result
-      }
-      try {
-        await sleepFor(waitMs, undefined, call.signal ? { signal: call.signal } : {})
-      } catch {
-        return result // aborted while waiting: the caller is stopping
-      }
+  ): Promise<UpstreamResult<v.InferOutput<S>>> {
+    const result = await withRetries(() => once(call), retry, call.signal)
+    if (!result.ok) {
+      return result
     }
+    const parsed = v.safeParse(schema, result.value)
+    return parsed.success ? { ok: true, value: parsed.output } : invalid(call.path)
   }
 
   async function searchPage(input: Parameters<JiraClient['searchPage']>[0]) {
@@ -221,7 +194,7 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
     return { ok: true as const, value: page }
   }
 
-  async function listProjects() {
+  async function listProjects(signal?: AbortSignal) {
     const projects: Array<{ id: string; key: string; name: string }> = []
     for (let page = 0; page < MAX_PAGES; page += 1) {
       const query = new URLSearchParams({
@@ -230,7 +203,7 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
         orderBy: 'key',
       })
       const result = await request(
-        { method: 'GET', path: '/rest/api/3/project/search', query },
+        { method: 'GET', path: '/rest/api/3/project/search', query, signal },
         pageBeanSchema(ProjectSchema),
       )
       if (!result.ok) {
@@ -246,30 +219,27 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
     return { ok: true as const, value: projects }
   }
 
-  // One batch of `id in (…)`. Jira answers 400 naming an id it does not know; such ids are dropped
-  // and the batch asked again, so unknown ids are simply absent.
-  async function keysOfBatch(batch: string[]) {
-    const found: Array<{ id: string; key: string; projectKey: string }> = []
-    let remaining = batch
+  // Every issue of `id in (ids)`, all pages; `onRefused` hears the body of a 400 to the first.
+  async function issuesOfIds(
+    ids: readonly string[],
+    signal: AbortSignal | undefined,
+    onRefused: (body: unknown) => void,
+  ): Promise<UpstreamResult<JiraIssueRef[]>> {
+    const found: JiraIssueRef[] = []
     let nextPageToken: string | undefined
-    for (let round = 0; remaining.length > 0 && round < MAX_PAGES; round += 1) {
+    for (let page = 0; page < MAX_PAGES; page += 1) {
       const body = {
-        jql: `id in (${remaining.join(',')})`,
+        jql: `id in (${ids.join(',')})`,
         fields: ['project'],
         maxResults: ID_BATCH,
         ...(nextPageToken !== undefined && { nextPageToken }),
       }
-      const result = await request({ method: 'POST', path: SEARCH_PATH, body }, SearchPageSchema)
+      const result = await request(
+        { method: 'POST', path: SEARCH_PATH, body, signal, ...(page === 0 && { onRefused }) },
+        SearchPageSchema,
+      )
       if (!result.ok) {
-        const unknown =
-          result.reason === 'bad-request' && nextPageToken === undefined
-            ? remaining.filter((id) => result.message.includes(`'${id}'`))
-            : []
-        if (unknown.length === 0) {
-          return result
-        }
-        remaining = remaining.filter((id) => !unknown.includes(id))
-        continue
+        return result
       }
       for (const issue of result.value.issues) {
         const projectKey = issue.fields?.project?.key ?? issue.key.split('-')[0] ?? ''
@@ -280,15 +250,42 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
         break
       }
     }
-    return { ok: true as const, value: found }
+    return { ok: true, value: found }
   }
 
-  async function issueKeysByIds(ids: readonly string[]) {
-    // Only numeric ids reach the JQL: nothing a caller passes can change the query.
-    const wanted = [...new Set(ids.filter((id) => /^\d{1,18}$/.test(id)))]
-    const found: Array<{ id: string; key: string; projectKey: string }> = []
-    for (let start = 0; start < wanted.length; start += ID_BATCH) {
-      const result = await keysOfBatch(wanted.slice(start, start + ID_BATCH))
+  // One batch of ids. Jira answers 400 with a message per id it does not know: those are dropped
+  // and the rest asked again, so unknown ids are simply absent. A 400 naming none of them is asked
+  // again by halves, down to single ids; an id Jira refuses on its own is one it does not know.
+  async function keysOfBatch(
+    batch: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<UpstreamResult<JiraIssueRef[]>> {
+    let remaining = batch
+    while (remaining.length > 0) {
+      const refused: { body?: unknown } = {}
+      const result = await issuesOfIds(remaining, signal, (body) => {
+        refused.body = body
+      })
+      if (result.ok || !('body' in refused)) {
+        return result
+      }
+      const unknown = new Set(idsNamedIn(refused.body, remaining))
+      if (unknown.size > 0) {
+        remaining = remaining.filter((id) => !unknown.has(id))
+      } else if (remaining.length === 1) {
+        remaining = []
+      } else {
+        return keysOfHalves(remaining, signal)
+      }
+    }
+    return { ok: true, value: [] }
+  }
+
+  async function keysOfHalves(ids: readonly string[], signal: AbortSignal | undefined) {
+    const half = Math.ceil(ids.length / 2)
+    const found: JiraIssueRef[] = []
+    for (const part of [ids.slice(0, half), ids.slice(half)]) {
+      const result = await keysOfBatch(part, signal)
       if (!result.ok) {
         return result
       }
@@ -297,9 +294,23 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
     return { ok: true as const, value: found }
   }
 
-  async function usersByAccountIds(ids: readonly string[]) {
+  async function issueKeysByIds(ids: readonly string[], signal?: AbortSignal) {
+    // Only numeric ids reach the JQL: nothing a caller passes can change the query.
+    const wanted = [...new Set(ids.filter((id) => /^\d{1,18}$/.test(id)))]
+    const found: JiraIssueRef[] = []
+    for (let start = 0; start < wanted.length; start += ID_BATCH) {
+      const result = await keysOfBatch(wanted.slice(start, start + ID_BATCH), signal)
+      if (!result.ok) {
+        return result
+      }
+      found.push(...result.value)
+    }
+    return { ok: true as const, value: found }
+  }
+
+  async function usersByAccountIds(ids: readonly string[], signal?: AbortSignal) {
     const wanted = [...new Set(ids.filter((id) => id.length > 0 && id.length <= 128))]
-    const users: Array<{ accountId: string; displayName: string; emailAddress?: string }> = []
+    const users: JiraUserRef[] = []
     for (let start = 0; start < wanted.length; start += USER_BATCH) {
       const batch = wanted.slice(start, start + USER_BATCH)
       let startAt = 0
@@ -308,7 +319,7 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
         query.set('startAt', String(startAt))
         query.set('maxResults', String(USER_BATCH))
         const result = await request(
-          { method: 'GET', path: '/rest/api/3/user/bulk', query },
+          { method: 'GET', path: '/rest/api/3/user/bulk', query, signal },
           pageBeanSchema(BulkUserSchema),
         )
         if (!result.ok) {

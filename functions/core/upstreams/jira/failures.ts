@@ -1,47 +1,39 @@
 import * as v from 'valibot'
+import { capMessage, type UpstreamFailure } from '../failure.ts'
 import { ErrorBodySchema } from './schemas.ts'
 
-// How Jira's answers become `JiraFailure`s: statuses and thrown fetch errors to a `reason`, and
-// Jira's own error sentence (never a proxy's page) into the message.
+// How Jira's answers become failures: statuses and thrown fetch errors to a `reason`, and Jira's
+// own error sentence (never a proxy's page) into the message. A body that does not fit Jira's
+// shape is `unavailable` (most often a proxy's page), never `invalid-response`.
 
-/**
- * Why a Jira call failed. `rate-limited`, `unavailable`, `timeout` and `network` are transient
- * (retry later, honouring `retryAfterMs`); the others are final and need a person.
- */
-export type JiraFailure = {
-  ok: false
-  reason:
-    | 'rate-limited'
-    | 'unavailable'
-    | 'timeout'
-    | 'network'
-    | 'unauthorized'
-    | 'forbidden'
-    | 'not-found'
-    | 'bad-request'
-  status?: number
-  retryAfterMs?: number
-  /** One sentence for a person: no credentials, no response bodies beyond Jira's own error text. */
-  message: string
-}
-
-/** A Jira call's outcome: the value, or why it failed (never a throw). */
-export type JiraResult<T> = { ok: true; value: T } | JiraFailure
-
-const MAX_MESSAGE = 300
-function cap(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim()
-  return line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE - 1)}…` : line
+// Every sentence of Jira's error body, in full.
+function jiraMessages(body: unknown): string[] {
+  const parsed = v.safeParse(ErrorBodySchema, body)
+  return parsed.success
+    ? [...parsed.output.errorMessages, ...Object.values(parsed.output.errors)]
+    : []
 }
 
 // Jira's own error text is a sentence meant for people; bodies of proxies and HTML pages are not.
 function jiraErrorText(body: unknown): string | undefined {
-  const parsed = v.safeParse(ErrorBodySchema, body)
-  if (!parsed.success) {
-    return undefined
+  const messages = jiraMessages(body)
+  return messages.length > 0 ? capMessage(messages.join(' ')) : undefined
+}
+
+/**
+ * The ids among `ids` that Jira's 400 to `id in (…)` names, read from every message of the raw
+ * body (one per unknown id: "An issue with key '10001' does not exist for field 'id'."), before
+ * any capping. Only quoted numbers count, so the wording (and the user's language) may vary.
+ * Internal to the Jira client.
+ */
+export function idsNamedIn(body: unknown, ids: readonly string[]): string[] {
+  const named = new Set<string>()
+  for (const message of jiraMessages(body)) {
+    for (const match of message.matchAll(/'(\d{1,18})'/g)) {
+      named.add(match[1] ?? '')
+    }
   }
-  const messages = [...parsed.output.errorMessages, ...Object.values(parsed.output.errors)]
-  return messages.length > 0 ? cap(messages.join(' ')) : undefined
+  return ids.filter((id) => named.has(id))
 }
 
 /** Internal to the Jira client. */
@@ -50,7 +42,7 @@ export function failureOf(
   body: unknown,
   path: string,
   retryAfterMs?: number,
-): JiraFailure {
+): UpstreamFailure {
   const detail = jiraErrorText(body)
   const wait = retryAfterMs === undefined ? {} : { retryAfterMs }
   if (status === 429) {
@@ -104,7 +96,7 @@ export function failureOf(
 }
 
 /** Internal to the Jira client. */
-export function thrownFailure(err: unknown, timeoutMs: number): JiraFailure {
+export function thrownFailure(err: unknown, timeoutMs: number): UpstreamFailure {
   const name = err instanceof Error ? err.name : ''
   if (name === 'TimeoutError' || name === 'AbortError') {
     return { ok: false, reason: 'timeout', message: `Jira did not answer within ${timeoutMs} ms.` }
@@ -115,7 +107,7 @@ export function thrownFailure(err: unknown, timeoutMs: number): JiraFailure {
 }
 
 /** Internal to the Jira client. */
-export function invalid(path: string): JiraFailure {
+export function invalid(path: string): UpstreamFailure {
   // A body we cannot read is most often a proxy's error page: treat it as an outage.
   return {
     ok: false,

@@ -3,6 +3,14 @@ import { AppError } from '../../errors.ts'
 /** Jira's project key syntax; only such keys ever reach a JQL string. */
 export const PROJECT_KEY = /^[A-Z][A-Z0-9_]*$/
 
+/** The longest project key we accept, in characters. */
+export const MAX_PROJECT_KEY_LENGTH = 255
+
+/** Whether `key` is a project key that may reach JQL (`PROJECT_KEY`, at most 255 characters). */
+export function isProjectKey(key: string): boolean {
+  return key.length <= MAX_PROJECT_KEY_LENGTH && PROJECT_KEY.test(key)
+}
+
 /** The issues of one project updated inside `[fromMs, toMs]` (epoch ms, both inclusive). */
 export type UpdatedWindow = { project: string; fromMs: number; toMs: number }
 
@@ -22,7 +30,7 @@ function checkBound(name: string, value: number): void {
  * // 'project = "OPS" AND updated >= 0 AND updated <= 1750000000000 ORDER BY updated ASC, key ASC'
  */
 export function updatedWindowJql(window: UpdatedWindow): string {
-  if (!PROJECT_KEY.test(window.project) || window.project.length > 255) {
+  if (!isProjectKey(window.project)) {
     throw new AppError('INTERNAL', 'Not a Jira project key.')
   }
   checkBound('fromMs', window.fromMs)

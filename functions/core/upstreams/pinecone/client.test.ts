@@ -158,6 +158,31 @@ describe('pinecone sink', () => {
       expect(await sink().checkIndex()).toMatchObject({ reason: 'network' })
     })
 
+    it('hands the caller’s signal to the pace and stops a hanging request when it aborts', async () => {
+      const pace = vi.fn(async (_signal?: AbortSignal) => {})
+      const target = sink({ pace })
+      const controller = new AbortController()
+      expect(await target.upsertDocuments(docs(2), controller.signal)).toEqual({
+        ok: true,
+        written: 2,
+      })
+      expect(pace.mock.calls.map(([signal]) => signal)).toEqual(
+        pinecone.requests.map(() => controller.signal),
+      )
+      pinecone.fail({ kind: 'hang', path: '/vectors/upsert', times: 1 })
+      const started = Date.now()
+      const stopped = await target.upsertDocuments(docs(1), AbortSignal.timeout(100))
+      expect(stopped).toMatchObject({ ok: false, reason: 'timeout' })
+      expect(Date.now() - started).toBeLessThan(5000)
+      const sent = pinecone.requests.length
+      const aborted = AbortSignal.abort(new Error('chunk stopped: lost'))
+      expect(await target.deleteIds(['doc-0'], aborted)).toMatchObject({
+        ok: false,
+        reason: 'timeout',
+      })
+      expect(pinecone.requests).toHaveLength(sent)
+    })
+
     it('reports a refused upsert as bad-request with the reason', async () => {
       pinecone.fail({
         kind: 'respond',

@@ -1,4 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { Pinecone } from '@pinecone-database/pinecone'
+import { type CallOptions, capMessage, type UpstreamFailure } from '../failure.ts'
 import { retryAfterMsOf } from '../retry-after.ts'
 import {
   byteBatches,
@@ -19,25 +21,11 @@ export type PineconeDocument = {
 }
 
 /**
- * Why a Pinecone call failed. `rate-limited`, `unavailable`, `timeout` and `network` are transient;
- * `dimension-mismatch` means the index does not fit the embedding model, and nothing was written.
+ * Where documents go: embeddings from Pinecone inference, vectors into one index namespace.
+ * Failures never carry the API key; `dimension-mismatch` means the index does not fit the
+ * embedding model, and nothing was written. A call's `signal` ends it, waits for the pace and
+ * the SDK's own retries included, as a `timeout`.
  */
-export type PineconeFailure = {
-  ok: false
-  reason:
-    | 'rate-limited'
-    | 'unavailable'
-    | 'timeout'
-    | 'network'
-    | 'unauthorized'
-    | 'bad-request'
-    | 'dimension-mismatch'
-  retryAfterMs?: number
-  /** One sentence for a person; never the API key. */
-  message: string
-}
-
-/** Where documents go: embeddings from Pinecone inference, vectors into one index namespace. */
 export type PineconeSink = {
   /**
    * Embeds (batches of ≤ 96, passage input, truncated at the end) and upserts (≤ 1000 vectors and
@@ -46,14 +34,16 @@ export type PineconeSink = {
    */
   upsertDocuments(
     docs: readonly PineconeDocument[],
-  ): Promise<{ ok: true; written: number } | PineconeFailure>
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; written: number } | UpstreamFailure>
   /** Deletes vectors by id (batches of ≤ 1000); unknown ids are fine. */
-  deleteIds(ids: readonly string[]): Promise<{ ok: true } | PineconeFailure>
+  deleteIds(ids: readonly string[], signal?: AbortSignal): Promise<{ ok: true } | UpstreamFailure>
   /** The index is reachable and its dimension equals the embedding model's (health, and before writing). */
-  checkIndex(): Promise<{ ok: true; dimension: number } | PineconeFailure>
+  checkIndex(): Promise<{ ok: true; dimension: number } | UpstreamFailure>
 }
 
-export type PineconeSinkOptions = {
+/** A sink's settings; `pace` also runs before the SDK's own retries. */
+export type PineconeSinkOptions = Omit<CallOptions, 'retry'> & {
   apiKey: string
   /** the index host, e.g. `https://my-index-abc123.svc.pinecone.io` (a fake: `http://127.0.0.1:port`) */
   indexHost: string
@@ -63,19 +53,9 @@ export type PineconeSinkOptions = {
   embedModel: string
   /** control plane and inference, `https://api.pinecone.io` by default */
   controllerUrl: string
-  /** Awaited before every HTTP request, the SDK's own retries included (shared outbound pacing). */
-  pace?: () => Promise<unknown>
-  /** Told when Pinecone asks us to wait (429, or 503 with `Retry-After`): epoch ms to hold until. */
-  onThrottle?: (untilMs: number) => Promise<void> | void
-  /** per request, default 30 s */
-  timeoutMs?: number
   /** The SDK's own retries of 5xx (default 2); it never retries 429, which we return instead. */
   maxRetries?: number
-  fetch?: typeof fetch
-  now?: () => number
 }
-
-const MAX_MESSAGE = 300
 
 // Thrown by our fetch wrapper so that a 429 keeps its Retry-After through the SDK, which would
 // otherwise turn it into an error without headers. Not named `status`, so the SDK does not retry it.
@@ -107,13 +87,8 @@ function nameOf(err: unknown): string {
     : ''
 }
 
-function cap(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim()
-  return line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE - 1)}…` : line
-}
-
 /** Maps whatever the SDK (or our fetch wrapper) threw to a failure; `what` names the operation. */
-function failureOf(err: unknown, what: string, timeoutMs: number): PineconeFailure {
+function failureOf(err: unknown, what: string, timeoutMs: number): UpstreamFailure {
   const chain = causes(err)
   const throttled = chain.find((e): e is Throttled => e instanceof Throttled)
   if (throttled) {
@@ -171,7 +146,7 @@ function failureOf(err: unknown, what: string, timeoutMs: number): PineconeFailu
     }
   }
   // 400/403/404/422 and the SDK's own argument checks: the request itself is wrong.
-  const detail = err instanceof Error ? cap(err.message) : 'unknown error'
+  const detail = err instanceof Error ? capMessage(err.message) : 'unknown error'
   return { ok: false, reason: 'bad-request', message: `Pinecone refused ${what}: ${detail}` }
 }
 
@@ -186,11 +161,18 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
   const timeoutMs = options.timeoutMs ?? 30_000
   const now = options.now ?? Date.now
   const baseFetch = options.fetch ?? globalThis.fetch
+  // The signal of the sink call a request belongs to: the SDK takes none, so `fetchApi` reads it
+  // from the call's async context (calls may overlap, so no shared variable).
+  const callSignal = new AsyncLocalStorage<AbortSignal | undefined>()
 
   async function fetchApi(url: string | URL | Request, init?: RequestInit): Promise<Response> {
-    await options.pace?.()
-    const timeout = AbortSignal.timeout(timeoutMs)
-    const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout
+    const stop = callSignal.getStore()
+    await options.pace?.(stop)
+    // The time-out starts once the pace lets the request go.
+    const signals = [AbortSignal.timeout(timeoutMs), init?.signal, stop]
+    const signal = AbortSignal.any(
+      signals.filter((s): s is AbortSignal => s instanceof AbortSignal),
+    )
     const response = await baseFetch(url, { ...init, signal })
     const retryAfterMs =
       response.status === 429 || response.status === 503
@@ -227,20 +209,32 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
     )
   }
 
-  async function checkIndex(): Promise<{ ok: true; dimension: number } | PineconeFailure> {
+  // What a thrown SDK call becomes: the caller's own stop first, else the mapped failure.
+  function failed(err: unknown, what: string): UpstreamFailure {
+    if (callSignal.getStore()?.aborted) {
+      return {
+        ok: false,
+        reason: 'timeout',
+        message: `The Pinecone call (${what}) was stopped by its caller.`,
+      }
+    }
+    return failureOf(err, what, timeoutMs)
+  }
+
+  async function checkIndex(): Promise<{ ok: true; dimension: number } | UpstreamFailure> {
     let indexDimension: number | undefined
     let modelDimension: number
     try {
       indexDimension = (await index.describeIndexStats()).dimension
     } catch (err) {
-      return failureOf(err, 'the index statistics', timeoutMs)
+      return failed(err, 'the index statistics')
     }
     try {
       // The model's output size, from one short embedding (the data plane does not publish it);
       // a model's size never changes, so it is asked once per sink.
       modelDimension = knownModelDimension ?? (await embed(['dimension check']))[0]?.length ?? 0
     } catch (err) {
-      return failureOf(err, `an embedding with ${options.embedModel}`, timeoutMs)
+      return failed(err, `an embedding with ${options.embedModel}`)
     }
     knownModelDimension = modelDimension
     if (indexDimension === undefined || indexDimension !== modelDimension) {
@@ -253,7 +247,7 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
     return { ok: true, dimension: indexDimension }
   }
 
-  async function ensureIndex(): Promise<PineconeFailure | undefined> {
+  async function ensureIndex(): Promise<UpstreamFailure | undefined> {
     if (verifiedDimension !== undefined) {
       return undefined
     }
@@ -265,7 +259,7 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
     return undefined
   }
 
-  async function upsertDocuments(docs: readonly PineconeDocument[]) {
+  async function upsertAll(docs: readonly PineconeDocument[]) {
     if (docs.length === 0) {
       return { ok: true as const, written: 0 }
     }
@@ -280,7 +274,7 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
         // An empty input is refused by the model; the id is a harmless stand-in.
         vectors = await embed(slice.map((doc) => (doc.text.trim() === '' ? doc.id : doc.text)))
       } catch (err) {
-        return failureOf(err, `an embedding with ${options.embedModel}`, timeoutMs)
+        return failed(err, `an embedding with ${options.embedModel}`)
       }
       for (const [n, doc] of slice.entries()) {
         const values = vectors[n]
@@ -301,23 +295,27 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
       try {
         await index.upsert({ records: batch })
       } catch (err) {
-        return failureOf(err, `an upsert of ${batch.length} vectors`, timeoutMs)
+        return failed(err, `an upsert of ${batch.length} vectors`)
       }
       written += batch.length
     }
     return { ok: true as const, written }
   }
 
-  async function deleteIds(ids: readonly string[]) {
+  async function deleteAll(ids: readonly string[]) {
     for (const batch of inSlices([...new Set(ids)], MAX_DELETE_IDS)) {
       try {
         await index.deleteMany({ ids: batch })
       } catch (err) {
-        return failureOf(err, `a delete of ${batch.length} vectors`, timeoutMs)
+        return failed(err, `a delete of ${batch.length} vectors`)
       }
     }
     return { ok: true as const }
   }
 
-  return { upsertDocuments, deleteIds, checkIndex }
+  return {
+    upsertDocuments: (docs, signal) => callSignal.run(signal, () => upsertAll(docs)),
+    deleteIds: (ids, signal) => callSignal.run(signal, () => deleteAll(ids)),
+    checkIndex,
+  }
 }

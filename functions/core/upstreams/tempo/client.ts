@@ -1,32 +1,15 @@
-import { setTimeout as sleepFor } from 'node:timers/promises'
 import * as v from 'valibot'
+import {
+  type CallOptions,
+  DEFAULT_RETRY,
+  type FailureReason,
+  type RetryPolicy,
+  type UpstreamFailure,
+  type UpstreamResult,
+  withRetries,
+} from '../failure.ts'
 import { retryAfterMsOf } from '../retry-after.ts'
 import { WorklogJson, WorklogPageJson } from './schemas.ts'
-
-/** Why a Tempo call did not give a page. `invalid-response`: a 2xx whose body is not Tempo's shape. */
-export type TempoFailureReason =
-  | 'rate-limited'
-  | 'unavailable'
-  | 'timeout'
-  | 'network'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not-found'
-  | 'bad-request'
-  | 'invalid-response'
-
-/** A failed call: `retryAfterMs` comes with `rate-limited` (≥ 1 s) and with a 5xx that sent `Retry-After`. */
-export type TempoFailure = {
-  ok: false
-  reason: TempoFailureReason
-  status?: number
-  retryAfterMs?: number
-  /** one sentence for a person; never the token or Tempo's body */
-  message: string
-}
-
-/** The outcome of a Tempo call; callers branch on `ok`, then on `reason`. */
-export type TempoResult<T> = { ok: true; value: T } | TempoFailure
 
 /** A worklog as the pipeline reads it; ids are strings, as Jira's and our tables' are. */
 export type TempoWorklog = {
@@ -62,54 +45,40 @@ export type WorklogQuery = {
   offset?: number
 }
 
-/** The Tempo Cloud REST v4 calls the pipeline makes. */
+/**
+ * The Tempo Cloud REST v4 calls the pipeline makes. In a failure, `retryAfterMs` comes with
+ * `rate-limited` (≥ 1 s) and with a 5xx that sent `Retry-After`; `invalid-response` is a 2xx whose
+ * body is not Tempo's shape; the message never carries the token or Tempo's body.
+ */
 export type TempoClient = {
   /** The first page of worklogs matching `query`. */
-  listWorklogs(query: WorklogQuery, signal?: AbortSignal): Promise<TempoResult<WorklogPage>>
+  listWorklogs(query: WorklogQuery, signal?: AbortSignal): Promise<UpstreamResult<WorklogPage>>
   /**
    * The page at a `next` URL of an earlier page. Refused (`bad-request`, no request made) unless
    * it points at the configured Tempo origin and path: the token is never sent elsewhere.
    */
-  nextPage(next: string, signal?: AbortSignal): Promise<TempoResult<WorklogPage>>
+  nextPage(next: string, signal?: AbortSignal): Promise<UpstreamResult<WorklogPage>>
 }
 
-/** Quick in-process retries of transient failures, before the job engine's own backoff. */
-export type TempoRetryPolicy = {
-  /** Retries after the first try (default 2; 0 turns them off). */
-  attempts: number
-  /** First backoff step in ms, doubled per retry, with jitter (default 500). */
-  baseDelayMs: number
-  /** A longer wait (e.g. a long `Retry-After`) is returned to the caller instead (default 5000). */
-  maxWaitMs: number
-}
-
-/** What a Tempo client needs. */
-export type TempoClientOptions = {
+/** What a Tempo client needs (its own `fetch` is never used: redirects stay off). */
+export type TempoClientOptions = Omit<CallOptions, 'fetch'> & {
   /** e.g. `https://api.tempo.io` */
   baseUrl: string
   apiToken: string
-  /** per request, in ms (default 30 000) */
-  timeoutMs?: number
-  /** Awaited before every request, retries included (the shared outbound budget). */
-  pace?: (signal?: AbortSignal) => Promise<void>
-  /** Told when Tempo asks us to wait (429, or 5xx with `Retry-After`): epoch ms to hold until. */
-  onThrottle?: (untilMs: number) => Promise<void> | void
-  retry?: Partial<TempoRetryPolicy>
-  now?: () => number
 }
 
-/** Tempo's page size when a query sets none: large pages, few requests (Tempo allows 5000). */
-export const DEFAULT_PAGE_SIZE = 1000
+// Tempo's page size when a query sets none: large pages, few requests (Tempo allows 5000).
+const DEFAULT_PAGE_SIZE = 1000
 const DEFAULT_TIMEOUT_MS = 30_000
 // Tempo asks clients to wait at least a second after a 429, with or without `Retry-After`.
 const MIN_RATE_LIMIT_WAIT_MS = 1000
 const WORKLOGS_PATH = '/4/worklogs'
 
-function failure(reason: TempoFailureReason, message: string, extra: Partial<TempoFailure> = {}) {
+function failure(reason: FailureReason, message: string, extra: Partial<UpstreamFailure> = {}) {
   return { ok: false as const, reason, message, ...extra }
 }
 
-function statusFailure(res: Response, nowMs: number): TempoFailure {
+function statusFailure(res: Response, nowMs: number): UpstreamFailure {
   const status = res.status
   const after = retryAfterMsOf(res.headers, nowMs)
   if (status === 429) {
@@ -156,7 +125,7 @@ function toWorklog(item: v.InferOutput<typeof WorklogJson>): TempoWorklog {
   }
 }
 
-function toPage(body: unknown): TempoResult<WorklogPage> {
+function toPage(body: unknown): UpstreamResult<WorklogPage> {
   const page = v.safeParse(WorklogPageJson, body)
   if (!page.success) {
     return failure('invalid-response', 'Tempo answered with an unexpected page shape.')
@@ -174,27 +143,14 @@ function toPage(body: unknown): TempoResult<WorklogPage> {
   return { ok: true, value: { worklogs, invalid, next: page.output.metadata.next ?? null } }
 }
 
-/** `Date` → Tempo's `yyyy-MM-ddTHH:mm:ssZ` (no milliseconds). */
-export function tempoDateTime(date: Date): string {
+// `Date` → Tempo's `yyyy-MM-ddTHH:mm:ssZ` (no milliseconds).
+function tempoDateTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z')
-}
-
-const TRANSIENT = new Set<TempoFailureReason>([
-  'rate-limited',
-  'unavailable',
-  'timeout',
-  'network',
-  'invalid-response',
-])
-
-/** Whether a failure is worth trying again later (the others need a person). */
-export function isTransient(failure: TempoFailure): boolean {
-  return TRANSIENT.has(failure.reason)
 }
 
 /**
  * A client of Tempo's worklog API with Bearer auth and a timeout per request. Failures are data
- * (`TempoResult`), never throws; transient ones are retried a couple of times in process (short
+ * (`UpstreamResult`), never throws; transient ones are retried a couple of times in process (short
  * waits only) before they are returned for the job engine's backoff.
  * @example
  * const tempo = createTempoClient({ baseUrl: config.tempo.baseUrl, apiToken: config.tempo.apiToken })
@@ -205,14 +161,9 @@ export function createTempoClient(options: TempoClientOptions): TempoClient {
   const worklogsUrl = new URL(`${options.baseUrl.replace(/\/+$/, '')}${WORKLOGS_PATH}`)
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const now = options.now ?? Date.now
-  const retry: TempoRetryPolicy = {
-    attempts: 2,
-    baseDelayMs: 500,
-    maxWaitMs: 5000,
-    ...options.retry,
-  }
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry }
 
-  async function once(url: URL, signal?: AbortSignal): Promise<TempoResult<WorklogPage>> {
+  async function once(url: URL, signal?: AbortSignal): Promise<UpstreamResult<WorklogPage>> {
     await options.pace?.(signal)
     const timeout = AbortSignal.timeout(timeoutMs)
     let res: Response
@@ -251,22 +202,14 @@ export function createTempoClient(options: TempoClientOptions): TempoClient {
     return toPage(body)
   }
 
-  async function get(url: URL, signal?: AbortSignal): Promise<TempoResult<WorklogPage>> {
-    for (let attempt = 0; ; attempt += 1) {
-      const result = await once(url, signal)
-      if (result.ok || !isTransient(result) || attempt >= retry.attempts) {
-        return result
-      }
-      const step = retry.baseDelayMs * 2 ** attempt
-      const waitMs = result.retryAfterMs ?? Math.round(step / 2 + Math.random() * (step / 2))
-      if (waitMs > retry.maxWaitMs) {
-        return result
-      }
-      // Only an abort ends the sleep early: pass the caller's reason on, as `once` does.
-      await sleepFor(waitMs, undefined, signal ? { signal } : {}).catch(() =>
-        signal?.throwIfAborted(),
-      )
+  async function get(url: URL, signal?: AbortSignal): Promise<UpstreamResult<WorklogPage>> {
+    const result = await withRetries(() => once(url, signal), retry, signal)
+    // A failure the caller's abort cut short (between retries) is not Tempo's: pass the reason on,
+    // as `once` does.
+    if (!result.ok) {
+      signal?.throwIfAborted()
     }
+    return result
   }
 
   return {
