@@ -44,4 +44,17 @@ describe('toErrorResponse', () => {
     const err = new AppError('RATE_LIMITED', 'Slow down.', { headers: { 'Retry-After': '30' } })
     expect(toErrorResponse(err, 'r').headers).toEqual({ 'Retry-After': '30' })
   })
+
+  it('keeps our own sentence on a 503 UNAVAILABLE, never its cause', () => {
+    const err = new AppError('UNAVAILABLE', 'Jira did not answer in time; try again.', {
+      cause: new Error('connect ECONNREFUSED 10.0.0.5:443'),
+    })
+    const res = toErrorResponse(err, 'req-4')
+    expect(res.status).toBe(503)
+    expect(res.body.error).toEqual({
+      code: 'UNAVAILABLE',
+      message: 'Jira did not answer in time; try again.',
+      requestId: 'req-4',
+    })
+  })
 })

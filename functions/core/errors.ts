@@ -66,11 +66,13 @@ export function toErrorResponse(
     const error = { code, message, requestId, ...(details && { details }) }
     return { status: err.status, headers, body: { error } }
   }
-  // 5xx: a code and an id to quote. The cause goes to the logs, never to the caller.
+  // 5xx: a code and an id to quote. The cause goes to the logs, never to the caller. An
+  // UNAVAILABLE message is one of ours, written for the person ("Jira did not answer in time"),
+  // so it is kept; every other 5xx gets a fixed sentence.
   const code = err instanceof AppError ? err.code : 'INTERNAL'
   const message =
-    code === 'UNAVAILABLE'
-      ? 'A service this request needs is unavailable; try again shortly.'
+    err instanceof AppError && code === 'UNAVAILABLE'
+      ? err.message
       : 'The server could not complete this request.'
   return { status: STATUS_BY_CODE[code], headers, body: { error: { code, message, requestId } } }
 }

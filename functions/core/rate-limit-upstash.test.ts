@@ -193,7 +193,7 @@ describe.skipIf(!redisAvailable)('Upstash rate limiter failures (through the bri
       expect(err.status).toBe(503)
       expect(err.code).toBe('UNAVAILABLE')
       expect(err.headers).toEqual({ 'Retry-After': '30' })
-      expect(err.message).toContain(trouble)
+      expect(err.details).toEqual({ rules: 'login', reason: trouble })
       expect(lines).toEqual([]) // logged once, by webEntry, with the request id
     })
 
@@ -249,7 +249,7 @@ describe.skipIf(!redisAvailable)('Upstash rate limiter failures (through the bri
       expect(signInRes.body).toEqual({
         error: {
           code: 'UNAVAILABLE',
-          message: 'A service this request needs is unavailable; try again shortly.',
+          message: 'Rate limiting is unavailable, so this request is refused; try again shortly.',
           requestId: signInRes.headers['X-Request-Id'],
         },
       })

@@ -111,13 +111,14 @@ export async function enforceLimits(
   if (failure) {
     const names = rules.map((rule) => rule.name).join(', ')
     if (options.failClosed) {
-      // Logged once, with the request id, where the error is answered (webEntry); the message
-      // and cause go to that log only, never to the caller.
+      // Logged once, with the request id, where the error is answered (webEntry); the rules,
+      // reason and cause go to that log only, never to the caller.
       throw new AppError(
         'UNAVAILABLE',
-        `Rate-limit store ${failure.reason} (${names}); refusing.`,
+        'Rate limiting is unavailable, so this request is refused; try again shortly.',
         {
           cause: failure.cause,
+          details: { rules: names, reason: failure.reason },
           headers: { 'Retry-After': '30' },
         },
       )
