@@ -131,6 +131,21 @@ function pacesAcrossWorkers(workers: Workers) {
   })
 }
 
+/** A pacer on a fixed clock whose sleeps record their length and advance the clock instead. */
+function sleeplessPacer() {
+  const clock = fixedClock()
+  const waits: number[] = []
+  const pacer = createPacer({
+    clock,
+    budgets,
+    sleep: async (ms) => {
+      waits.push(ms)
+      clock.advance(ms)
+    },
+  })
+  return { clock, waits, pacer }
+}
+
 describe('pacer, in-process twin', () => {
   pacesAcrossWorkers((onGrant) => {
     const memory = createPaceMemory()
@@ -139,16 +154,7 @@ describe('pacer, in-process twin', () => {
   })
 
   it('waits exactly until the oldest slot leaves the window, or the pause ends', async () => {
-    const clock = fixedClock()
-    const waits: number[] = []
-    const pacer = createPacer({
-      clock,
-      budgets,
-      sleep: async (ms) => {
-        waits.push(ms)
-        clock.advance(ms)
-      },
-    })
+    const { clock, waits, pacer } = sleeplessPacer()
     for (let n = 0; n < 4; n++) {
       await pacer.acquire('jira')
       clock.advance(10)
@@ -161,16 +167,7 @@ describe('pacer, in-process twin', () => {
   })
 
   it('waits out at most MAX_PAUSE_MS (5 minutes) after a far-future Retry-After', async () => {
-    const clock = fixedClock()
-    const waits: number[] = []
-    const pacer = createPacer({
-      clock,
-      budgets,
-      sleep: async (ms) => {
-        waits.push(ms)
-        clock.advance(ms)
-      },
-    })
+    const { clock, waits, pacer } = sleeplessPacer()
     await pacer.pauseUntil('jira', clock.now().getTime() + 365 * 24 * 3_600_000)
     await pacer.acquire('jira')
     expect(MAX_PAUSE_MS).toBe(5 * 60_000)

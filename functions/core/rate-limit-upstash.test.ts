@@ -4,11 +4,11 @@ import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, assert, describe, expect, it } from 'vitest'
 import { testConfig } from '#test/config.ts'
+import { thrownAppError } from '#test/errors.ts'
 import { aContext, aWebEvent } from '#test/events.ts'
 import { captureLog } from '#test/log.ts'
 import { useUpstashBridge } from '#test/redis.ts'
 import { systemClock } from './clock.ts'
-import { AppError } from './errors.ts'
 import { enforceLimits, LIMITS, type RateLimiter, rateLimitHeaders } from './rate-limit.ts'
 import { createRateLimiter } from './rate-limit-store.ts'
 import {
@@ -38,15 +38,6 @@ async function closedPortUrl(): Promise<string> {
   server.close()
   await once(server, 'close')
   return `http://127.0.0.1:${port}`
-}
-
-async function thrown(promise: Promise<unknown>): Promise<AppError> {
-  const err = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  assert(err instanceof AppError, `expected an AppError, got ${String(err)}`)
-  return err
 }
 
 describe('toRateLimitDecision', () => {
@@ -187,7 +178,7 @@ describe.skipIf(!redisAvailable)('Upstash rate limiter failures (through the bri
       const { log, lines } = captureLog()
       cause(trouble)
       const deps = { rateLimiter: upstashLimiter(), log, now: Date.now }
-      const err = await thrown(
+      const err = await thrownAppError(
         enforceLimits(deps, [LIMITS.login], `ip:${anIp()}`, { failClosed: true }),
       )
       expect(err.status).toBe(503)

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { afterEach, assert, beforeEach, describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { fixedClock } from '#test/clock.ts'
 import { testConfig } from '#test/config.ts'
+import { thrownAppError } from '#test/errors.ts'
 import { aContext, aWebEvent } from '#test/events.ts'
 import { captureLog } from '#test/log.ts'
 import { useUpstashBridge } from '#test/redis.ts'
 import { type Clock, systemClock } from './clock.ts'
-import { AppError } from './errors.ts'
 import {
   enforceLimits,
   LIMITS,
@@ -44,15 +44,6 @@ async function consumeTimes(limiter: RateLimiter, rule: RateLimitRule, key: stri
 }
 
 const kinds = (decisions: RateLimitDecision[]) => decisions.map((decision) => decision.kind)
-
-async function thrown(promise: Promise<unknown>): Promise<AppError> {
-  const err = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  assert(err instanceof AppError, `expected an AppError, got ${String(err)}`)
-  return err
-}
 
 /** The behaviour every limiter must have; run below for the in-process one and for Upstash. */
 function behavesAsTheSlidingWindowLimiter(setup: () => Harness) {
@@ -174,7 +165,7 @@ function behavesAsTheSlidingWindowLimiter(setup: () => Harness) {
       })
       await enforce()
       // The minute rule refuses; the hour rule still counts the attempt (its third).
-      const minute = await thrown(enforce())
+      const minute = await thrownAppError(enforce())
       expect(minute.status).toBe(429)
       expect(minute.code).toBe('RATE_LIMITED')
       expect(minute.details).toEqual({ retryAfterSeconds: 50 })
@@ -185,7 +176,7 @@ function behavesAsTheSlidingWindowLimiter(setup: () => Harness) {
         'RateLimit-Reset': '50',
       })
       // Both refuse: waiting for the minute alone would not help, so the hour decides.
-      const both = await thrown(enforce())
+      const both = await thrownAppError(enforce())
       expect(both.headers).toMatchObject({ 'Retry-After': '3590', 'RateLimit-Limit': '3' })
     })
 

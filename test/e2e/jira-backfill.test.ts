@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { afterAll, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { assert, beforeEach, describe, expect, it } from 'vitest'
 import { adminKeyDigest } from '#core/auth/admin-key.ts'
 import { toJiraDocument } from '#core/jobs/jira-document.ts'
 import type { JobView } from '#core/jobs/job-view.ts'
@@ -23,11 +23,12 @@ import { fixedClock } from '../clock.ts'
 import { testConfig, testEnv } from '../config.ts'
 import { useTestDatabase } from '../database.ts'
 import { aContext, aWebEvent } from '../events.ts'
-import { type FakeJira, startFakeJira } from '../fakes/jira.ts'
+import { useFakeJira, useFakePinecone } from '../fakes/hooks.ts'
 import { type JiraIssue as FakeIssue, sampleOrganisation } from '../fakes/jira-data.ts'
-import { type FakePinecone, startFakePinecone } from '../fakes/pinecone.ts'
+import type { FakePinecone } from '../fakes/pinecone.ts'
 import { fakeEmbedding } from '../fakes/pinecone-embed.ts'
 import { captureLog } from '../log.ts'
+import { upstreamEnv } from '../upstreams.ts'
 
 const getDatabase = useTestDatabase({ poolMax: 6 })
 const ORG_NOW = new Date('2026-05-31T00:00:00.000Z')
@@ -46,20 +47,12 @@ const ENGINE = {
 }
 
 const org = sampleOrganisation({ seed: 6, projects: 3, issues: ISSUES, users: 25, now: ORG_NOW })
-let jira: FakeJira
-let pinecone: FakePinecone
+const jira = useFakeJira({ now: ORG_NOW })
+const pinecone = useFakePinecone()
 
-beforeAll(async () => {
-  ;[jira, pinecone] = await Promise.all([startFakeJira({ now: ORG_NOW }), startFakePinecone()])
-})
-afterAll(async () => {
-  await Promise.all([jira?.close(), pinecone?.close()])
-})
 beforeEach(async () => {
-  jira.reset()
   jira.setProjects(org.projects)
   jira.setIssues(org.issues)
-  pinecone.reset()
   await getDatabase().pool.query('delete from jobs; delete from sync_state')
   changeIssuesWhilePaging()
 })
@@ -67,12 +60,7 @@ beforeEach(async () => {
 function env(): Record<string, string> {
   return {
     ADMIN_API_KEY_SHA256: adminKeyDigest(ADMIN_KEY),
-    JIRA_BASE_URL: jira.url,
-    JIRA_EMAIL: jira.email,
-    JIRA_API_TOKEN: jira.apiToken,
-    PINECONE_API_KEY: pinecone.apiKey,
-    PINECONE_INDEX_HOST: pinecone.url,
-    PINECONE_CONTROLLER_URL: pinecone.url,
+    ...upstreamEnv({ jira, pinecone }),
   }
 }
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { eq, sql } from 'drizzle-orm'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { adminKeyDigest } from '#core/auth/admin-key.ts'
 import type { JobView } from '#core/jobs/job-view.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
@@ -20,12 +20,11 @@ import { fixedClock } from '../clock.ts'
 import { testConfig } from '../config.ts'
 import { useTestDatabase } from '../database.ts'
 import { aContext, aWebEvent } from '../events.ts'
-import { type FakeJira, startFakeJira } from '../fakes/jira.ts'
+import { useFakeJira, useFakePinecone, useFakeTempo } from '../fakes/hooks.ts'
 import { type JiraIssue, sampleOrganisation } from '../fakes/jira-data.ts'
-import { type FakePinecone, startFakePinecone } from '../fakes/pinecone.ts'
-import { type FakeTempo, startFakeTempo } from '../fakes/tempo.ts'
 import { aWorklog, type FakeTempoWorklog, sampleWorklogs } from '../fakes/tempo-data.ts'
 import { captureLog } from '../log.ts'
+import { upstreamEnv } from '../upstreams.ts'
 
 // Done-when of issue 7: 5,000 worklogs over 14 months across active and inactive projects, a
 // backfill started through v1/backfill-tempo and run by several jobs/worker invocations.
@@ -46,9 +45,9 @@ const ORG = sampleOrganisation({
 const GHOST_ACCOUNT = '712020:ghost-no-longer-in-jira'
 const UNKNOWN_ISSUE_ID = 999_999_991 // an issue Jira does not return: reported, never guessed
 
-let tempo: FakeTempo
-let jira: FakeJira
-let pinecone: FakePinecone
+const tempo = useFakeTempo()
+const jira = useFakeJira()
+const pinecone = useFakePinecone()
 
 function seedWorklogs(): FakeTempoWorklog[] {
   const worklogs = sampleWorklogs({
@@ -79,21 +78,7 @@ function seedWorklogs(): FakeTempoWorklog[] {
   return worklogs
 }
 
-beforeAll(async () => {
-  ;[tempo, jira, pinecone] = await Promise.all([
-    startFakeTempo(),
-    startFakeJira(),
-    startFakePinecone(),
-  ])
-})
-afterAll(async () => {
-  await Promise.all([tempo?.close(), jira?.close(), pinecone?.close()])
-})
-
 beforeEach(async () => {
-  tempo.reset()
-  jira.reset()
-  pinecone.reset()
   jira.setIssues(ORG.issues)
   jira.setUsers(ORG.users)
   tempo.setWorklogs(seedWorklogs())
@@ -110,18 +95,11 @@ beforeEach(async () => {
   )
 })
 
-function upstreamEnv(): Record<string, string> {
+function env(): Record<string, string> {
   return {
     DATABASE_URL: getDatabase().url,
     ADMIN_API_KEY_SHA256: adminKeyDigest(ADMIN_KEY),
-    TEMPO_BASE_URL: tempo.url,
-    TEMPO_API_TOKEN: tempo.apiToken,
-    JIRA_BASE_URL: jira.url,
-    JIRA_EMAIL: jira.email,
-    JIRA_API_TOKEN: jira.apiToken,
-    PINECONE_API_KEY: pinecone.apiKey,
-    PINECONE_INDEX_HOST: pinecone.url,
-    PINECONE_CONTROLLER_URL: pinecone.url,
+    ...upstreamEnv({ tempo, jira, pinecone }),
   }
 }
 
@@ -131,7 +109,7 @@ function system() {
   const captured = captureLog('info')
   const { db, pool } = getDatabase()
   const services: Services = createServices(
-    testConfig(upstreamEnv()),
+    testConfig(env()),
     {
       db,
       pool,
@@ -369,7 +347,7 @@ describe('tempo backfill end to end', () => {
     const job = await start(sys)
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify({ env: upstreamEnv(), leaseMs: 1_500 })],
+      ['--import', 'tsx', WORKER_SCRIPT, JSON.stringify({ env: env(), leaseMs: 1_500 })],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     )
     let stderr = ''

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type FakeJira, startFakeJira } from './jira.ts'
+import { describe, expect, it } from 'vitest'
+import { useFakeJira } from './hooks.ts'
 import {
   aJiraIssue,
   aJiraUser,
@@ -31,17 +31,7 @@ const NOW = Date.parse('2025-06-30T12:00:00.000Z')
 const DAY = 86_400_000
 const AUTH = `Basic ${Buffer.from('fake@example.com:fake-jira-token').toString('base64')}`
 
-let jira: FakeJira
-
-beforeAll(async () => {
-  jira = await startFakeJira()
-})
-afterAll(async () => {
-  await jira.close()
-})
-beforeEach(() => {
-  jira.reset()
-})
+const jira = useFakeJira()
 
 async function call<T>(
   path: string,

@@ -4,24 +4,15 @@ import {
   type PineconeRecord,
   type RecordMetadata,
 } from '@pinecone-database/pinecone'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type FakePinecone, startFakePinecone } from './pinecone.ts'
+import { describe, expect, it } from 'vitest'
+import { useFakePinecone } from './hooks.ts'
+import { startFakePinecone } from './pinecone.ts'
 import { DEFAULT_NAMESPACE } from './pinecone-index.ts'
 
 const DIMENSION = 8
 const { PineconeAuthorizationError, PineconeBadRequestError } = Errors
 
-let fake: FakePinecone
-
-beforeAll(async () => {
-  fake = await startFakePinecone({ dimension: DIMENSION })
-})
-afterAll(async () => {
-  await fake.close()
-})
-beforeEach(() => {
-  fake.reset()
-})
+const fake = useFakePinecone({ dimension: DIMENSION })
 
 function client(apiKey = 'fake-pinecone-key') {
   return new Pinecone({ apiKey, controllerHostUrl: fake.url, maxRetries: 0 })

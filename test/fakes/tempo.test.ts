@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { type FakeTempo, startFakeTempo } from './tempo.ts'
+import { describe, expect, it } from 'vitest'
+import { useFakeTempo } from './hooks.ts'
+import { startFakeTempo } from './tempo.ts'
 import { aWorklog, sampleWorklogs } from './tempo-data.ts'
 
 type WireWorklog = Record<string, unknown> & {
@@ -28,16 +29,7 @@ async function call(url: string, token: string) {
 }
 
 describe('fake tempo', () => {
-  let tempo: FakeTempo
-  beforeAll(async () => {
-    tempo = await startFakeTempo()
-  })
-  afterAll(async () => {
-    await tempo.close()
-  })
-  beforeEach(() => {
-    tempo.reset()
-  })
+  const tempo = useFakeTempo()
 
   async function page(query: string): Promise<Page> {
     const res = await call(`${tempo.url}/4/worklogs${query}`, tempo.apiToken)

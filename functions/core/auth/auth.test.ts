@@ -1,23 +1,16 @@
 import { decodeJwt } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { HttpRequest } from '#core/http.ts'
 import { users } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
-import { type FakeGoogle, startFakeGoogle } from '#test/fakes/google.ts'
+import { useFakeGoogle } from '#test/fakes/hooks.ts'
 import { testServices } from '#test/services.ts'
 
 const getDatabase = useTestDatabase()
 const NOW = new Date('2026-06-01T12:00:00.000Z')
 
-let google: FakeGoogle
-beforeAll(async () => {
-  google = await startFakeGoogle()
-  google.setNow(NOW)
-})
-afterAll(async () => {
-  await google?.close() // undefined when setup failed; keep the real error in front
-})
+const google = useFakeGoogle({ now: NOW })
 
 function services(clock = fixedClock(NOW)) {
   return testServices({

@@ -1,24 +1,13 @@
 import fc from 'fast-check'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { fixedClock } from '#test/clock.ts'
-import { type FakeGoogle, startFakeGoogle } from '#test/fakes/google.ts'
+import { useFakeGoogle } from '#test/fakes/hooks.ts'
 import { createGoogleVerifier, type GoogleVerifierOptions } from './google.ts'
 
 const NOW = new Date('2026-06-01T12:00:00.000Z')
 const NOW_S = NOW.getTime() / 1000
 
-let google: FakeGoogle
-beforeAll(async () => {
-  google = await startFakeGoogle()
-})
-afterAll(async () => {
-  await google?.close() // undefined when setup failed; keep the real error in front
-})
-beforeEach(() => {
-  google.clearFaults()
-  google.setKeys(undefined)
-  google.setNow(NOW)
-})
+const google = useFakeGoogle({ now: NOW })
 
 function verifier(options: Partial<GoogleVerifierOptions> = {}) {
   return createGoogleVerifier({

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { eq, or, sql } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { users } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
-import { type FakeGoogle, startFakeGoogle } from '#test/fakes/google.ts'
+import { useFakeGoogle } from '#test/fakes/hooks.ts'
 import { createGoogleVerifier, type GoogleVerifier } from './google.ts'
 import { createSignIn } from './sign-in.ts'
 import { createAppTokens } from './tokens.ts'
@@ -12,14 +12,7 @@ import { createAppTokens } from './tokens.ts'
 const getDatabase = useTestDatabase({ poolMax: 10 })
 const NOW = new Date('2026-06-01T12:00:00.000Z')
 
-let google: FakeGoogle
-beforeAll(async () => {
-  google = await startFakeGoogle()
-  google.setNow(NOW)
-})
-afterAll(async () => {
-  await google?.close() // undefined when setup failed; keep the real error in front
-})
+const google = useFakeGoogle({ now: NOW })
 
 function signIn(adminEmails: string[] = [], verifier?: GoogleVerifier) {
   const clock = fixedClock(NOW)

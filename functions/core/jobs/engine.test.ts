@@ -97,6 +97,16 @@ async function cursorPage(jobId: string): Promise<number> {
   return (await chunkRows(jobId))[0]?.cursor?.page ?? 0
 }
 
+/** A job over a memory sink, and a worker running it that has checkpointed page 2 of its chunk. */
+async function workerPastPage2(list: SyntheticScope[], pageDelayMs: number) {
+  const sink = memorySink()
+  const kind = aKind({ sink, pageDelayMs })
+  const jobId = await enqueue(kind, list)
+  const running = worker(kind)
+  await waitFor(async () => (await cursorPage(jobId)) >= 2)
+  return { sink, kind, jobId, running }
+}
+
 /** One invocation's budget: claims with 600 ms left, stops a page still running at 400 ms. */
 function shortInvocation(): Partial<WorkerOptions> {
   const deadline = Date.now() + 600
@@ -150,11 +160,7 @@ describe('job engine', () => {
 
   describe('leases', () => {
     it('stops at once, writing nothing more, when another worker took over the lease', async () => {
-      const sink = memorySink()
-      const kind = aKind({ sink, pageDelayMs: 40 })
-      const jobId = await enqueue(kind, scopes(1, 40, 1))
-      const running = worker(kind)
-      await waitFor(async () => (await cursorPage(jobId)) >= 2)
+      const { sink, jobId, running } = await workerPastPage2(scopes(1, 40, 1), 40)
       // What a second worker's claim does after an expired lease: a new token.
       await getDatabase().pool.query(
         'UPDATE job_chunks SET lease_token = gen_random_uuid() WHERE job_id = $1',
@@ -343,11 +349,7 @@ describe('job engine', () => {
 
   describe('cancel', () => {
     it('stops a running chunk at its next step and cancels the queued ones', async () => {
-      const sink = memorySink()
-      const kind = aKind({ sink, pageDelayMs: 30 })
-      const jobId = await enqueue(kind, scopes(3, 50, 1))
-      const running = worker(kind)
-      await waitFor(async () => (await cursorPage(jobId)) >= 2)
+      const { sink, kind, jobId, running } = await workerPastPage2(scopes(3, 50, 1), 30)
       const cancel = await queue().cancel(jobId)
       expect(cancel.kind).toBe('requested')
       const summary = await running

@@ -1,15 +1,15 @@
 import { eq } from 'drizzle-orm'
-import { afterAll, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { assert, beforeEach, describe, expect, it } from 'vitest'
 import { projects, syncState } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { testConfig } from '#test/config.ts'
 import { useTestDatabase } from '#test/database.ts'
-import { type FakeJira, startFakeJira } from '#test/fakes/jira.ts'
+import { useFakeJira, useFakePinecone } from '#test/fakes/hooks.ts'
 import { aJiraIssue, jiraTimestamp } from '#test/fakes/jira-data.ts'
-import { type FakePinecone, startFakePinecone } from '#test/fakes/pinecone.ts'
+import { startFakePinecone } from '#test/fakes/pinecone.ts'
 import { captureLog } from '#test/log.ts'
+import { jiraClientOn, pineconeSinkOn, upstreamEnv } from '#test/upstreams.ts'
 import { AppError } from '../errors.ts'
-import { createJiraClient } from '../upstreams/jira/client.ts'
 import { createPineconeSink } from '../upstreams/pinecone/client.ts'
 import {
   createJiraBackfillKind,
@@ -25,47 +25,21 @@ const getDatabase = useTestDatabase()
 const NOW = '2026-06-01T12:00:00.000Z'
 const NOW_MS = Date.parse(NOW)
 const DAY = 86_400_000
-let jira: FakeJira
-let pinecone: FakePinecone
+const jira = useFakeJira({ now: NOW })
+const pinecone = useFakePinecone()
 
-beforeAll(async () => {
-  ;[jira, pinecone] = await Promise.all([startFakeJira({ now: NOW }), startFakePinecone()])
-})
-afterAll(async () => {
-  await Promise.all([jira.close(), pinecone.close()])
-})
 beforeEach(async () => {
-  jira.reset()
-  jira.setNow(NOW)
-  pinecone.reset()
   await getDatabase().pool.query('delete from projects; delete from sync_state')
 })
 
 function deps(overrides: Partial<JiraJobDeps> = {}): JiraJobDeps {
-  const config = testConfig({
-    JIRA_BASE_URL: jira.url,
-    JIRA_EMAIL: jira.email,
-    JIRA_API_TOKEN: jira.apiToken,
-  })
   return {
     db: getDatabase().db,
     clock: fixedClock(NOW),
-    config,
+    config: testConfig(upstreamEnv({ jira })),
     log: captureLog().log,
-    jira: createJiraClient({
-      baseUrl: jira.url,
-      email: jira.email,
-      apiToken: jira.apiToken,
-      retry: { attempts: 0 },
-    }),
-    pinecone: createPineconeSink({
-      apiKey: pinecone.apiKey,
-      indexHost: pinecone.url,
-      controllerUrl: pinecone.url,
-      namespace: '',
-      embedModel: 'llama-text-embed-v2',
-      maxRetries: 0,
-    }),
+    jira: jiraClientOn(jira),
+    pinecone: pineconeSinkOn(pinecone),
     ...overrides,
   }
 }
@@ -319,12 +293,7 @@ describe('jira job kinds', () => {
 
     it('fails the chunk for good with a clear message when Jira refuses the credentials', async () => {
       jira.setIssues(issues('OPS', 3))
-      const bad = createJiraClient({
-        baseUrl: jira.url,
-        email: jira.email,
-        apiToken: 'nope',
-        retry: { attempts: 0 },
-      })
+      const bad = jiraClientOn(jira, { apiToken: 'nope' })
       const error = await runChunk(
         createJiraBackfillKind(deps({ jira: bad })),
         scopeOf('OPS'),

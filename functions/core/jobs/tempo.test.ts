@@ -1,19 +1,15 @@
 import { and, eq, inArray } from 'drizzle-orm'
-import { afterAll, assert, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { assert, describe, expect, it } from 'vitest'
 import { AppError } from '#core/errors.ts'
 import { jiraIssueKeys, projects, syncState, tempoWorklogs } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
-import { type FakeJira, startFakeJira } from '#test/fakes/jira.ts'
-import { aJiraIssue, aJiraUser, type JiraIssue } from '#test/fakes/jira-data.ts'
-import { type FakePinecone, startFakePinecone } from '#test/fakes/pinecone.ts'
-import { type FakeTempo, startFakeTempo } from '#test/fakes/tempo.ts'
+import { useFakeJira, useFakePinecone, useFakeTempo } from '#test/fakes/hooks.ts'
+import { aJiraIssue, aJiraUser, type JiraIssue, type JiraUser } from '#test/fakes/jira-data.ts'
 import { aWorklog, type FakeTempoWorklog } from '#test/fakes/tempo-data.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
-import { createJiraClient } from '../upstreams/jira/client.ts'
-import { createPineconeSink } from '../upstreams/pinecone/client.ts'
-import { createTempoClient } from '../upstreams/tempo/client.ts'
+import { jiraClientOn, pineconeSinkOn, tempoClientOn } from '#test/upstreams.ts'
 import { createDailySyncs, createJobKinds } from './kinds.ts'
 import { createJobRegistry } from './registry.ts'
 import { createTempoKinds, type TempoKindDeps, windowsOf } from './tempo.ts'
@@ -21,25 +17,9 @@ import type { UpdatedCursor, WindowCursor, WindowScope } from './tempo-scan.ts'
 import type { JobKind, Json, StepResult } from './types.ts'
 
 const getDatabase = useTestDatabase()
-let tempo: FakeTempo
-let jira: FakeJira
-let pinecone: FakePinecone
-
-beforeAll(async () => {
-  ;[tempo, jira, pinecone] = await Promise.all([
-    startFakeTempo(),
-    startFakeJira(),
-    startFakePinecone(),
-  ])
-})
-afterAll(async () => {
-  await Promise.all([tempo.close(), jira.close(), pinecone.close()])
-})
-beforeEach(() => {
-  tempo.reset()
-  jira.reset()
-  pinecone.reset()
-})
+const tempo = useFakeTempo()
+const jira = useFakeJira()
+const pinecone = useFakePinecone()
 
 const ada = aJiraUser({ accountId: 'acc-ada', displayName: 'Ada Lovelace' })
 const grace = aJiraUser({ accountId: 'acc-grace', displayName: 'Grace Hopper' })
@@ -50,25 +30,9 @@ function kinds(overrides: Partial<TempoKindDeps> = {}) {
     db: getDatabase().db,
     log: log.log,
     clock: fixedClock('2025-06-30T12:00:00Z'),
-    tempo: createTempoClient({
-      baseUrl: tempo.url,
-      apiToken: tempo.apiToken,
-      retry: { attempts: 0 },
-    }),
-    jira: createJiraClient({
-      baseUrl: jira.url,
-      email: jira.email,
-      apiToken: jira.apiToken,
-      retry: { attempts: 0 },
-    }),
-    pinecone: createPineconeSink({
-      apiKey: pinecone.apiKey,
-      indexHost: pinecone.url,
-      controllerUrl: pinecone.url,
-      namespace: '',
-      embedModel: 'llama-text-embed-v2',
-      maxRetries: 0,
-    }),
+    tempo: tempoClientOn(tempo),
+    jira: jiraClientOn(jira),
+    pinecone: pineconeSinkOn(pinecone),
     options: { pageSize: 2 },
     ...overrides,
   }
@@ -95,6 +59,13 @@ function lastCursor<C>(steps: StepResult[]): C {
 
 function window(from: string, to: string, keys: string[] | null): WindowScope {
   return { mode: 'window', from, to, projects: keys }
+}
+
+/** Jira knows these issues and (explicitly) these people; Tempo holds these worklogs. */
+function given(issues: JiraIssue[], users: JiraUser[], worklogs: FakeTempoWorklog[]) {
+  jira.setIssues(issues)
+  jira.setUsers(users)
+  tempo.setWorklogs(worklogs)
 }
 
 function issue(key: string, id: string): JiraIssue {
@@ -131,22 +102,24 @@ describe('tempo job kinds', () => {
     it('imports a window page by page, with keys and names from Jira and the original metadata', async () => {
       const one = issue('HAPPY-1', '31001')
       const two = issue('HAPPY-2', '31002')
-      jira.setIssues([one, two])
-      jira.setUsers([ada, grace])
-      tempo.setWorklogs([
-        worklogOn(one, {
-          tempoWorklogId: 101,
-          startDate: '2025-01-06',
-          timeSpentSeconds: 5400,
-          description: 'see OTHER-99',
-        }),
-        worklogOn(two, {
-          tempoWorklogId: 102,
-          startDate: '2025-01-07',
-          authorAccountId: grace.accountId,
-        }),
-        worklogOn(one, { tempoWorklogId: 103, startDate: '2025-01-08', description: '' }),
-      ])
+      given(
+        [one, two],
+        [ada, grace],
+        [
+          worklogOn(one, {
+            tempoWorklogId: 101,
+            startDate: '2025-01-06',
+            timeSpentSeconds: 5400,
+            description: 'see OTHER-99',
+          }),
+          worklogOn(two, {
+            tempoWorklogId: 102,
+            startDate: '2025-01-07',
+            authorAccountId: grace.accountId,
+          }),
+          worklogOn(one, { tempoWorklogId: 103, startDate: '2025-01-08', description: '' }),
+        ],
+      )
       const { backfill } = kinds()
       const steps = await runChunk(backfill, window('2025-01-01', '2025-01-30', ['HAPPY']))
       expect(steps.map((s) => s.kind === 'page' && [s.fetched, s.written, s.failed])).toEqual([
@@ -182,30 +155,20 @@ describe('tempo job kinds', () => {
       // An issue and an author no earlier test cached, so both lookups reach Jira.
       const one = issue('SIG-1', '39901')
       const signe = aJiraUser({ accountId: 'acc-signal', displayName: 'Signe' })
-      jira.setIssues([one])
-      jira.setUsers([signe])
-      tempo.setWorklogs([
-        worklogOn(one, {
-          tempoWorklogId: 3991,
-          startDate: '2025-03-03',
-          authorAccountId: signe.accountId,
-        }),
-      ])
+      given(
+        [one],
+        [signe],
+        [
+          worklogOn(one, {
+            tempoWorklogId: 3991,
+            startDate: '2025-03-03',
+            authorAccountId: signe.accountId,
+          }),
+        ],
+      )
       const calls: Array<[string, AbortSignal | undefined]> = []
-      const realJira = createJiraClient({
-        baseUrl: jira.url,
-        email: jira.email,
-        apiToken: jira.apiToken,
-        retry: { attempts: 0 },
-      })
-      const realSink = createPineconeSink({
-        apiKey: pinecone.apiKey,
-        indexHost: pinecone.url,
-        controllerUrl: pinecone.url,
-        namespace: '',
-        embedModel: 'llama-text-embed-v2',
-        maxRetries: 0,
-      })
+      const realJira = jiraClientOn(jira)
+      const realSink = pineconeSinkOn(pinecone)
       const { backfill } = kinds({
         jira: {
           ...realJira,
@@ -250,13 +213,15 @@ describe('tempo job kinds', () => {
     it('keeps only the job’s projects and counts the others as skipped', async () => {
       const kept = issue('KEEP-1', '32001')
       const other = issue('SKIP-1', '32002')
-      jira.setIssues([kept, other])
-      jira.setUsers([ada])
-      tempo.setWorklogs([
-        worklogOn(kept, { tempoWorklogId: 201, startDate: '2025-02-02' }),
-        worklogOn(other, { tempoWorklogId: 202, startDate: '2025-02-03' }),
-        worklogOn(other, { tempoWorklogId: 203, startDate: '2025-02-04' }),
-      ])
+      given(
+        [kept, other],
+        [ada],
+        [
+          worklogOn(kept, { tempoWorklogId: 201, startDate: '2025-02-02' }),
+          worklogOn(other, { tempoWorklogId: 202, startDate: '2025-02-03' }),
+          worklogOn(other, { tempoWorklogId: 203, startDate: '2025-02-04' }),
+        ],
+      )
       const steps = await runChunk(kinds().backfill, window('2025-02-01', '2025-02-28', ['KEEP']))
       expect(lastCursor<WindowCursor>(steps)).toMatchObject({ skipped: 2, unresolved: 0 })
       expect((await rows('KEEP')).map((r) => r.worklogId)).toEqual(['201'])
@@ -311,11 +276,14 @@ describe('tempo job kinds', () => {
     it('sends Tempo the projects’ ids so other projects are never fetched', async () => {
       const kept = issue('FILT-1', '33001')
       const other = issue('NOFILT-1', '33002')
-      jira.setIssues([kept, other])
-      tempo.setWorklogs([
-        worklogOn(kept, { tempoWorklogId: 301, startDate: '2025-03-02' }),
-        worklogOn(other, { tempoWorklogId: 302, startDate: '2025-03-03' }),
-      ])
+      given(
+        [kept, other],
+        [],
+        [
+          worklogOn(kept, { tempoWorklogId: 301, startDate: '2025-03-02' }),
+          worklogOn(other, { tempoWorklogId: 302, startDate: '2025-03-03' }),
+        ],
+      )
       const scope = {
         ...window('2025-03-01', '2025-03-30', ['FILT']),
         projectIds: [kept.fields.project.id],
@@ -328,13 +296,15 @@ describe('tempo job kinds', () => {
 
     it('removes from both stores what Tempo no longer has in the window, and only that', async () => {
       const one = issue('GONE-1', '34001')
-      jira.setIssues([one])
-      jira.setUsers([ada])
-      tempo.setWorklogs([
-        worklogOn(one, { tempoWorklogId: 401, startDate: '2025-04-02' }),
-        worklogOn(one, { tempoWorklogId: 402, startDate: '2025-04-03' }),
-        worklogOn(one, { tempoWorklogId: 403, startDate: '2025-05-20' }), // another window
-      ])
+      given(
+        [one],
+        [ada],
+        [
+          worklogOn(one, { tempoWorklogId: 401, startDate: '2025-04-02' }),
+          worklogOn(one, { tempoWorklogId: 402, startDate: '2025-04-03' }),
+          worklogOn(one, { tempoWorklogId: 403, startDate: '2025-05-20' }), // another window
+        ],
+      )
       const { backfill } = kinds()
       await runChunk(backfill, window('2025-04-01', '2025-04-30', ['GONE']))
       await runChunk(backfill, window('2025-05-01', '2025-05-30', ['GONE']))
@@ -350,10 +320,10 @@ describe('tempo job kinds', () => {
 
     it('keeps a worklog that offset paging skipped while Tempo changed between pages', async () => {
       const one = issue('SHIFT-1', '35001')
-      jira.setIssues([one])
-      jira.setUsers([ada])
       const days = ['01', '02', '03', '04', '05']
-      tempo.setWorklogs(
+      given(
+        [one],
+        [ada],
         days.map((d, n) => worklogOn(one, { tempoWorklogId: 501 + n, startDate: `2025-06-${d}` })),
       )
       const { backfill } = kinds()
@@ -389,25 +359,27 @@ describe('tempo job kinds', () => {
 
     it('falls back to "Unknown" for an author Jira does not know, and does not cache that', async () => {
       const one = issue('ANON-1', '36001')
-      jira.setIssues([one])
-      jira.setUsers([])
-      tempo.setWorklogs([
-        worklogOn(one, {
-          tempoWorklogId: 601,
-          authorAccountId: 'acc-ghost',
-          startDate: '2025-07-01',
-        }),
-        worklogOn(one, {
-          tempoWorklogId: 602,
-          authorAccountId: 'acc-ghost',
-          startDate: '2025-07-02',
-        }),
-        worklogOn(one, {
-          tempoWorklogId: 603,
-          authorAccountId: 'acc-ghost',
-          startDate: '2025-07-03',
-        }),
-      ])
+      given(
+        [one],
+        [],
+        [
+          worklogOn(one, {
+            tempoWorklogId: 601,
+            authorAccountId: 'acc-ghost',
+            startDate: '2025-07-01',
+          }),
+          worklogOn(one, {
+            tempoWorklogId: 602,
+            authorAccountId: 'acc-ghost',
+            startDate: '2025-07-02',
+          }),
+          worklogOn(one, {
+            tempoWorklogId: 603,
+            authorAccountId: 'acc-ghost',
+            startDate: '2025-07-03',
+          }),
+        ],
+      )
       await runChunk(kinds().backfill, window('2025-07-01', '2025-07-30', ['ANON']))
       expect((await rows('ANON')).map((r) => r.userDisplayName)).toEqual([
         'Unknown',
@@ -425,20 +397,22 @@ describe('tempo job kinds', () => {
     it('syncs worklogs updated since the watermark less the overlap, then moves the watermark', async () => {
       const { db } = getDatabase()
       const one = issue('SYNC-1', '37001')
-      jira.setIssues([one])
-      jira.setUsers([ada])
-      tempo.setWorklogs([
-        worklogOn(one, {
-          tempoWorklogId: 701,
-          startDate: '2024-01-05',
-          updatedAt: '2025-06-29T10:30:00Z',
-        }),
-        worklogOn(one, {
-          tempoWorklogId: 702,
-          startDate: '2024-01-06',
-          updatedAt: '2025-06-28T08:00:00Z',
-        }),
-      ])
+      given(
+        [one],
+        [ada],
+        [
+          worklogOn(one, {
+            tempoWorklogId: 701,
+            startDate: '2024-01-05',
+            updatedAt: '2025-06-29T10:30:00Z',
+          }),
+          worklogOn(one, {
+            tempoWorklogId: 702,
+            startDate: '2024-01-06',
+            updatedAt: '2025-06-28T08:00:00Z',
+          }),
+        ],
+      )
       await db
         .insert(syncState)
         .values({ source: 'tempo', scope: '', watermark: new Date('2025-06-29T11:00:00Z') })
@@ -484,12 +458,14 @@ describe('tempo job kinds', () => {
   describe('errors', () => {
     it('reports a worklog whose issue Jira does not know as failed and keeps its stored row', async () => {
       const known = issue('UNRES-1', '38001')
-      jira.setIssues([known])
-      jira.setUsers([ada])
-      tempo.setWorklogs([
-        worklogOn(known, { tempoWorklogId: 801, startDate: '2025-08-02' }),
-        worklogOn(known, { tempoWorklogId: 802, startDate: '2025-08-03' }),
-      ])
+      given(
+        [known],
+        [ada],
+        [
+          worklogOn(known, { tempoWorklogId: 801, startDate: '2025-08-02' }),
+          worklogOn(known, { tempoWorklogId: 802, startDate: '2025-08-03' }),
+        ],
+      )
       const { backfill } = kinds()
       await runChunk(backfill, window('2025-08-01', '2025-08-30', ['UNRES']))
       jira.deleteIssue('UNRES-1')
@@ -519,8 +495,7 @@ describe('tempo job kinds', () => {
 
     it('asks for a retry when Tempo rate-limits, writing nothing', async () => {
       const one = issue('RATE-1', '39001')
-      jira.setIssues([one])
-      tempo.setWorklogs([worklogOn(one, { tempoWorklogId: 901, startDate: '2025-09-02' })])
+      given([one], [], [worklogOn(one, { tempoWorklogId: 901, startDate: '2025-09-02' })])
       tempo.fail({ kind: 'respond', status: 429, headers: { 'retry-after': '4' }, body: {} })
       const steps = await runChunk(kinds().backfill, window('2025-09-01', '2025-09-30', ['RATE']))
       expect(steps).toEqual([{ kind: 'retry', reason: 'tempo-rate-limited', retryAfterMs: 4000 }])
@@ -529,8 +504,7 @@ describe('tempo job kinds', () => {
 
     it('asks for a retry when Jira is unavailable, and caches nothing', async () => {
       const one = issue('JDOWN-1', '39101')
-      jira.setIssues([one])
-      tempo.setWorklogs([worklogOn(one, { tempoWorklogId: 911, startDate: '2025-09-03' })])
+      given([one], [], [worklogOn(one, { tempoWorklogId: 911, startDate: '2025-09-03' })])
       jira.unavailable({ path: '/rest/api/3/search/jql', retryAfterSeconds: 2 })
       const steps = await runChunk(kinds().backfill, window('2025-09-01', '2025-09-30', ['JDOWN']))
       expect(steps).toEqual([{ kind: 'retry', reason: 'jira-unavailable', retryAfterMs: 2000 }])
@@ -544,9 +518,7 @@ describe('tempo job kinds', () => {
 
     it('asks for a retry when Pinecone rate-limits, and the repeated page completes the stores', async () => {
       const one = issue('PDOWN-1', '39201')
-      jira.setIssues([one])
-      jira.setUsers([ada])
-      tempo.setWorklogs([worklogOn(one, { tempoWorklogId: 921, startDate: '2025-09-04' })])
+      given([one], [ada], [worklogOn(one, { tempoWorklogId: 921, startDate: '2025-09-04' })])
       pinecone.fail({
         kind: 'respond',
         times: 1,
@@ -566,7 +538,7 @@ describe('tempo job kinds', () => {
 
     it('fails the chunk for good when Tempo refuses the token', async () => {
       const { backfill } = kinds({
-        tempo: createTempoClient({ baseUrl: tempo.url, apiToken: 'wrong', retry: { attempts: 0 } }),
+        tempo: tempoClientOn(tempo, { apiToken: 'wrong' }),
       })
       const run = runChunk(backfill, window('2025-10-01', '2025-10-30', ['AUTH']))
       await expect(run).rejects.toThrow(AppError)

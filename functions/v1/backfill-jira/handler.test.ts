@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import { SignJWT } from 'jose'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { adminKeyDigest } from '#core/auth/admin-key.ts'
 import { createAppTokens } from '#core/auth/tokens.ts'
 import type { User } from '#core/db/users.ts'
@@ -16,9 +16,10 @@ import { projects, users } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { aContext, aWebEvent } from '#test/events.ts'
-import { type FakeJira, startFakeJira } from '#test/fakes/jira.ts'
+import { useFakeJira } from '#test/fakes/hooks.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
+import { upstreamEnv } from '#test/upstreams.ts'
 import { BackfillJiraInput, createBackfillJiraHandler } from './handler.ts'
 
 const getDatabase = useTestDatabase()
@@ -42,15 +43,8 @@ type Call = (
   event?: Parameters<typeof aWebEvent>[0],
 ) => Promise<{ statusCode: number; headers: Record<string, string>; body?: unknown }>
 
-let jira: FakeJira
-beforeAll(async () => {
-  jira = await startFakeJira()
-})
-afterAll(async () => {
-  await jira?.close()
-})
+const jira = useFakeJira()
 beforeEach(async () => {
-  jira.reset()
   // The dedupe key is global: each test starts without active jobs or project rows.
   await getDatabase().pool.query('delete from jobs; delete from projects')
 })
@@ -67,9 +61,7 @@ function backfillFunction(
     env: {
       JWT_SECRET_KEY: SECRET,
       ADMIN_API_KEY_SHA256: adminKeyDigest(ADMIN_KEY),
-      JIRA_BASE_URL: jira.url,
-      JIRA_EMAIL: jira.email,
-      JIRA_API_TOKEN: jira.apiToken,
+      ...upstreamEnv({ jira }),
       PINECONE_API_KEY: 'pc-test-key-never-logged',
       PINECONE_INDEX_HOST: 'http://127.0.0.1:9',
       ...options.env,

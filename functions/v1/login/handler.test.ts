@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import fc from 'fast-check'
 import { base64url, decodeJwt, generateKeyPair, SignJWT } from 'jose'
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createAuth } from '#core/auth/auth.ts'
 import { keyIdOf, TOKEN_AUDIENCE, TOKEN_ISSUER } from '#core/auth/tokens.ts'
 import { AppError } from '#core/errors.ts'
@@ -13,7 +13,7 @@ import { users } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { aContext, aWebEvent } from '#test/events.ts'
-import { type FakeGoogle, startFakeGoogle } from '#test/fakes/google.ts'
+import { useFakeGoogle } from '#test/fakes/hooks.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
 import { createLoginHandler, RefreshBody, SignInBody } from './handler.ts'
@@ -24,18 +24,7 @@ const NOW_S = NOW.getTime() / 1000
 const SECRET = 'login-test-secret-key-at-least-32-bytes'
 const OLD_SECRET = 'login-test-old-secret-key-at-least-32-bytes'
 
-let google: FakeGoogle
-beforeAll(async () => {
-  google = await startFakeGoogle()
-})
-afterAll(async () => {
-  await google?.close() // undefined when setup failed; keep the real error in front
-})
-beforeEach(() => {
-  google.clearFaults()
-  google.setKeys(undefined)
-  google.setNow(NOW)
-})
+const google = useFakeGoogle({ now: NOW })
 
 type Res = { statusCode: number; headers: Record<string, string>; body?: unknown }
 type ErrorBody = { error: { code: string; message: string; requestId: string; details?: unknown } }

@@ -1,8 +1,9 @@
 import * as v from 'valibot'
+import type { SignedIn } from '#core/auth/auth.ts'
 import type { SignInRefusal } from '#core/auth/sign-in.ts'
 import type { User } from '#core/db/users.ts'
 import { AppError, type ErrorCode } from '#core/errors.ts'
-import type { HttpHandler, HttpRequest } from '#core/http.ts'
+import type { HttpHandler, HttpRequest, HttpResponse } from '#core/http.ts'
 import { enforceLimits, LIMITS } from '#core/rate-limit.ts'
 import { createRouter } from '#core/router.ts'
 import type { Services } from '#core/services.ts'
@@ -77,6 +78,15 @@ const REFUSALS: Record<SignInRefusal, { code: ErrorCode; message: string }> = {
   },
 }
 
+/** The 200 answer to a sign-in or a refresh: the new token, when it ends, and whose it is. */
+function signedIn({ user, token }: SignedIn, headers: Record<string, string>): HttpResponse {
+  return {
+    status: 200,
+    headers,
+    body: { token: token.token, expiresAt: token.expiresAt.toISOString(), user: toUserView(user) },
+  }
+}
+
 export type LoginDeps = Pick<Services, 'auth' | 'rateLimiter' | 'log' | 'clock'>
 
 /**
@@ -108,20 +118,12 @@ export function createLoginHandler(deps: LoginDeps): HttpHandler {
           const refusal = REFUSALS[reason]
           throw new AppError(refusal.code, refusal.message, { headers })
         }
-        const { user, token } = result
+        const { user } = result
         deps.log.info(
           { requestId: req.requestId, outcome: 'accepted', userId: user.id, role: user.role },
           'sign-in accepted',
         )
-        return {
-          status: 200,
-          headers,
-          body: {
-            token: token.token,
-            expiresAt: token.expiresAt.toISOString(),
-            user: toUserView(user),
-          },
-        }
+        return signedIn(result, headers)
       },
     },
     {
@@ -138,17 +140,9 @@ export function createLoginHandler(deps: LoginDeps): HttpHandler {
       handle: async (req) => {
         const headers = await limitLogin(req)
         const input = parseInput(RefreshBody, req.body)
-        const { user, token } = await deps.auth.refresh(req, { rememberMe: input.rememberMe })
-        deps.log.info({ requestId: req.requestId, userId: user.id }, 'session refreshed')
-        return {
-          status: 200,
-          headers,
-          body: {
-            token: token.token,
-            expiresAt: token.expiresAt.toISOString(),
-            user: toUserView(user),
-          },
-        }
+        const refreshed = await deps.auth.refresh(req, { rememberMe: input.rememberMe })
+        deps.log.info({ requestId: req.requestId, userId: refreshed.user.id }, 'session refreshed')
+        return signedIn(refreshed, headers)
       },
     },
     {

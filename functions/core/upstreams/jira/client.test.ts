@@ -1,29 +1,11 @@
-import { afterAll, assert, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { type FakeJira, startFakeJira } from '#test/fakes/jira.ts'
+import { assert, describe, expect, it, vi } from 'vitest'
+import { useFakeJira } from '#test/fakes/hooks.ts'
 import { aJiraIssue, aJiraUser } from '#test/fakes/jira-data.ts'
-import { createJiraClient, isStalePageToken, type JiraClientOptions } from './client.ts'
+import { jiraClientOn } from '#test/upstreams.ts'
+import { isStalePageToken, type JiraClientOptions } from './client.ts'
 
-let jira: FakeJira
-
-beforeAll(async () => {
-  jira = await startFakeJira()
-})
-afterAll(async () => {
-  await jira.close()
-})
-beforeEach(() => {
-  jira.reset()
-})
-
-function client(overrides: Partial<JiraClientOptions> = {}) {
-  return createJiraClient({
-    baseUrl: jira.url,
-    email: jira.email,
-    apiToken: jira.apiToken,
-    retry: { attempts: 0 },
-    ...overrides,
-  })
-}
+const jira = useFakeJira()
+const client = (overrides: Partial<JiraClientOptions> = {}) => jiraClientOn(jira, overrides)
 
 const FIELDS = ['summary', 'updated', 'assignee'] as const
 

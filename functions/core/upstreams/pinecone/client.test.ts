@@ -1,31 +1,12 @@
-import { afterAll, assert, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
-import { type FakePinecone, startFakePinecone } from '#test/fakes/pinecone.ts'
+import { assert, describe, expect, it, vi } from 'vitest'
+import { useFakePinecone } from '#test/fakes/hooks.ts'
+import { startFakePinecone } from '#test/fakes/pinecone.ts'
 import { fakeEmbedding } from '#test/fakes/pinecone-embed.ts'
-import { createPineconeSink, type PineconeDocument, type PineconeSinkOptions } from './client.ts'
+import { pineconeSinkOn } from '#test/upstreams.ts'
+import type { PineconeDocument, PineconeSinkOptions } from './client.ts'
 
-let pinecone: FakePinecone
-
-beforeAll(async () => {
-  pinecone = await startFakePinecone()
-})
-afterAll(async () => {
-  await pinecone.close()
-})
-beforeEach(() => {
-  pinecone.reset()
-})
-
-function sink(overrides: Partial<PineconeSinkOptions> = {}) {
-  return createPineconeSink({
-    apiKey: pinecone.apiKey,
-    indexHost: pinecone.url,
-    controllerUrl: pinecone.url,
-    namespace: '',
-    embedModel: 'llama-text-embed-v2',
-    maxRetries: 0,
-    ...overrides,
-  })
-}
+const pinecone = useFakePinecone()
+const sink = (overrides: Partial<PineconeSinkOptions> = {}) => pineconeSinkOn(pinecone, overrides)
 
 function docs(count: number, text = (n: number) => `Document number ${n}`): PineconeDocument[] {
   return Array.from({ length: count }, (_, n) => ({
@@ -98,11 +79,7 @@ describe('pinecone sink', () => {
     it('refuses to write when the index dimension differs from the model', async () => {
       const small = await startFakePinecone({ dimension: 8 })
       try {
-        const target = sink({
-          indexHost: small.url,
-          controllerUrl: small.url,
-          apiKey: small.apiKey,
-        })
+        const target = pineconeSinkOn(small)
         const check = await target.checkIndex()
         expect(check).toMatchObject({ ok: false, reason: 'dimension-mismatch' })
         const result = await target.upsertDocuments(docs(2))

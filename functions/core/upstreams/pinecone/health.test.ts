@@ -1,27 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type FakePinecone, startFakePinecone } from '#test/fakes/pinecone.ts'
-import { createPineconeSink } from './client.ts'
+import { describe, expect, it } from 'vitest'
+import { useFakePinecone } from '#test/fakes/hooks.ts'
+import type { FakePinecone } from '#test/fakes/pinecone.ts'
+import { pineconeSinkOn } from '#test/upstreams.ts'
 import { pineconeCheck } from './health.ts'
 
-let matching: FakePinecone
-let small: FakePinecone
+const matching = useFakePinecone()
+const small = useFakePinecone({ dimension: 8 })
 
-beforeAll(async () => {
-  ;[matching, small] = await Promise.all([startFakePinecone(), startFakePinecone({ dimension: 8 })])
-})
-afterAll(async () => {
-  await Promise.all([matching.close(), small.close()])
-})
-
-const sinkOn = (fake: FakePinecone, apiKey = fake.apiKey) =>
-  createPineconeSink({
-    apiKey,
-    indexHost: fake.url,
-    controllerUrl: fake.url,
-    namespace: '',
-    embedModel: 'llama-text-embed-v2',
-    maxRetries: 0,
-  })
+const sinkOn = (fake: FakePinecone, apiKey = fake.apiKey) => pineconeSinkOn(fake, { apiKey })
 
 describe('pinecone health check', () => {
   it('passes when the index is reachable and its dimension is the model’s', async () => {
