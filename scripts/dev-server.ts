@@ -33,7 +33,13 @@ function persisted(name: string, make: () => string): string {
 
 async function ensureDatabase(notes: string[]): Promise<void> {
   if (!process.env.DATABASE_URL) {
-    const server = await startEmbeddedPostgres({ dataDir: join(DATA, 'postgres'), port: 54329 })
+    const dataDir = join(DATA, 'postgres')
+    say(
+      existsSync(join(dataDir, 'PG_VERSION'))
+        ? 'starting the embedded PostgreSQL…'
+        : 'creating the embedded PostgreSQL in .data/postgres (first start only)…',
+    )
+    const server = await startEmbeddedPostgres({ dataDir, port: 54329 })
     const admin = new pg.Client({ connectionString: server.url })
     await admin.connect()
     const found = await admin.query("select 1 from pg_database where datname = 'agent_pm'")
@@ -48,6 +54,7 @@ async function ensureDatabase(notes: string[]): Promise<void> {
   } else {
     notes.push('database: DATABASE_URL')
   }
+  say('applying migrations…')
   await applyMigrations(process.env.DATABASE_URL)
 }
 
@@ -116,6 +123,7 @@ async function main() {
   const notes: string[] = []
   await ensureDatabase(notes)
   const { adminKey } = defaultSecrets(notes)
+  say('starting fakes for the upstreams the environment leaves unset (if any)…')
   const sandbox = await startSandbox(notes)
 
   const functions: LocalFunction[] = []
