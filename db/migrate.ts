@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
+import { decodePem } from '#core/config.ts'
 import { connectionConfig } from '#core/db/client.ts'
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url))
@@ -27,6 +29,9 @@ export async function applyMigrations(
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  if (existsSync('.env')) {
+    process.loadEnvFile('.env')
+  }
   // Migrations take an advisory lock and DDL locks: use the cluster's direct port, not PgBouncer.
   const url = process.env.DATABASE_MIGRATION_URL || process.env.DATABASE_URL
   if (!url) {
@@ -34,9 +39,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(1)
   }
   const ca = process.env.DATABASE_CA_CERT
-  const caCert =
-    ca &&
-    (ca.includes('BEGIN') ? ca : Buffer.from(ca, 'base64').toString('utf8')).replaceAll('\\n', '\n')
+  const caCert = ca ? decodePem(ca) : undefined
   applyMigrations(url, caCert ? { caCert } : {}).then(
     () => process.stdout.write('Migrations applied.\n'),
     (err: unknown) => {

@@ -15,6 +15,8 @@ options: --url <base> (default $AGENT_PM_URL or http://127.0.0.1:3000/api/v1/web
          --key <admin key> (default $ADMIN_KEY, or the local server's development key)`
 
 const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
+// Consecutive 429/503 answers after which watching stops (the job itself goes on).
+const MAX_REFUSALS = 10
 
 // The parts of the backfill functions' answers this command reads.
 type Answer = { job?: JobView; error?: { code: string; details?: { job?: JobView } } }
@@ -55,13 +57,21 @@ async function call(url: string, key: string, init: RequestInit = {}): Promise<R
 async function watch(url: string, key: string, jobId: string): Promise<JobView> {
   const tty = process.stderr.isTTY
   let last = ''
+  let refusals = 0
   for (;;) {
     const reply = await call(`${url}/${jobId}`, key)
     const job = reply.body?.job
     if (reply.status === 429 || reply.status === 503) {
+      refusals += 1
+      if (refusals >= MAX_REFUSALS) {
+        fail(
+          `GET ${url}/${jobId}: ${reply.status} ${refusals} times in a row; giving up (the job goes on)`,
+        )
+      }
       await new Promise((resolve) => setTimeout(resolve, pollDelaySeconds(reply) * 1000))
       continue
     }
+    refusals = 0
     if (reply.status !== 200 || !job) {
       fail(`GET ${url}/${jobId}: ${reply.status} ${JSON.stringify(reply.body)}`)
     }

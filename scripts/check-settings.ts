@@ -9,9 +9,16 @@ if (existsSync(join(ROOT, '.env'))) {
 }
 try {
   const config = loadConfig({ ...process.env, APP_ENV: process.env.APP_ENV || 'production' })
-  if (!config.isProduction) {
+  if (!config.isProduction && !process.argv.includes('--allow-non-production')) {
+    // Outside production CORS allows localhost, and the upstreams and Upstash are optional.
     process.stderr.write(
-      `warning: APP_ENV is ${config.env}; deploying a non-production configuration\n`,
+      `settings: APP_ENV is ${config.env}; set APP_ENV=production (or pass --allow-non-production)\n`,
+    )
+    process.exit(1)
+  }
+  if (config.database.caCert === undefined && /[?&]sslmode=/.test(config.database.url)) {
+    process.stderr.write(
+      "warning: DATABASE_URL asks for TLS but DATABASE_CA_CERT is empty; DigitalOcean's CA is not in Node's trust store\n",
     )
   }
   process.stdout.write('settings: ok\n')

@@ -6,6 +6,5 @@ cd "$(dirname "$0")/.."
 command -v doctl >/dev/null || { echo "doctl is not installed (https://docs.digitalocean.com/reference/doctl/)"; exit 1; }
 npx tsx scripts/check-settings.ts
 npm run build
-[ -f .env ] && set -a && . ./.env && set +a
 npm run db:migrate
 doctl serverless deploy .

@@ -48,6 +48,12 @@ describe('loadConfig', () => {
     expect(configError(testEnv({ JWT_SECRET_KEY: 'é'.repeat(15) }))).toContain('JWT_SECRET_KEY')
   })
 
+  it('names the production requirements in the same message as the invalid variables', () => {
+    const message = configError(testEnv({ APP_ENV: 'production', JWT_SECRET_KEY: 'short' }))
+    expect(message).toContain('JWT_SECRET_KEY')
+    expect(message).toContain('UPSTASH_REDIS_REST_URL')
+  })
+
   it('requires every upstream and the rate-limit store in production', () => {
     const message = configError(testEnv({ APP_ENV: 'production' }))
     for (const name of [

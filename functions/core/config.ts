@@ -24,12 +24,15 @@ const secret = v.pipe(
 // PEMs travel through doctl's ${VAR} substitution: accept them plain, with literal \n, or base64.
 const pem = v.pipe(
   v.string(),
-  v.transform((raw) => {
-    const text = raw.includes('BEGIN') ? raw : Buffer.from(raw, 'base64').toString('utf8')
-    return text.replaceAll('\\n', '\n')
-  }),
+  v.transform(decodePem),
   v.check((text) => text.includes('-----BEGIN')),
 )
+
+/** A PEM as doctl's ${VAR} substitution delivers it: plain, with literal \\n, or base64. */
+export function decodePem(raw: string): string {
+  const text = raw.includes('BEGIN') ? raw : Buffer.from(raw, 'base64').toString('utf8')
+  return text.replaceAll('\\n', '\n')
+}
 
 // Every variable the functions read. Values arrive as strings; conversions and defaults live here.
 const Env = v.object({
@@ -97,18 +100,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   // Blank values count as unset, so `NAME=` in a .env file means "use the default".
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value?.trim()))
   const result = v.safeParse(Env, present, { abortEarly: false })
-  if (!result.success) {
+  // In production, name the variables it additionally requires in the same message.
+  const missingForProduction =
+    present.APP_ENV?.trim() === 'production'
+      ? REQUIRED_IN_PRODUCTION.filter((name) => present[name] === undefined)
+      : []
+  if (!result.success || missingForProduction.length > 0) {
     // Names only: valibot's messages quote the received value, which may be a secret.
-    const names = new Set(result.issues.map((issue) => v.getDotPath(issue) ?? '?'))
+    const invalid = result.success ? [] : result.issues.map((issue) => v.getDotPath(issue) ?? '?')
+    const names = new Set([...invalid, ...missingForProduction])
     throw new ConfigError(`Missing or invalid environment variables: ${[...names].join(', ')}`)
   }
   const output = result.output
-  if (output.APP_ENV === 'production') {
-    const missing = REQUIRED_IN_PRODUCTION.filter((name) => output[name] === undefined)
-    if (missing.length > 0) {
-      throw new ConfigError(`Missing environment variables for production: ${missing.join(', ')}`)
-    }
-  }
   return toConfig(output)
 }
 

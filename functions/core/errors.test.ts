@@ -45,9 +45,14 @@ describe('toErrorResponse', () => {
     expect(toErrorResponse(err, 'r').headers).toEqual({ 'Retry-After': '30' })
   })
 
-  it('keeps our own sentence on a 503 UNAVAILABLE, never its cause', () => {
+  it('keeps a 5xx sentence written for the caller, never its cause', () => {
+    const hidden = new AppError('UNAVAILABLE', 'Could not list projects: ECONNRESET 10.0.0.5')
+    expect(toErrorResponse(hidden, 'req-5').body.error.message).toBe(
+      'The server could not complete this request.',
+    )
     const err = new AppError('UNAVAILABLE', 'Jira did not answer in time; try again.', {
       cause: new Error('connect ECONNREFUSED 10.0.0.5:443'),
+      publicMessage: true,
     })
     const res = toErrorResponse(err, 'req-4')
     expect(res.status).toBe(503)

@@ -27,6 +27,8 @@ type Options = {
   cause?: unknown
   retryable?: boolean
   headers?: Readonly<Record<string, string>>
+  /** A 5xx's message is replaced by a fixed sentence unless it was written for the caller. */
+  publicMessage?: boolean
 }
 
 /**
@@ -40,6 +42,7 @@ export class AppError extends Error {
   readonly details: Details | undefined // sent with 4xx: field paths, limits; never raw input
   readonly retryable: boolean // read by the job engine
   readonly headers: Readonly<Record<string, string>> | undefined // e.g. Retry-After on 429/503
+  readonly publicMessage: boolean
 
   constructor(code: ErrorCode, message: string, options: Options = {}) {
     super(message, { cause: options.cause })
@@ -48,6 +51,7 @@ export class AppError extends Error {
     this.details = options.details
     this.retryable = options.retryable ?? false
     this.headers = options.headers
+    this.publicMessage = options.publicMessage ?? false
   }
 }
 
@@ -66,12 +70,11 @@ export function toErrorResponse(
     const error = { code, message, requestId, ...(details && { details }) }
     return { status: err.status, headers, body: { error } }
   }
-  // 5xx: a code and an id to quote. The cause goes to the logs, never to the caller. An
-  // UNAVAILABLE message is one of ours, written for the person ("Jira did not answer in time"),
-  // so it is kept; every other 5xx gets a fixed sentence.
+  // 5xx: a code and an id to quote. The cause goes to the logs, never to the caller; only a
+  // message written for the person ("Jira did not answer in time") is kept.
   const code = err instanceof AppError ? err.code : 'INTERNAL'
   const message =
-    err instanceof AppError && code === 'UNAVAILABLE'
+    err instanceof AppError && err.publicMessage
       ? err.message
       : 'The server could not complete this request.'
   return { status: STATUS_BY_CODE[code], headers, body: { error: { code, message, requestId } } }

@@ -120,6 +120,7 @@ export async function enforceLimits(
           cause: failure.cause,
           details: { rules: names, reason: failure.reason },
           headers: { 'Retry-After': '30' },
+          publicMessage: true,
         },
       )
     }
