@@ -107,9 +107,9 @@ async function workerPastPage2(list: SyntheticScope[], pageDelayMs: number) {
   return { sink, kind, jobId, running }
 }
 
-/** One invocation's budget: claims with 600 ms left, stops a page still running at 400 ms. */
+/** One invocation's budget: a full attempt (1.3 s ≥ 3 margins), a page still running stopped at 1.1 s. */
 function shortInvocation(): Partial<WorkerOptions> {
-  const deadline = Date.now() + 600
+  const deadline = Date.now() + 1_300
   return { remainingMs: () => deadline - Date.now(), marginMs: 400 }
 }
 
@@ -376,10 +376,10 @@ describe('job engine', () => {
       const started = Date.now()
       const summary = await worker(kind, {
         remainingMs: () => deadline - Date.now(),
-        marginMs: 1_000,
+        marginMs: 500,
       })
-      // Hard stop at 1.1 s (half the margin before the deadline), far before the 10 s page ends.
-      expect(Date.now() - started).toBeLessThan(1_500)
+      // Hard stop at 1.35 s (half the margin before the deadline), far before the 10 s page ends.
+      expect(Date.now() - started).toBeLessThan(2_000)
       expect(summary).toMatchObject({ stoppedBy: 'time', pages: 2, outcomes: { released: 1 } })
       expect(kind.aborted).toEqual([{ key: expect.any(String), page: 2 }])
       expect((await chunkRows(jobId))[0]).toMatchObject({
@@ -450,5 +450,26 @@ describe('job engine', () => {
       })
       expect(kind.starts.map((s) => s.fromPage)).toEqual([0, 1, 2, 3])
     })
+  })
+})
+
+describe('late claims', () => {
+  it('claims nothing with less than two margins left', async () => {
+    const kind = aKind({})
+    const jobId = await enqueue(kind, scopes(1, 2, 1))
+    const deadline = Date.now() + 700
+    const summary = await worker(kind, { remainingMs: () => deadline - Date.now(), marginMs: 400 })
+    expect(summary).toMatchObject({ stoppedBy: 'time', pages: 0 })
+    expect((await chunkRows(jobId))[0]).toMatchObject({ status: 'queued', attempts: 0 })
+  })
+
+  it('gives the attempt back when a chunk claimed late finishes no page', async () => {
+    const kind = aKind({ fault: () => ({ kind: 'delay', ms: 10_000 }) })
+    const jobId = await enqueue(kind, scopes(1, 2, 1), 1)
+    // 1.0 s left: enough to claim (> 2 margins), not a full attempt (< 3 margins).
+    const deadline = Date.now() + 1_000
+    const summary = await worker(kind, { remainingMs: () => deadline - Date.now(), marginMs: 400 })
+    expect(summary).toMatchObject({ pages: 0, outcomes: { released: 1, failed: 0 } })
+    expect((await chunkRows(jobId))[0]).toMatchObject({ status: 'queued', attempts: 0 })
   })
 })

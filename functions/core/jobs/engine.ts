@@ -55,6 +55,14 @@ type StopReason = 'lost' | 'cancelled' | 'time'
 
 /** Stop taking pages with 20 s left: time for a page in flight, the checkpoint and the release. */
 export const DEFAULT_MARGIN_MS = 20_000
+/** No chunk is claimed with less than this many margins left. */
+export const CLAIM_MARGINS = 2
+/**
+ * An attempt that ends without a page counts towards `max_attempts` only when it started with at
+ * least this many margins left (a minute by default). A shared pause after a 429 lasts at most
+ * 5 minutes, so it can use up two such attempts of a chunk's eight, never all of them.
+ */
+export const FULL_ATTEMPT_MARGINS = 3
 /** A minute: a dead worker's chunk waits at most this long (heartbeats renew it every 20 s). */
 export const DEFAULT_LEASE_MS = 60_000
 
@@ -86,7 +94,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
   const reaped = await settings.jobs.reap()
   let pages = 0
   for (;;) {
-    if (settings.remainingMs() <= settings.marginMs) {
+    // A chunk claimed now gets at least one margin of working time before the stop.
+    if (settings.remainingMs() <= CLAIM_MARGINS * settings.marginMs) {
       return { reaped, outcomes, pages, stoppedBy: 'time' }
     }
     const claimed = await settings.jobs.claim({ kinds: settings.registry.names, leaseMs })
@@ -128,6 +137,9 @@ async function runChunk(
     Math.max(settings.remainingMs() - settings.marginMs / 2, 0),
   )
   const kind = settings.registry.get(claimed.kind)
+  // An attempt that started late in the invocation (or spent it waiting out an upstream's pause)
+  // is no evidence that the chunk is stuck: without a page it gives its attempt back.
+  const fullAttempt = settings.remainingMs() >= FULL_ATTEMPT_MARGINS * settings.marginMs
   let pages = 0
   let outcome: ChunkOutcome
   try {
@@ -147,11 +159,11 @@ async function runChunk(
       paged: () => {
         pages += 1
       },
-      progressed: () => pages > 0,
+      progressed: () => pages > 0 || !fullAttempt,
     })
   } catch (err) {
     outcome = stopReason
-      ? await afterStop(settings, claimed, stopReason, pages > 0)
+      ? await afterStop(settings, claimed, stopReason, pages > 0 || !fullAttempt)
       : await afterError(settings, claimed, err)
   } finally {
     clearInterval(heartbeat)
