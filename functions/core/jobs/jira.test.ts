@@ -53,6 +53,11 @@ function issues(project: string, count: number, updatedFrom = NOW_MS - 10 * DAY)
   )
 }
 
+/** Vectors stored directly, standing for issues an earlier run wrote. */
+function seedVectors(...ids: string[]) {
+  pinecone.seedVectors(ids.map((id) => ({ id, values: [0.1, 0.2] })))
+}
+
 const scopeOf = (project: string, days = 30): JiraScope => ({
   project,
   fromMs: NOW_MS - days * DAY,
@@ -90,6 +95,11 @@ async function watermark(project: string) {
 }
 
 const jiraKeys = () => [...pinecone.vectors('').keys()].sort()
+/** The searches of the pages (not the reconcile's key scan). */
+const windowSearches = () =>
+  jira.requests.filter(
+    (r) => r.path === '/rest/api/3/search/jql' && r.query.get('jql')?.includes(' updated >= '),
+  )
 
 describe('jira job kinds', () => {
   describe('happy', () => {
@@ -159,7 +169,7 @@ describe('jira job kinds', () => {
       for await (const step of run) {
         steps.push(step)
       }
-      expect(steps).toHaveLength(1)
+      expect(steps).toHaveLength(2) // the page, then the reconcile
       expect(seen).toEqual([controller.signal])
     })
 
@@ -170,10 +180,11 @@ describe('jira job kinds', () => {
         [100, 100],
         [100, 100],
         [30, 30],
+        [0, 0], // the reconcile: nothing to delete
       ])
       expect(jiraKeys()).toHaveLength(230)
       expect(jiraKeys().every((id) => id.startsWith('jira-OPS-'))).toBe(true)
-      const searches = jira.requests.filter((r) => r.path === '/rest/api/3/search/jql')
+      const searches = windowSearches()
       expect(searches[0]?.query.get('jql')).toBe(
         `project = "OPS" AND updated >= ${NOW_MS - 30 * DAY} AND updated <= ${NOW_MS} ORDER BY updated ASC, key ASC`,
       )
@@ -196,9 +207,9 @@ describe('jira job kinds', () => {
       assert(first?.kind === 'page' && first.cursor.nextPageToken, JSON.stringify(first))
       pinecone.reset()
       const rest = await runChunk(kind, scopeOf('OPS'), first.cursor)
-      expect(rest).toHaveLength(1)
+      expect(rest).toHaveLength(2) // the last page, then the reconcile
       expect(jiraKeys()).toHaveLength(50)
-      expect(jira.requests.at(-1)?.query.get('nextPageToken')).toBe(first.cursor.nextPageToken)
+      expect(windowSearches().at(-1)?.query.get('nextPageToken')).toBe(first.cursor.nextPageToken)
     })
 
     it('restarts from the newest issue written when Jira refuses a stale page token', async () => {
@@ -212,7 +223,7 @@ describe('jira job kinds', () => {
       // Issue 100 (the newest written) is read again; 101–150 follow.
       expect(jiraKeys()).toHaveLength(51)
       expect(jiraKeys()).toContain('jira-OPS-100')
-      const restart = jira.requests.at(-1)?.query.get('jql')
+      const restart = windowSearches().at(-1)?.query.get('jql')
       expect(restart).toContain(`updated >= ${first.cursor.lastUpdatedMs}`)
     })
 
@@ -262,6 +273,90 @@ describe('jira job kinds', () => {
       await runChunk(kind, scopeOf('OPS', 30))
       expect(await watermark('OPS')).toBe(NOW_MS)
     })
+
+    it('deletes the vectors of issues deleted or moved away, and writes a moved one under its new key', async () => {
+      jira.setIssues([...issues('OPS', 5), ...issues('WEB', 2)])
+      const backfill = createJiraBackfillKind(deps())
+      await runChunk(backfill, scopeOf('OPS'))
+      await runChunk(backfill, scopeOf('WEB'))
+      expect(jiraKeys()).toHaveLength(7)
+      jira.deleteIssue('OPS-2')
+      jira.deleteIssue('OPS-4')
+      // A move keeps the issue's id and gives it a key in the new project.
+      const moved = jira.issues().find((issue) => issue.key === 'OPS-5')!
+      jira.deleteIssue('OPS-5')
+      jira.addIssue(
+        aJiraIssue({
+          id: moved.id,
+          key: 'WEB-3',
+          fields: { summary: 'Moved from OPS', updated: jiraTimestamp(NOW_MS - 60_000) },
+        }),
+      )
+      const captured = captureLog()
+      const sync = createJiraSyncKind(deps({ log: captured.log }))
+      const scopes = (await sync.plan({ projects: ['OPS', 'WEB'] })) as JiraScope[]
+      const steps = []
+      for (const scope of scopes) {
+        steps.push(await runChunk(sync, scope))
+      }
+      expect(jiraKeys()).toEqual([
+        'jira-OPS-1',
+        'jira-OPS-3',
+        'jira-WEB-1',
+        'jira-WEB-2',
+        'jira-WEB-3',
+      ])
+      expect(pinecone.vectors('').get('jira-WEB-3')?.metadata?.title).toBe('WEB-3: Moved from OPS')
+      expect(steps[0]?.at(-1)).toEqual({
+        kind: 'page',
+        cursor: expect.objectContaining({ phase: 'reconcile' }),
+        fetched: 0,
+        written: 3,
+      })
+      expect(steps[1]?.at(-1)).toMatchObject({ kind: 'page', written: 0 })
+      const logged = captured.lines.find((line) => line.project === 'OPS' && 'deleted' in line)
+      expect(logged, captured.text()).toMatchObject({ deleted: 3 })
+      const scans = jira.requests.filter(
+        (r) => r.query.get('jql') === 'project = "OPS" ORDER BY key ASC',
+      )
+      expect(scans.at(-1)?.query.get('fields')).toBe('key')
+      expect(scans.at(-1)?.query.get('maxResults')).toBe('5000')
+    })
+
+    it('reconciles project AB without touching the vectors of project ABC', async () => {
+      jira.setIssues([...issues('AB', 2), ...issues('ABC', 1)])
+      seedVectors('jira-AB-9', 'jira-ABC-1', 'jira-ABC-9')
+      await runChunk(createJiraBackfillKind(deps()), scopeOf('AB'))
+      expect(jiraKeys()).toEqual(['jira-AB-1', 'jira-AB-2', 'jira-ABC-1', 'jira-ABC-9'])
+      const lists = pinecone.requests.filter((r) => r.path === '/vectors/list')
+      expect(lists.map((r) => r.query.get('prefix'))).toEqual(['jira-AB-'])
+    })
+
+    it('resumes a chunk checkpointed after its last page with the reconcile alone', async () => {
+      jira.setIssues(issues('OPS', 2))
+      seedVectors('jira-OPS-1', 'jira-OPS-2', 'jira-OPS-3')
+      const cursor: JiraCursor = { fromMs: NOW_MS - DAY, phase: 'reconcile' }
+      const steps = await runChunk(createJiraSyncKind(deps()), scopeOf('OPS', 1), cursor)
+      expect(steps).toEqual([{ kind: 'page', cursor, fetched: 0, written: 1 }])
+      expect(jiraKeys()).toEqual(['jira-OPS-1', 'jira-OPS-2'])
+      expect(windowSearches()).toEqual([])
+      expect(await watermark('OPS')).toBe(NOW_MS)
+    })
+
+    it('deletes nothing, and warns, when Jira returns no issue of a project that has vectors', async () => {
+      jira.setProjects([{ id: '9', key: 'GONE', name: 'Emptied, or no longer visible' }])
+      seedVectors('jira-GONE-1', 'jira-GONE-2')
+      const captured = captureLog()
+      const steps = await runChunk(
+        createJiraBackfillKind(deps({ log: captured.log })),
+        scopeOf('GONE'),
+      )
+      expect(steps.at(-1)).toMatchObject({ kind: 'page', written: 0 })
+      expect(jiraKeys()).toEqual(['jira-GONE-1', 'jira-GONE-2'])
+      expect(pinecone.requests.some((r) => r.path === '/vectors/delete')).toBe(false)
+      const warning = captured.lines.find((line) => line.level === 'warn')
+      expect(warning, captured.text()).toMatchObject({ project: 'GONE', vectors: 2 })
+    })
   })
 
   describe('errors', () => {
@@ -289,6 +384,52 @@ describe('jira job kinds', () => {
       expect(await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))).toEqual([
         { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 4000 },
       ])
+    })
+
+    it('asks for a retry and deletes nothing when the key scan fails after its first page', async () => {
+      // More than one page of keys (5000 each), so the failure leaves the scan half done.
+      jira.setIssues(issues('OPS', 5001))
+      seedVectors('jira-OPS-1', 'jira-OPS-5001', 'jira-OPS-9999')
+      jira.onSearchPage(({ page, jql }) => {
+        if (page === 1 && jql.endsWith('ORDER BY key ASC')) {
+          jira.unavailable({ retryAfterSeconds: 3 })
+        }
+      })
+      const cursor: JiraCursor = { fromMs: NOW_MS - DAY, phase: 'reconcile' }
+      const steps = await runChunk(createJiraSyncKind(deps()), scopeOf('OPS', 1), cursor)
+      expect(steps).toEqual([{ kind: 'retry', reason: 'jira-unavailable', retryAfterMs: 3000 }])
+      expect(jiraKeys()).toEqual(['jira-OPS-1', 'jira-OPS-5001', 'jira-OPS-9999'])
+      expect(pinecone.requests.some((r) => r.path === '/vectors/delete')).toBe(false)
+      const scans = jira.requests.filter((r) => r.query.get('jql')?.endsWith('ORDER BY key ASC'))
+      expect(scans).toHaveLength(2)
+    })
+
+    it('asks for a retry when Pinecone fails to list or delete during the reconcile', async () => {
+      jira.setIssues(issues('OPS', 1))
+      seedVectors('jira-OPS-1', 'jira-OPS-2')
+      const cursor: JiraCursor = { fromMs: NOW_MS - DAY, phase: 'reconcile' }
+      const kind = createJiraSyncKind(deps())
+      pinecone.fail({
+        kind: 'respond',
+        path: '/vectors/list',
+        status: 429,
+        headers: { 'retry-after': '2' },
+        times: 1,
+      })
+      expect(await runChunk(kind, scopeOf('OPS', 1), cursor)).toEqual([
+        { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 2000 },
+      ])
+      pinecone.fail({
+        kind: 'respond',
+        path: '/vectors/delete',
+        status: 429,
+        headers: { 'retry-after': '2' },
+        times: 1,
+      })
+      expect(await runChunk(kind, scopeOf('OPS', 1), cursor)).toEqual([
+        { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 2000 },
+      ])
+      expect(jiraKeys()).toEqual(['jira-OPS-1', 'jira-OPS-2'])
     })
 
     it('fails the chunk for good with a clear message when Jira refuses the credentials', async () => {

@@ -2,9 +2,10 @@ import { activeProjectKeys } from '../db/projects.ts'
 import { advanceWatermark, readWatermarks } from '../db/sync-state.ts'
 import { AppError } from '../errors.ts'
 import type { Services } from '../services.ts'
+import type { UpstreamResult } from '../upstreams/failure.ts'
 import { failureToError, failureToStep } from '../upstreams/failure.ts'
 import { isStalePageToken, type JiraClient, type JiraIssue } from '../upstreams/jira/client.ts'
-import { isProjectKey, updatedWindowJql } from '../upstreams/jira/jql.ts'
+import { isProjectKey, projectKeysJql, updatedWindowJql } from '../upstreams/jira/jql.ts'
 import type { PineconeSink } from '../upstreams/pinecone/client.ts'
 import { JIRA_FIELDS, parseIssueTime, toJiraDocument } from './jira-document.ts'
 import { defineJobKind, PLAN_TIMEOUT_MS } from './registry.ts'
@@ -17,6 +18,8 @@ import type { ChunkInput, JobKind, StepResult } from './types.ts'
  * A chunk's scope is `{ project, fromMs, toMs }` with `toMs` frozen when the job is planned, so a
  * chunk always ends. Pages of `search/jql` are ordered by `updated`, then `key`; an issue updated
  * while we page moves behind us and is read again (upserts by id make that harmless).
+ * After the pages, a reconcile deletes the project's vectors whose issue Jira no longer has (deleted,
+ * or moved to another project, which changes its key).
  */
 
 /** `backfill-jira` parameters, validated by the start route. */
@@ -27,9 +30,15 @@ export type JiraSyncParams = { projects?: string[] }
 export type JiraScope = { project: string; fromMs: number; toMs: number }
 /**
  * Where a chunk continues: the lower bound of the JQL its token belongs to, Jira's token, and the
- * `updated` of the newest issue written so far (the restart point when a token is refused).
+ * `updated` of the newest issue written so far (the restart point when a token is refused);
+ * `phase: 'reconcile'` once every page is written (a resumed chunk then repeats only the reconcile).
  */
-export type JiraCursor = { fromMs: number; nextPageToken?: string; lastUpdatedMs?: number }
+export type JiraCursor = {
+  fromMs: number
+  nextPageToken?: string
+  lastUpdatedMs?: number
+  phase?: 'reconcile'
+}
 
 export type JiraJobDeps = Pick<
   Services,
@@ -47,13 +56,15 @@ export const SYNC_OVERLAP_MS = 10 * 60_000
 export const SYNC_FIRST_LOOKBACK_MS = 2 * 86_400_000
 /** Issues per page: Jira serves about 100 with real fields. */
 export const PAGE_SIZE = 100
+/** Keys per page of the reconcile's key scan: Jira serves up to 5000 when only `key` is asked. */
+export const KEY_PAGE_SIZE = 5000
 
 const DAY_MS = 86_400_000
 const LOGGED_KEYS = 20
 
 // Missing settings are no outage that passes: UNAVAILABLE (503) at a start, and a chunk that
 // fails for good in the worker, both naming the variables.
-function requireUpstreams(deps: JiraJobDeps): { jira: JiraClient; pinecone: PineconeSink } {
+function requireUpstreams(deps: JiraJobDeps): Upstreams {
   if (!deps.jira) {
     throw new AppError(
       'UNAVAILABLE',
@@ -130,82 +141,187 @@ function newestUpdated(issues: readonly JiraIssue[]): number | undefined {
   return newest
 }
 
+type Upstreams = { jira: JiraClient; pinecone: PineconeSink }
+
+// The cursor a chunk starts its pages from. Without a token, a resumed chunk restarts at the
+// newest `updated` it wrote (inclusive).
+function startCursor(scope: JiraScope, resumed: JiraCursor | null): JiraCursor {
+  if (resumed?.nextPageToken) {
+    return resumed
+  }
+  return {
+    fromMs: resumed?.lastUpdatedMs ?? resumed?.fromMs ?? scope.fromMs,
+    ...(resumed?.lastUpdatedMs !== undefined && { lastUpdatedMs: resumed.lastUpdatedMs }),
+  }
+}
+
 /**
- * Runs one project's window page by page. After the last page it moves the project's watermark to
- * the window's end (for a backfill only when that leaves no gap); a crash before that repeats at
- * most the newest issues, never skips any.
+ * Writes one project's window page by page; returns the last page's cursor (phase `reconcile`), or
+ * nothing after yielding a retry.
+ */
+async function* writePages(
+  deps: JiraJobDeps,
+  { jira, pinecone }: Upstreams,
+  input: ChunkInput<JiraScope, JiraCursor>,
+): AsyncGenerator<StepResult<JiraCursor>, JiraCursor | undefined, void> {
+  const { scope, signal } = input
+  const jiraBaseUrl = deps.config.jira?.baseUrl ?? ''
+  let cursor = startCursor(scope, input.cursor)
+  for (;;) {
+    const jql = updatedWindowJql({
+      project: scope.project,
+      fromMs: cursor.fromMs,
+      toMs: scope.toMs,
+    })
+    const page = await jira.searchPage({
+      jql,
+      fields: JIRA_FIELDS,
+      maxResults: PAGE_SIZE,
+      signal,
+      ...(cursor.nextPageToken !== undefined && { nextPageToken: cursor.nextPageToken }),
+    })
+    if (!page.ok) {
+      if (cursor.nextPageToken !== undefined && isStalePageToken(page)) {
+        // Tokens expire (7 days) and a resumed job may hold an old one: start again from the
+        // newest issue written; what repeats is upserted again by id.
+        deps.log.info({ project: scope.project }, 'jira page token refused; restarting window')
+        const { lastUpdatedMs } = cursor
+        cursor = {
+          fromMs: lastUpdatedMs ?? cursor.fromMs,
+          ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+        }
+        continue
+      }
+      yield failureToStep(page, 'jira', signal)
+      return undefined
+    }
+    const { issues, isLast, nextPageToken } = page.value
+    const now = deps.clock.now()
+    const documents = issues.map((issue) =>
+      toJiraDocument(issue, { project: scope.project, jiraBaseUrl, now }),
+    )
+    const written = await pinecone.upsertDocuments(documents, signal)
+    if (!written.ok) {
+      yield failureToStep(written, 'pinecone', signal)
+      return undefined
+    }
+    const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
+    cursor = {
+      fromMs: cursor.fromMs,
+      ...(nextPageToken !== undefined && { nextPageToken }),
+      ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+      ...(isLast && { phase: 'reconcile' as const }),
+    }
+    yield { kind: 'page', cursor, fetched: issues.length, written: written.written }
+    if (isLast) {
+      return cursor
+    }
+  }
+}
+
+/** Every issue key the project holds now; a failure (or abort) on any page is the result. */
+async function projectIssueKeys(
+  jira: JiraClient,
+  project: string,
+  signal: AbortSignal,
+): Promise<UpstreamResult<Set<string>>> {
+  const jql = projectKeysJql(project)
+  const keys = new Set<string>()
+  let nextPageToken: string | undefined
+  for (;;) {
+    const page = await jira.searchPage({
+      jql,
+      fields: ['key'],
+      maxResults: KEY_PAGE_SIZE,
+      signal,
+      ...(nextPageToken !== undefined && { nextPageToken }),
+    })
+    if (!page.ok) {
+      return page
+    }
+    for (const issue of page.value.issues) {
+      keys.add(issue.key)
+    }
+    if (page.value.isLast) {
+      return { ok: true, value: keys }
+    }
+    nextPageToken = page.value.nextPageToken
+  }
+}
+
+/**
+ * Deletes the project's vectors whose issue Jira no longer returns, then yields one step (the
+ * deletes counted as written) so the engine checkpoints. Idempotent, so a crash repeats it whole.
+ * Nothing is deleted unless the key scan finished, nor when Jira returns no key at all.
+ */
+async function* reconcile(
+  deps: JiraJobDeps,
+  { jira, pinecone }: Upstreams,
+  project: string,
+  cursor: JiraCursor,
+  signal: AbortSignal,
+): AsyncGenerator<StepResult<JiraCursor>, void, void> {
+  // Pinecone before Jira: a vector another chunk writes after this listing is never a candidate.
+  // The dash keeps `jira-AB-` from matching `jira-ABC-1`.
+  const listed = await pinecone.listIds(`jira-${project}-`, signal)
+  if (!listed.ok) {
+    yield failureToStep(listed, 'pinecone', signal)
+    return
+  }
+  const keys = await projectIssueKeys(jira, project, signal)
+  if (!keys.ok) {
+    yield failureToStep(keys, 'jira', signal)
+    return
+  }
+  const gone = listed.ids.filter((id) => !keys.value.has(id.slice('jira-'.length)))
+  let deleted = 0
+  if (keys.value.size === 0 && gone.length > 0) {
+    // More likely lost permissions or a renamed project than an emptied one: keep the index.
+    deps.log.warn(
+      { project, vectors: gone.length },
+      'jira returned no issues for a project with vectors; nothing deleted',
+    )
+  } else if (gone.length > 0) {
+    const result = await pinecone.deleteIds(gone, signal)
+    if (!result.ok) {
+      yield failureToStep(result, 'pinecone', signal)
+      return
+    }
+    deleted = gone.length
+  }
+  deps.log.info(
+    { project, deleted, ...(deleted > 0 && { ids: gone.slice(0, LOGGED_KEYS) }) },
+    'jira reconcile: vectors of issues gone from Jira deleted',
+  )
+  yield { kind: 'page', cursor, fetched: 0, written: deleted }
+}
+
+/**
+ * Runs one project's window page by page, then the reconcile. After the last page it moves the
+ * project's watermark to the window's end (for a backfill only when that leaves no gap); a crash
+ * before that repeats at most the newest issues, never skips any.
  */
 function createRunner(deps: JiraJobDeps, watermark: 'always' | 'when-covered') {
   return async function* run(
     input: ChunkInput<JiraScope, JiraCursor>,
   ): AsyncGenerator<StepResult<JiraCursor>, void, void> {
-    const { jira, pinecone } = requireUpstreams(deps)
-    const { scope, signal } = input
-    const jiraBaseUrl = deps.config.jira?.baseUrl ?? ''
-    // Without a token, a resumed chunk restarts at the newest `updated` it wrote (inclusive).
-    let cursor: JiraCursor = input.cursor?.nextPageToken
-      ? input.cursor
-      : {
-          fromMs: input.cursor?.lastUpdatedMs ?? input.cursor?.fromMs ?? scope.fromMs,
-          ...(input.cursor?.lastUpdatedMs !== undefined && {
-            lastUpdatedMs: input.cursor.lastUpdatedMs,
-          }),
-        }
-    for (;;) {
-      const jql = updatedWindowJql({
-        project: scope.project,
-        fromMs: cursor.fromMs,
-        toMs: scope.toMs,
-      })
-      const page = await jira.searchPage({
-        jql,
-        fields: JIRA_FIELDS,
-        maxResults: PAGE_SIZE,
-        signal,
-        ...(cursor.nextPageToken !== undefined && { nextPageToken: cursor.nextPageToken }),
-      })
-      if (!page.ok) {
-        if (cursor.nextPageToken !== undefined && isStalePageToken(page)) {
-          // Tokens expire (7 days) and a resumed job may hold an old one: start again from the
-          // newest issue written; what repeats is upserted again by id.
-          deps.log.info({ project: scope.project }, 'jira page token refused; restarting window')
-          const { lastUpdatedMs } = cursor
-          cursor = {
-            fromMs: lastUpdatedMs ?? cursor.fromMs,
-            ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
-          }
-          continue
-        }
-        yield failureToStep(page, 'jira', signal)
+    const upstreams = requireUpstreams(deps)
+    const { scope } = input
+    let cursor = input.cursor
+    if (cursor?.phase !== 'reconcile') {
+      cursor = (yield* writePages(deps, upstreams, input)) ?? null
+      if (!cursor) {
         return
-      }
-      const { issues } = page.value
-      const now = deps.clock.now()
-      const documents = issues.map((issue) =>
-        toJiraDocument(issue, { project: scope.project, jiraBaseUrl, now }),
-      )
-      const written = await pinecone.upsertDocuments(documents, signal)
-      if (!written.ok) {
-        yield failureToStep(written, 'pinecone', signal)
-        return
-      }
-      const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
-      cursor = {
-        fromMs: cursor.fromMs,
-        ...(page.value.nextPageToken !== undefined && { nextPageToken: page.value.nextPageToken }),
-        ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
-      }
-      yield { kind: 'page', cursor, fetched: issues.length, written: written.written }
-      if (page.value.isLast) {
-        break
       }
     }
+    // Repeated when a resumed chunk repeats the reconcile: the watermark only moves forward.
     await advanceWatermark(deps.db, {
       source: JIRA_SOURCE,
       scope: scope.project,
       toMs: scope.toMs,
       ...(watermark === 'when-covered' && { onlyIfCoveredFrom: scope.fromMs }),
     })
+    yield* reconcile(deps, upstreams, scope.project, cursor, input.signal)
   }
 }
 

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { assert, describe, expect, it } from 'vitest'
 import { parseJql } from '#test/fakes/jql.ts'
 import { AppError } from '../../errors.ts'
-import { PROJECT_KEY, updatedWindowJql } from './jql.ts'
+import { PROJECT_KEY, projectKeysJql, updatedWindowJql } from './jql.ts'
 
 describe('jira jql', () => {
   it('bounds one project by epoch milliseconds, oldest first with a total order', () => {
@@ -35,6 +35,26 @@ describe('jira jql', () => {
             { kind: 'date', field: 'updated', op: '>=', ms: fromMs },
             { kind: 'date', field: 'updated', op: '<=', ms: fromMs + span },
           ])
+        },
+      ),
+    )
+  })
+
+  it("lists one project's issues by key, with the key quoted and checked", () => {
+    expect(projectKeysJql('OPS')).toBe('project = "OPS" ORDER BY key ASC')
+    for (const project of ['ops', 'OPS" OR project = "X', '1AB', '', 'A B']) {
+      expect(() => projectKeysJql(project)).toThrow(AppError)
+    }
+    fc.assert(
+      fc.property(
+        fc.stringMatching(PROJECT_KEY).filter((key) => key.length <= 20),
+        (project) => {
+          const parsed = parseJql(projectKeysJql(project), 0)
+          assert(parsed.ok, JSON.stringify(parsed))
+          expect(parsed.query).toEqual({
+            clauses: [{ kind: 'project', values: [project] }],
+            orderBy: [{ field: 'key', direction: 'ASC' }],
+          })
         },
       ),
     )

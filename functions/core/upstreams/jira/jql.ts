@@ -14,6 +14,12 @@ export function isProjectKey(key: string): boolean {
 /** The issues of one project updated inside `[fromMs, toMs]` (epoch ms, both inclusive). */
 export type UpdatedWindow = { project: string; fromMs: number; toMs: number }
 
+function checkProject(project: string): void {
+  if (!isProjectKey(project)) {
+    throw new AppError('INTERNAL', 'Not a Jira project key.')
+  }
+}
+
 function checkBound(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new AppError('INTERNAL', `The JQL bound ${name} must be a non-negative integer.`)
@@ -30,13 +36,22 @@ function checkBound(name: string, value: number): void {
  * // 'project = "OPS" AND updated >= 0 AND updated <= 1750000000000 ORDER BY updated ASC, key ASC'
  */
 export function updatedWindowJql(window: UpdatedWindow): string {
-  if (!isProjectKey(window.project)) {
-    throw new AppError('INTERNAL', 'Not a Jira project key.')
-  }
+  checkProject(window.project)
   checkBound('fromMs', window.fromMs)
   checkBound('toMs', window.toMs)
   if (window.fromMs > window.toMs) {
     throw new AppError('INTERNAL', 'The JQL window starts after it ends.')
   }
   return `project = "${window.project}" AND updated >= ${window.fromMs} AND updated <= ${window.toMs} ORDER BY updated ASC, key ASC`
+}
+
+/**
+ * JQL for every issue one project holds now, by key (for the key scan that finds deleted and moved
+ * issues). The key is validated and quoted as in `updatedWindowJql`.
+ * @throws {AppError} INTERNAL for a malformed key (callers validate first; not retryable)
+ * @example projectKeysJql('OPS') // 'project = "OPS" ORDER BY key ASC'
+ */
+export function projectKeysJql(project: string): string {
+  checkProject(project)
+  return `project = "${project}" ORDER BY key ASC`
 }

@@ -65,6 +65,22 @@ describe('pinecone sink', () => {
       expect([...pinecone.vectors('jira').keys()]).toEqual(['doc-1'])
     })
 
+    it('lists the ids with a prefix across pages, in byte order, and nothing past the prefix', async () => {
+      const values = [0.1, 0.2]
+      const ids = Array.from({ length: 230 }, (_, n) => `jira-AB-${n + 1}`)
+      pinecone.seedVectors(
+        [...ids, 'jira-ABC-1', 'jira-A-1', 'tempo-AB-1'].map((id) => ({ id, values })),
+      )
+      const result = await sink().listIds('jira-AB-')
+      assert(result.ok, JSON.stringify(result))
+      expect(result.ids).toEqual([...ids].sort())
+      const lists = pinecone.requests.filter((r) => r.path === '/vectors/list')
+      expect(lists.map((r) => r.query.get('prefix'))).toEqual(['jira-AB-', 'jira-AB-', 'jira-AB-'])
+      expect(lists[0]?.query.get('paginationToken')).toBeNull()
+      expect(lists[1]?.query.get('paginationToken')).toEqual(expect.any(String))
+      expect(await sink().listIds('jira-NONE-')).toEqual({ ok: true, ids: [] })
+    })
+
     it('checks the index dimension once per sink and paces every request', async () => {
       const pace = vi.fn(async () => {})
       const target = sink({ pace })
@@ -158,6 +174,22 @@ describe('pinecone sink', () => {
         reason: 'timeout',
       })
       expect(pinecone.requests).toHaveLength(sent)
+    })
+
+    it('reports a failed list page as a failure, never as a shorter list', async () => {
+      pinecone.seedVectors(
+        Array.from({ length: 150 }, (_, n) => ({ id: `jira-OPS-${n}`, values: [0.1] })),
+      )
+      let calls = 0
+      const pace = vi.fn(async () => {
+        calls += 1
+        if (calls === 2) {
+          pinecone.fail({ kind: 'respond', path: '/vectors/list', status: 503, times: 1 })
+        }
+      })
+      const result = await sink({ pace }).listIds('jira-OPS-')
+      expect(result).toMatchObject({ ok: false, reason: 'unavailable' })
+      expect(pinecone.requests.filter((r) => r.path === '/vectors/list')).toHaveLength(2)
     })
 
     it('reports a refused upsert as bad-request with the reason', async () => {

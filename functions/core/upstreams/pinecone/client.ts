@@ -38,6 +38,14 @@ export type PineconeSink = {
   ): Promise<{ ok: true; written: number } | UpstreamFailure>
   /** Deletes vectors by id (batches of ≤ 1000); unknown ids are fine. */
   deleteIds(ids: readonly string[], signal?: AbortSignal): Promise<{ ok: true } | UpstreamFailure>
+  /**
+   * Every id in the namespace that starts with `prefix` (`GET /vectors/list`, all pages), in byte
+   * order. Listing is eventually consistent: a vector upserted moments ago may be missing.
+   */
+  listIds(
+    prefix: string,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; ids: string[] } | UpstreamFailure>
   /** The index is reachable and its dimension equals the embedding model's (health, and before writing). */
   checkIndex(): Promise<{ ok: true; dimension: number } | UpstreamFailure>
 }
@@ -313,9 +321,39 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
     return { ok: true as const }
   }
 
+  async function listAll(prefix: string) {
+    const ids: string[] = []
+    let paginationToken: string | undefined
+    do {
+      let page: Awaited<ReturnType<typeof index.listPaginated>>
+      try {
+        page = await index.listPaginated({ prefix, ...(paginationToken && { paginationToken }) })
+      } catch (err) {
+        return failed(err, `the list of ids starting with ${prefix}`)
+      }
+      for (const vector of page.vectors ?? []) {
+        if (vector.id !== undefined) {
+          ids.push(vector.id)
+        }
+      }
+      const next = page.pagination?.next
+      if (next !== undefined && next === paginationToken) {
+        // A token that does not advance would page forever.
+        return {
+          ok: false as const,
+          reason: 'invalid-response' as const,
+          message: `Pinecone repeated a pagination token while listing ids starting with ${prefix}.`,
+        }
+      }
+      paginationToken = next
+    } while (paginationToken)
+    return { ok: true as const, ids }
+  }
+
   return {
     upsertDocuments: (docs, signal) => callSignal.run(signal, () => upsertAll(docs)),
     deleteIds: (ids, signal) => callSignal.run(signal, () => deleteAll(ids)),
+    listIds: (prefix, signal) => callSignal.run(signal, () => listAll(prefix)),
     checkIndex,
   }
 }
