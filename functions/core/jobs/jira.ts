@@ -105,6 +105,7 @@ async function projectsToCover(
       throw new AppError('UNAVAILABLE', 'Jira did not answer in time; try again.', {
         retryable: true,
         cause: listed,
+        publicMessage: true,
       })
     }
     throw failureToError(listed, 'list the Jira projects')
