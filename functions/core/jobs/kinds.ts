@@ -9,15 +9,17 @@ import type { JobKind } from './types.ts'
  * `defineJobKind`), built from the services it needs; a kind missing here is never claimed, so
  * its jobs wait rather than fail.
  */
-export function createJobKinds(services: Services): JobKind[] {
-  const tempo = createTempoKinds(services)
-  return [
-    createJiraBackfillKind(services),
-    createJiraSyncKind(services),
-    tempo.backfill,
-    tempo.sync,
-  ]
+export function createJobKinds(
+  services: Services,
+  options: { planTimeoutMs?: number } = {},
+): JobKind[] {
+  const deps = { ...services, ...options }
+  const tempo = createTempoKinds({ ...services, options })
+  return [createJiraBackfillKind(deps), createJiraSyncKind(deps), tempo.backfill, tempo.sync]
 }
+
+/** How long `jobs/sync` (60 s, once a day) lets planning wait for Jira; a web start gets 8 s. */
+export const SYNC_PLAN_TIMEOUT_MS = 40_000
 
 /** The daily incremental syncs `jobs/sync` enqueues; each names a kind of `createJobKinds`. */
 export function createDailySyncs(_services: Services): DailySync[] {

@@ -1,5 +1,5 @@
 import { loadConfig } from '#core/config.ts'
-import { createDailySyncs, createJobKinds } from '#core/jobs/kinds.ts'
+import { createDailySyncs, createJobKinds, SYNC_PLAN_TIMEOUT_MS } from '#core/jobs/kinds.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
 import { scheduledEntry } from '#core/scheduled-entry.ts'
 import { createServices } from '#core/services.ts'
@@ -13,6 +13,9 @@ export const main = scheduledEntry({
   handler: (services) =>
     createSyncHandler({
       ...services,
-      registry: createJobRegistry(createJobKinds(services), createDailySyncs(services)),
+      registry: createJobRegistry(
+        createJobKinds(services, { planTimeoutMs: SYNC_PLAN_TIMEOUT_MS }),
+        createDailySyncs(services),
+      ),
     }),
 })
