@@ -69,14 +69,14 @@ function requireUpstreams(deps: JiraJobDeps): Upstreams {
     throw new AppError(
       'UNAVAILABLE',
       'Jira is not configured (JIRA_BASE_URL, JIRA_EMAIL, JIRA_API_TOKEN).',
-      { retryable: false },
+      { retryable: false, publicMessage: true },
     )
   }
   if (!deps.pinecone) {
     throw new AppError(
       'UNAVAILABLE',
       'Pinecone is not configured (PINECONE_API_KEY, PINECONE_INDEX_HOST).',
-      { retryable: false },
+      { retryable: false, publicMessage: true },
     )
   }
   return { jira: deps.jira, pinecone: deps.pinecone }

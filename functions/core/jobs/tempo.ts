@@ -109,7 +109,7 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
       throw new AppError(
         'UNAVAILABLE',
         `Tempo imports need settings that are missing: ${missing.filter(Boolean).join(', ')}.`,
-        { retryable: false },
+        { retryable: false, publicMessage: true },
       )
     }
     const writer = createWorklogWriter({
@@ -143,6 +143,7 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
   const backfill = defineJobKind<TempoBackfillParams, WindowScope, WindowCursor>({
     kind: 'backfill-tempo',
     async plan(params) {
+      scanDeps() // refuse to queue what no worker could run (503 naming the missing settings)
       const projects = await projectScope(params.projects)
       return windowsOf(params.from, params.to, options.windowDays).map((window) => ({
         mode: 'window' as const,

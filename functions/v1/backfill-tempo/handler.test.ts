@@ -31,8 +31,20 @@ type JobBody = {
   url: string
 }
 
+// Configured but unreachable upstreams: starting only plans, and a plan that asks Jira for its
+// projects is refused at once and falls back to filtering by key.
+const UNREACHABLE = {
+  JIRA_BASE_URL: 'http://127.0.0.1:9',
+  JIRA_EMAIL: 'bot@example.com',
+  JIRA_API_TOKEN: 'unused',
+  TEMPO_BASE_URL: 'http://127.0.0.1:9',
+  TEMPO_API_TOKEN: 'unused',
+  PINECONE_API_KEY: 'unused',
+  PINECONE_INDEX_HOST: 'http://127.0.0.1:9',
+}
+
 /** The function over this file's database, with its own limiter, clock and log. */
-function tempoFunction(seams: Partial<Services> = {}) {
+function tempoFunction(seams: Partial<Services> = {}, env: Record<string, string> = UNREACHABLE) {
   const clock = fixedClock(NOW)
   const captured = captureLog()
   const services = {
@@ -43,6 +55,7 @@ function tempoFunction(seams: Partial<Services> = {}) {
       env: {
         JWT_SECRET_KEY: SECRET,
         ADMIN_API_KEY_SHA256: [ADMIN_KEY, OTHER_KEY].map(adminKeyDigest).join(','),
+        ...env,
       },
     }),
     ...seams,
@@ -182,6 +195,18 @@ describe('v1/backfill-tempo', () => {
       expect(error.code).toBe('BAD_REQUEST')
       const issues = error.details?.issues as Array<{ path: string }>
       expect(issues.map((issue) => issue.path)).toContain(field)
+      expect(await tempoJobs()).toEqual([])
+    })
+
+    it('answers 503 naming the missing settings, and queues nothing, when Tempo is not configured', async () => {
+      const { TEMPO_API_TOKEN: _, ...withoutTempo } = UNREACHABLE
+      const { call } = tempoFunction({}, withoutTempo)
+      const res = await call({ method: 'POST', headers: asAdmin, body: { days: 5 } })
+      expect(res.statusCode, JSON.stringify(res.body)).toBe(503)
+      expect((res.body as ErrorBody).error).toMatchObject({
+        code: 'UNAVAILABLE',
+        message: 'Tempo imports need settings that are missing: TEMPO_*.',
+      })
       expect(await tempoJobs()).toEqual([])
     })
 
