@@ -59,19 +59,25 @@ export function copyVector(vector: FakeVector): FakeVector {
   return structuredClone(vector)
 }
 
+/** One namespace's records, created on first use (Pinecone creates namespaces on upsert). */
+export function namespaceIn(
+  store: Map<string, Map<string, FakeVector>>,
+  namespace: string,
+): Map<string, FakeVector> {
+  let found = store.get(namespace)
+  if (!found) {
+    found = new Map()
+    store.set(namespace, found)
+  }
+  return found
+}
+
 /**
  * The index host's routes (`/vectors/*`, `/query`, `/describe_index_stats`) over `store`
  * (namespace → id → record). Keys on the wire are camelCase, as the v8 client sends and reads them.
  */
 export function createIndexRoutes(store: Map<string, Map<string, FakeVector>>, dimension: number) {
-  function space(namespace: string): Map<string, FakeVector> {
-    let found = store.get(namespace)
-    if (!found) {
-      found = new Map()
-      store.set(namespace, found)
-    }
-    return found
-  }
+  const space = (namespace: string) => namespaceIn(store, namespace)
 
   function vectorProblem(raw: unknown): string | undefined {
     const vector = raw as Partial<FakeVector> | null

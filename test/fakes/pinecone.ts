@@ -4,6 +4,7 @@ import {
   createIndexRoutes,
   dataError,
   type FakeVector,
+  namespaceIn,
   namespaceOf,
 } from './pinecone-index.ts'
 import {
@@ -51,15 +52,6 @@ export async function startFakePinecone(options: FakePineconeOptions = {}): Prom
   const dimension = options.dimension ?? 1024
   const store = new Map<string, Map<string, FakeVector>>()
   let baseUrl = ''
-
-  function space(namespace: string): Map<string, FakeVector> {
-    let found = store.get(namespace)
-    if (!found) {
-      found = new Map()
-      store.set(namespace, found)
-    }
-    return found
-  }
 
   function describeIndex(name: string): FakeResponse {
     if (options.indexName !== undefined && name !== options.indexName) {
@@ -117,7 +109,7 @@ export async function startFakePinecone(options: FakePineconeOptions = {}): Prom
       return [...store].filter(([, vectors]) => vectors.size > 0).map(([name]) => name)
     },
     seedVectors(records, namespace) {
-      const target = space(namespaceOf(namespace))
+      const target = namespaceIn(store, namespaceOf(namespace))
       for (const record of records) {
         target.set(record.id, copyVector(record))
       }

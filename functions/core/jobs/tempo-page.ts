@@ -2,7 +2,7 @@ import type { Database } from '../db/client.ts'
 import { findIssueKeys, findUsers, saveIssueKeys, saveUsers } from '../db/jira-cache.ts'
 import { deleteWorklogs, touchWorklogs, upsertWorklogs } from '../db/tempo-worklogs.ts'
 import type { Logger } from '../log.ts'
-import { failureToStep, type RetryStep } from '../upstreams/failure.ts'
+import { failureToStep, type RetryStep, type UpstreamFailure } from '../upstreams/failure.ts'
 import type { JiraClient } from '../upstreams/jira/client.ts'
 import type { PineconeSink } from '../upstreams/pinecone/client.ts'
 import type { TempoWorklog } from '../upstreams/tempo/client.ts'
@@ -47,50 +47,83 @@ const LOGGED_IDS = 20
  * Jira and Pinecone. A transient upstream failure becomes a retry; any other fails the chunk.
  */
 export function createWorklogWriter(deps: WorklogWriterDeps) {
-  async function issueKeys(issueIds: string[], signal: AbortSignal) {
-    const cached = await findIssueKeys(deps.db, issueIds, deps.cacheMaxAgeSeconds)
-    const missing = issueIds.filter((id) => !cached.has(id))
-    if (missing.length > 0) {
-      const looked = await deps.jira.issueKeysByIds(missing, signal)
-      if (!looked.ok) {
-        return failureToStep(looked, 'jira', signal)
-      }
-      const found = looked.value.map(({ id, key, projectKey }) => ({
-        issueId: id,
-        issueKey: key,
-        projectKey: projectKeyOf(key) ?? projectKey,
-      }))
-      // Only Jira's answers are cached: an id it did not return is asked again next time.
-      await saveIssueKeys(deps.db, found)
-      for (const entry of found) {
-        cached.set(entry.issueId, entry)
-      }
+  // Cached entries first, then one Jira call for the rest. Only Jira's answers are cached: an id
+  // it did not return (or a failed call) is asked again next time.
+  async function readThrough<T>(
+    ids: string[],
+    cache: {
+      find: (ids: string[]) => Promise<Map<string, T>>
+      save: (entries: T[]) => Promise<void>
+      idOf: (entry: T) => string
+    },
+    lookup: (missing: string[]) => Promise<{ ok: true; value: T[] } | UpstreamFailure>,
+    signal: AbortSignal,
+  ): Promise<Map<string, T> | RetryStep> {
+    const cached = await cache.find(ids)
+    const missing = ids.filter((id) => !cached.has(id))
+    if (missing.length === 0) {
+      return cached
+    }
+    const looked = await lookup(missing)
+    if (!looked.ok) {
+      return failureToStep(looked, 'jira', signal)
+    }
+    await cache.save(looked.value)
+    for (const entry of looked.value) {
+      cached.set(cache.idOf(entry), entry)
     }
     return cached
   }
 
-  async function users(accountIds: string[], signal: AbortSignal) {
-    const cached = await findUsers(deps.db, accountIds, deps.cacheMaxAgeSeconds)
-    const missing = accountIds.filter((id) => !cached.has(id))
-    if (missing.length > 0) {
-      const looked = await deps.jira.usersByAccountIds(missing, signal)
-      if (!looked.ok) {
-        return failureToStep(looked, 'jira', signal)
-      }
-      const found = looked.value
-        .filter((user) => user.displayName.trim() !== '')
-        .map((user) => ({
-          accountId: user.accountId,
-          displayName: user.displayName,
-          email: user.emailAddress?.trim() || null,
-        }))
-      await saveUsers(deps.db, found)
-      for (const entry of found) {
-        cached.set(entry.accountId, entry)
-      }
-    }
-    return cached
-  }
+  const issueKeys = (issueIds: string[], signal: AbortSignal) =>
+    readThrough(
+      issueIds,
+      {
+        find: (ids) => findIssueKeys(deps.db, ids, deps.cacheMaxAgeSeconds),
+        save: (entries) => saveIssueKeys(deps.db, entries),
+        idOf: (entry) => entry.issueId,
+      },
+      async (missing) => {
+        const looked = await deps.jira.issueKeysByIds(missing, signal)
+        return looked.ok
+          ? {
+              ok: true,
+              value: looked.value.map(({ id, key, projectKey }) => ({
+                issueId: id,
+                issueKey: key,
+                projectKey: projectKeyOf(key) ?? projectKey,
+              })),
+            }
+          : looked
+      },
+      signal,
+    )
+
+  const users = (accountIds: string[], signal: AbortSignal) =>
+    readThrough(
+      accountIds,
+      {
+        find: (ids) => findUsers(deps.db, ids, deps.cacheMaxAgeSeconds),
+        save: (entries) => saveUsers(deps.db, entries),
+        idOf: (entry) => entry.accountId,
+      },
+      async (missing) => {
+        const looked = await deps.jira.usersByAccountIds(missing, signal)
+        return looked.ok
+          ? {
+              ok: true,
+              value: looked.value
+                .filter((user) => user.displayName.trim() !== '')
+                .map((user) => ({
+                  accountId: user.accountId,
+                  displayName: user.displayName,
+                  email: user.emailAddress?.trim() || null,
+                })),
+            }
+          : looked
+      },
+      signal,
+    )
 
   /** Resolves, filters and writes one page; `projects` null means every project. */
   async function write(
