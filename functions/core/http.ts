@@ -111,7 +111,7 @@ export function clientIpOf(headers: Readonly<Record<string, string>>): string {
 }
 
 /** The request id: DigitalOcean's `x-request-id` when well formed, else the activation id or a new one. */
-export function requestIdOf(headers: Readonly<Record<string, string>>, context: DoContext): string {
+function requestIdOf(headers: Readonly<Record<string, string>>, context: DoContext): string {
   const fromHeader = headers['x-request-id']
   if (fromHeader && REQUEST_ID.test(fromHeader)) {
     return fromHeader
@@ -138,10 +138,14 @@ export function envelopeOf(
  * `HttpRequest`. The request id is resolved first, so even a rejected body is answered with it.
  * @throws {AppError} BAD_REQUEST, PAYLOAD_TOO_LARGE or UNSUPPORTED_MEDIA_TYPE
  */
-export function toHttpRequest(event: unknown, context: DoContext): HttpRequest {
+export function toHttpRequest(
+  event: unknown,
+  context: DoContext,
+  envelope = envelopeOf(event, context), // passed in by webEntry, which has read it already
+): HttpRequest {
   const fields = record(event)
   const http: RawHttp = record(fields.http)
-  const { method, headers, requestId } = envelopeOf(event, context)
+  const { method, headers, requestId } = envelope
   const rawPath = String(http.path ?? fields.__ow_path ?? '')
   const path = rawPath === '/' ? '' : rawPath.replace(/\/+$/, '')
   const base = { method, path, headers, requestId, clientIp: clientIpOf(headers) }

@@ -59,7 +59,7 @@ export function webEntry<S extends Pick<Services, 'config' | 'log' | 'clock' | '
       if (isPreflight) {
         return { statusCode: 204, headers }
       }
-      const req = { ...toHttpRequest(event, context), requestId }
+      const req = toHttpRequest(event, context, envelope)
       if (!options.exemptFromClientLimits?.(req)) {
         const limitHeaders = await enforceLimits(
           { ...services, now: () => services.clock.now().getTime() },
