@@ -1,5 +1,6 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import * as v from 'valibot'
+import { assert, describe, expect, it } from 'vitest'
 import { AppError } from '#core/errors.ts'
 import { addDays } from '#core/validation/backfill.ts'
 import { parseInput } from '#core/validation/parse.ts'
@@ -165,5 +166,18 @@ describe('tempo backfill date range', () => {
       expect(isCalendarDate('2024-1-01')).toBe(false)
       expect(isCalendarDate(' 2024-01-01')).toBe(false)
     })
+  })
+})
+
+describe('one message per mistake', () => {
+  it('answers a malformed date with its format message alone', () => {
+    const result = v.safeParse(tempoBackfillBody('2026-06-01'), {
+      from: '2026-1-1',
+      to: '2026-03-31',
+    })
+    assert(!result.success)
+    expect(result.issues.map((issue) => [v.getDotPath(issue), issue.message])).toEqual([
+      ['from', 'Use YYYY-MM-DD, zero-padded.'],
+    ])
   })
 })

@@ -26,8 +26,19 @@ export function daysBetween(from: string, to: string): number {
 const Day = v.pipe(
   v.string(),
   v.regex(DAY, 'Use YYYY-MM-DD, zero-padded.'),
-  v.check(isCalendarDate, 'Not a date in the calendar.'),
+  // Only for a well-formed date: `2024-1-1` gets the format message alone.
+  v.check((text) => !DAY.test(text) || isCalendarDate(text), 'Not a date in the calendar.'),
 )
+
+// The range checks compare two real dates; a malformed one already has its own message.
+function bothDates(i: {
+  from?: string | undefined
+  to?: string | undefined
+}): i is { from: string; to: string } {
+  return (
+    i.from !== undefined && i.to !== undefined && isCalendarDate(i.from) && isCalendarDate(i.to)
+  )
+}
 
 /** A Tempo backfill request resolved to dates: `from`..`to` inclusive, in UTC. */
 export type TempoBackfillInput = {
@@ -88,7 +99,7 @@ export function tempoBackfillBody(today: string) {
     v.forward(
       v.partialCheck(
         [['from']],
-        (i) => i.from === undefined || i.from <= today,
+        (i) => i.from === undefined || !isCalendarDate(i.from) || i.from <= today,
         'Must not be after today (UTC).',
       ),
       ['from'],
@@ -96,7 +107,7 @@ export function tempoBackfillBody(today: string) {
     v.forward(
       v.partialCheck(
         [['to']],
-        (i) => i.to === undefined || i.to <= today,
+        (i) => i.to === undefined || !isCalendarDate(i.to) || i.to <= today,
         'Must not be after today (UTC).',
       ),
       ['to'],
@@ -104,7 +115,7 @@ export function tempoBackfillBody(today: string) {
     v.forward(
       v.partialCheck(
         [['from'], ['to']],
-        (i) => i.from === undefined || i.to === undefined || i.to >= i.from,
+        (i) => !bothDates(i) || i.to >= i.from,
         'Must be on or after from.',
       ),
       ['to'],
@@ -112,8 +123,7 @@ export function tempoBackfillBody(today: string) {
     v.forward(
       v.partialCheck(
         [['from'], ['to']],
-        (i) =>
-          i.from === undefined || i.to === undefined || daysBetween(i.from, i.to) <= MAX_SPAN_DAYS,
+        (i) => !bothDates(i) || daysBetween(i.from, i.to) <= MAX_SPAN_DAYS,
         `The range may span at most ${MAX_SPAN_DAYS} days.`,
       ),
       ['from'],
