@@ -8,10 +8,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path'
 import pg from 'pg'
 import { applyMigrations } from '#db/migrate.ts'
-import { startEmbeddedPostgres } from '#test/embedded-postgres.ts'
+import { startEmbeddedPostgres } from '#sandbox/embedded-postgres.ts'
+import { startSandbox } from '#sandbox/sandbox.ts'
 import { cronMatches } from './cron.ts'
 import { ROOT, readFunctions } from './project.ts'
-import { startSandbox } from './sandbox.ts'
 
 type Main = (event: unknown, context: unknown) => Promise<Record<string, unknown>>
 type LocalFunction = ReturnType<typeof readFunctions>[number] & { main: Main }

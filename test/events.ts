@@ -1,4 +1,4 @@
-import type { DoContext } from '#core/http.ts'
+import type { DoContext } from '#core/platform/do-event.ts'
 
 type EventOptions = {
   method?: string

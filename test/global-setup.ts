@@ -52,7 +52,7 @@ export async function setup(project: TestProject) {
 async function startEmbeddedPostgresProcess(
   dataDir: string,
 ): Promise<{ url: string; stop: () => Promise<void> }> {
-  const script = join(import.meta.dirname, 'embedded-postgres-process.ts')
+  const script = join(import.meta.dirname, '..', 'sandbox', 'embedded-postgres-process.ts')
   const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir], {
     stdio: ['pipe', 'pipe', 'inherit'],
   })

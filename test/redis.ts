@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll } from 'vitest'
-import { startUpstashBridge, type UpstashBridge } from './upstash-bridge.ts'
+import { startUpstashBridge, type UpstashBridge } from '#sandbox/upstash-bridge.ts'
 
 /** What `useUpstashBridge()` gives a test file. */
 export type UpstashBridgeContext = {

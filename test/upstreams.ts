@@ -1,9 +1,9 @@
 import { createJiraClient, type JiraClientOptions } from '#core/upstreams/jira/client.ts'
 import { createPineconeSink, type PineconeSinkOptions } from '#core/upstreams/pinecone/client.ts'
 import { createTempoClient, type TempoClientOptions } from '#core/upstreams/tempo/client.ts'
-import type { FakeJira } from './fakes/jira.ts'
-import type { FakePinecone } from './fakes/pinecone.ts'
-import type { FakeTempo } from './fakes/tempo.ts'
+import type { FakeJira } from '#sandbox/fakes/jira.ts'
+import type { FakePinecone } from '#sandbox/fakes/pinecone.ts'
+import type { FakeTempo } from '#sandbox/fakes/tempo.ts'
 
 /** The settings that point config at the given fakes (for `testConfig`/`testServices`). */
 export function upstreamEnv(fakes: {

@@ -2,11 +2,11 @@
 // mid-run. Its one argument is JSON: { env, leaseMs } (the environment of the fakes and the test
 // database); it runs the Tempo kinds until nothing is due, as a real worker invocation would.
 import { createJobRegistry } from '#core/jobs/registry.ts'
-import { createTempoKinds } from '#core/jobs/tempo.ts'
 import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstreams/services.ts'
+import { createUpstreams } from '#core/upstreams/clients.ts'
+import { createTempoKinds } from '#pipelines/tempo/kinds.ts'
+import { testConfig } from '#test/config.ts'
 import { createWorkerHandler } from '../../functions/jobs/worker/handler.ts'
-import { testConfig } from '../config.ts'
 
 type Settings = { env: Record<string, string>; leaseMs: number }
 

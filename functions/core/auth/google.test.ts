@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { fixedClock } from '#test/clock.ts'
-import { useFakeGoogle } from '#test/fakes/hooks.ts'
+import { useFakeGoogle } from '#test/fakes.ts'
 import { createGoogleVerifier, type GoogleVerifierOptions } from './google.ts'
 
 const NOW = new Date('2026-06-01T12:00:00.000Z')

@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose'
-import type { Clock } from '../clock.ts'
+import type { Clock } from '#core/clock.ts'
 
 /** Both spellings Google still issues. */
 export const GOOGLE_ISSUERS = ['https://accounts.google.com', 'accounts.google.com']

@@ -1,12 +1,12 @@
-import type { Clock } from '../clock.ts'
-import type { Database } from '../db/client.ts'
+import type { Clock } from '#core/clock.ts'
+import type { Database } from '#core/db/client.ts'
 import {
   findSignInCandidates,
   insertUser,
   linkGoogleSub,
   recordSignIn,
   type User,
-} from '../db/users.ts'
+} from '#core/db/users.ts'
 import type { GoogleIdentity, GoogleRefusal, GoogleVerifier } from './google.ts'
 import type { AppTokens, IssuedToken } from './tokens.ts'
 

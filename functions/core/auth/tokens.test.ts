@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { base64url, decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
+import { AppError } from '#core/errors.ts'
 import { fixedClock } from '#test/clock.ts'
-import { AppError } from '../errors.ts'
 import {
   createAppTokens,
   keyIdOf,

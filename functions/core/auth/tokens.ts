@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { errors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import * as v from 'valibot'
-import type { Clock } from '../clock.ts'
-import type { Role } from '../db/users.ts'
-import { AppError } from '../errors.ts'
+import type { Clock } from '#core/clock.ts'
+import type { Role } from '#core/db/users.ts'
+import { AppError } from '#core/errors.ts'
 
 /** The `iss` of every app token. */
 export const TOKEN_ISSUER = 'agent-pm'

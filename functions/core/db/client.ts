@@ -1,7 +1,7 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
+import type { Config } from '#core/config.ts'
 import * as schema from '#db/schema.ts'
-import type { Config } from '../config.ts'
 
 /** The typed query builder every db module receives. */
 export type Database = NodePgDatabase<typeof schema>

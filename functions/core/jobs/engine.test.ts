@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { assert, beforeAll, describe, expect, it } from 'vitest'
+import { AppError } from '#core/errors.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { captureLog } from '#test/log.ts'
 import {
@@ -13,7 +14,6 @@ import {
   type SyntheticSink,
   tableSink,
 } from '#test/synthetic-kind.ts'
-import { AppError } from '../errors.ts'
 import { runWorker, type WorkerOptions } from './engine.ts'
 import { createJobQueue } from './queue.ts'
 import { createJobRegistry } from './registry.ts'

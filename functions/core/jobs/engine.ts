@@ -10,9 +10,9 @@
  * - cursor: where a chunk continues after its last checkpoint.
  * - lease: a claimed chunk's token and expiry; a write under a lost lease changes nothing.
  */
-import { ConfigError } from '../config.ts'
-import { AppError } from '../errors.ts'
-import type { Logger } from '../log.ts'
+import { ConfigError } from '#core/config.ts'
+import { AppError } from '#core/errors.ts'
+import type { Logger } from '#core/log.ts'
 import { type BackoffPolicy, backoffMs, DEFAULT_BACKOFF } from './backoff.ts'
 import type { ClaimedChunk, JobQueue, ReapSummary } from './queue.ts'
 import type { JobRegistry } from './registry.ts'

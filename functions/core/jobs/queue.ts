@@ -1,4 +1,4 @@
-import type { PoolLike } from '../db/client.ts'
+import type { PoolLike } from '#core/db/client.ts'
 import { type JobRow, type JobView, toJobView } from './job-view.ts'
 import * as sql from './queue-sql.ts'
 import type { Json } from './types.ts'

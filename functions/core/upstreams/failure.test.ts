@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { AppError } from '../errors.ts'
+import { AppError } from '#core/errors.ts'
 import {
   capMessage,
   failureToError,

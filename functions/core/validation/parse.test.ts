@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import * as v from 'valibot'
 import { describe, expect, it } from 'vitest'
-import { AppError } from '../errors.ts'
+import { AppError } from '#core/errors.ts'
 import { parseInput } from './parse.ts'
 
 const Body = v.strictObject({

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { AppError } from '../errors.ts'
+import { AppError } from '#core/errors.ts'
 
 /** One problem with a request field: its dot path (`''` for the body itself) and what was expected. */
 export type InputIssue = { path: string; message: string }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { scheduledEntry } from '#core/scheduled-entry.ts'
+import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { aContext } from '#test/events.ts'
 import { testServices } from '#test/services.ts'

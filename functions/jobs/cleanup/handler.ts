@@ -1,4 +1,4 @@
-import type { ScheduledHandler } from '#core/scheduled-entry.ts'
+import type { ScheduledHandler } from '#core/platform/scheduled-entry.ts'
 import type { Services } from '#core/services.ts'
 
 export type CleanupDeps = Pick<Services, 'jobs' | 'config'>

@@ -1,5 +1,5 @@
 import { loadConfig } from '#core/config.ts'
-import { scheduledEntry } from '#core/scheduled-entry.ts'
+import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
 import { createServices } from '#core/services.ts'
 import { createCleanupHandler } from './handler.ts'
 

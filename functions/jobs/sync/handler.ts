@@ -1,5 +1,5 @@
 import { type JobRegistry, startJob } from '#core/jobs/registry.ts'
-import type { ScheduledHandler } from '#core/scheduled-entry.ts'
+import type { ScheduledHandler } from '#core/platform/scheduled-entry.ts'
 import type { Services } from '#core/services.ts'
 
 export type SyncDeps = Pick<Services, 'jobs' | 'log' | 'clock'> & { registry: JobRegistry }

@@ -1,9 +1,9 @@
 import { loadConfig } from '#core/config.ts'
-import { createDailySyncs, createJobKinds, SYNC_PLAN_TIMEOUT_MS } from '#core/jobs/kinds.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
-import { scheduledEntry } from '#core/scheduled-entry.ts'
+import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
 import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstreams/services.ts'
+import { createUpstreams } from '#core/upstreams/clients.ts'
+import { createDailySyncs, createJobKinds, SYNC_PLAN_TIMEOUT_MS } from '#pipelines/registry.ts'
 import { createSyncHandler } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env.

@@ -1,7 +1,7 @@
-import type { DoContext } from '#core/http.ts'
 import { runWorker, type WorkerOptions } from '#core/jobs/engine.ts'
 import type { JobRegistry } from '#core/jobs/registry.ts'
-import type { ScheduledHandler } from '#core/scheduled-entry.ts'
+import type { DoContext } from '#core/platform/do-event.ts'
+import type { ScheduledHandler } from '#core/platform/scheduled-entry.ts'
 import type { Services } from '#core/services.ts'
 
 export type WorkerDeps = Pick<Services, 'jobs' | 'log'> & {

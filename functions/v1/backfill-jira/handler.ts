@@ -1,8 +1,8 @@
 import * as v from 'valibot'
-import type { HttpHandler } from '#core/http.ts'
-import { type BackfillRoutesDeps, createBackfillHandler } from '#core/jobs/backfill-routes.ts'
-import { LIMITS } from '#core/rate-limit.ts'
-import { DaysBack, Projects } from '#core/validation/backfill.ts'
+import type { HttpHandler } from '#core/platform/do-event.ts'
+import { LIMITS } from '#core/rate-limit/rules.ts'
+import { DaysBack, Projects } from '#pipelines/backfill/inputs.ts'
+import { type BackfillRoutesDeps, createBackfillHandler } from '#pipelines/backfill/routes.ts'
 
 /** POST v1/backfill-jira input, from the query string or the JSON body; unknown fields are refused. */
 export const BackfillJiraInput = v.strictObject({

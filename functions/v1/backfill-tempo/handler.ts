@@ -1,7 +1,7 @@
-import type { HttpHandler } from '#core/http.ts'
-import { type BackfillRoutesDeps, createBackfillHandler } from '#core/jobs/backfill-routes.ts'
-import { LIMITS } from '#core/rate-limit.ts'
-import { tempoBackfillBody } from './date-range.ts'
+import type { HttpHandler } from '#core/platform/do-event.ts'
+import { LIMITS } from '#core/rate-limit/rules.ts'
+import { type BackfillRoutesDeps, createBackfillHandler } from '#pipelines/backfill/routes.ts'
+import { tempoBackfillBody } from '#pipelines/tempo/inputs.ts'
 
 export type BackfillTempoDeps = BackfillRoutesDeps & { basePath: string }
 

@@ -1,9 +1,9 @@
 import { loadConfig } from '#core/config.ts'
-import { createDailySyncs, createJobKinds } from '#core/jobs/kinds.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
+import { webEntry } from '#core/platform/web-entry.ts'
 import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstreams/services.ts'
-import { webEntry } from '#core/web-entry.ts'
+import { createUpstreams } from '#core/upstreams/clients.ts'
+import { createDailySyncs, createJobKinds } from '#pipelines/registry.ts'
 import { createBackfillTempoHandler } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env. DigitalOcean sets

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { rateLimitCheck } from '#core/health.ts'
-import { webEntry } from '#core/web-entry.ts'
+import { rateLimitCheck } from '#core/health/checks.ts'
+import { webEntry } from '#core/platform/web-entry.ts'
 import { fixedClock } from '#test/clock.ts'
 import { testConfig } from '#test/config.ts'
 import { useTestDatabase } from '#test/database.ts'

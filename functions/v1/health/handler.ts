@@ -4,9 +4,9 @@ import {
   type HealthCheck,
   migrationsCheck,
   runCheck,
-} from '#core/health.ts'
-import type { HttpHandler, HttpRequest } from '#core/http.ts'
-import { createRouter } from '#core/router.ts'
+} from '#core/health/checks.ts'
+import { createRouter } from '#core/http/router.ts'
+import type { HttpHandler, HttpRequest } from '#core/platform/do-event.ts'
 import type { Services } from '#core/services.ts'
 
 export type HealthDeps = Pick<Services, 'config' | 'clock' | 'pool'> & {

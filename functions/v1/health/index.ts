@@ -1,10 +1,10 @@
 import { loadConfig } from '#core/config.ts'
-import { rateLimitCheck } from '#core/health.ts'
-import { queueCheck } from '#core/jobs/health.ts'
+import { rateLimitCheck } from '#core/health/checks.ts'
+import { queueCheck } from '#core/jobs/queue-check.ts'
+import { webEntry } from '#core/platform/web-entry.ts'
 import { createServices } from '#core/services.ts'
+import { createUpstreams } from '#core/upstreams/clients.ts'
 import { pineconeCheck } from '#core/upstreams/pinecone/health.ts'
-import { createUpstreams } from '#core/upstreams/services.ts'
-import { webEntry } from '#core/web-entry.ts'
 import { createHealthHandler, isDeep } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env.

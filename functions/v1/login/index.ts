@@ -1,6 +1,6 @@
 import { loadConfig } from '#core/config.ts'
+import { webEntry } from '#core/platform/web-entry.ts'
 import { createServices } from '#core/services.ts'
-import { webEntry } from '#core/web-entry.ts'
 import { createLoginHandler } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env.

@@ -14,7 +14,7 @@ import {
   adfParagraph,
   adfText,
   adfUnknown,
-} from '#test/fakes/adf.ts'
+} from '#sandbox/fakes/adf.ts'
 import { adfToText } from './adf.ts'
 
 describe('adf to text', () => {

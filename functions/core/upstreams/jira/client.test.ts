@@ -1,6 +1,6 @@
 import { assert, describe, expect, it, vi } from 'vitest'
-import { useFakeJira } from '#test/fakes/hooks.ts'
-import { aJiraIssue, aJiraUser } from '#test/fakes/jira-data.ts'
+import { aJiraIssue, aJiraUser } from '#sandbox/fakes/jira-data.ts'
+import { useFakeJira } from '#test/fakes.ts'
 import { jiraClientOn } from '#test/upstreams.ts'
 import { isStalePageToken, type JiraClientOptions } from './client.ts'
 

@@ -6,8 +6,8 @@ import {
   type UpstreamFailure,
   type UpstreamResult,
   withRetries,
-} from '../failure.ts'
-import { retryAfterMsOf } from '../retry-after.ts'
+} from '#core/upstreams/failure.ts'
+import { retryAfterMsOf } from '#core/upstreams/retry-after.ts'
 import { failureOf, idsNamedIn, invalid, thrownFailure } from './failures.ts'
 import {
   BulkUserSchema,

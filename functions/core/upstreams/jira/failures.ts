@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { capMessage, type UpstreamFailure } from '../failure.ts'
+import { capMessage, type UpstreamFailure } from '#core/upstreams/failure.ts'
 import { ErrorBodySchema } from './schemas.ts'
 
 // How Jira's answers become failures: statuses and thrown fetch errors to a `reason`, and Jira's

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { assert, describe, expect, it } from 'vitest'
-import { parseJql } from '#test/fakes/jql.ts'
-import { AppError } from '../../errors.ts'
+import { AppError } from '#core/errors.ts'
+import { parseJql } from '#sandbox/fakes/jql.ts'
 import { PROJECT_KEY, projectKeysJql, updatedWindowJql } from './jql.ts'
 
 describe('jira jql', () => {

@@ -1,4 +1,4 @@
-import { AppError } from '../../errors.ts'
+import { AppError } from '#core/errors.ts'
 
 /** Jira's project key syntax; only such keys ever reach a JQL string. */
 export const PROJECT_KEY = /^[A-Z][A-Z0-9_]*$/

@@ -1,7 +1,7 @@
 import { assert, describe, expect, it, vi } from 'vitest'
-import { useFakePinecone } from '#test/fakes/hooks.ts'
-import { startFakePinecone } from '#test/fakes/pinecone.ts'
-import { fakeEmbedding } from '#test/fakes/pinecone-embed.ts'
+import { startFakePinecone } from '#sandbox/fakes/pinecone.ts'
+import { fakeEmbedding } from '#sandbox/fakes/pinecone-embed.ts'
+import { useFakePinecone } from '#test/fakes.ts'
 import { pineconeSinkOn } from '#test/upstreams.ts'
 import type { PineconeDocument, PineconeSinkOptions } from './client.ts'
 

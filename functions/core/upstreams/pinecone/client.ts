@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Pinecone } from '@pinecone-database/pinecone'
-import { type CallOptions, capMessage, type UpstreamFailure } from '../failure.ts'
-import { retryAfterMsOf } from '../retry-after.ts'
+import { type CallOptions, capMessage, type UpstreamFailure } from '#core/upstreams/failure.ts'
+import { retryAfterMsOf } from '#core/upstreams/retry-after.ts'
 import {
   byteBatches,
   inSlices,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { useFakePinecone } from '#test/fakes/hooks.ts'
-import type { FakePinecone } from '#test/fakes/pinecone.ts'
+import type { FakePinecone } from '#sandbox/fakes/pinecone.ts'
+import { useFakePinecone } from '#test/fakes.ts'
 import { pineconeSinkOn } from '#test/upstreams.ts'
 import { pineconeCheck } from './health.ts'
 

@@ -1,4 +1,4 @@
-import type { HealthCheck } from '../../health.ts'
+import type { HealthCheck } from '#core/health/checks.ts'
 import type { PineconeSink } from './client.ts'
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, assert, beforeEach, describe, expect, it, vi } from 'vitest'
-import { startFakeServer } from '#test/fakes/server.ts'
-import { startFakeTempo } from '#test/fakes/tempo.ts'
-import { aWorklog } from '#test/fakes/tempo-data.ts'
+import { startFakeServer } from '#sandbox/fakes/server.ts'
+import { startFakeTempo } from '#sandbox/fakes/tempo.ts'
+import { aWorklog } from '#sandbox/fakes/tempo-data.ts'
 import { createTempoClient, type TempoClientOptions, type WorklogPage } from './client.ts'
 
 const tempo = await startFakeTempo()

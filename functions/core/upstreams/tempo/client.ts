@@ -7,8 +7,8 @@ import {
   type UpstreamFailure,
   type UpstreamResult,
   withRetries,
-} from '../failure.ts'
-import { retryAfterMsOf } from '../retry-after.ts'
+} from '#core/upstreams/failure.ts'
+import { retryAfterMsOf } from '#core/upstreams/retry-after.ts'
 import { WorklogJson, WorklogPageJson } from './schemas.ts'
 
 /** A worklog as the pipeline reads it; ids are strings, as Jira's and our tables' are. */

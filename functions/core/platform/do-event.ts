@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto'
+import { AppError } from '#core/errors.ts'
+
+/** What DigitalOcean passes as the second argument of `main`. */
+export type DoContext = {
+  activationId?: string
+  requestId?: string
+  functionName?: string
+  deadline?: number
+  getRemainingTimeInMillis?: () => number
+}
+
+/** A web request, independent of DigitalOcean's event shape. */
+export type HttpRequest = {
+  method: string // upper case
+  path: string // the sub-path after /<package>/<function>: '' or '/…'
+  headers: Readonly<Record<string, string>> // lower-case names
+  query: Readonly<Record<string, string>> // first value of each key
+  body: unknown // parsed JSON, or undefined when empty
+  requestId: string
+  clientIp: string
+}
+
+export type HttpResponse<T = unknown> = {
+  status: number
+  headers?: Record<string, string>
+  body?: T
+}
+
+export type HttpHandler = (req: HttpRequest) => Promise<HttpResponse>
+
+/** DigitalOcean's request and response limit. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/
+const RESERVED = new Set([
+  'http',
+  '__ow_method',
+  '__ow_headers',
+  '__ow_path',
+  '__ow_query',
+  '__ow_body',
+])
+
+type RawHttp = {
+  method?: unknown
+  path?: unknown
+  headers?: unknown
+  queryString?: unknown
+  body?: unknown
+  isBase64Encoded?: unknown
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {}
+}
+
+function lowerCaseHeaders(raw: unknown): Record<string, string> {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(record(raw))) {
+    if (typeof value === 'string') {
+      headers[name.toLowerCase()] = value
+    }
+  }
+  return headers
+}
+
+function firstValues(params: URLSearchParams): Record<string, string> {
+  const query: Record<string, string> = {}
+  for (const [key, value] of params) {
+    query[key] ??= value
+  }
+  return query
+}
+
+function isJson(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
+  return type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type)
+}
+
+/** Parses a raw body string under the JSON-only, 1 MB rules. @throws {AppError} 400, 413, 415 */
+export function parseBody(text: string, contentType: string | undefined): unknown {
+  if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) {
+    throw new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than 1 MB.', {
+      details: { limitBytes: MAX_BODY_BYTES },
+    })
+  }
+  if (text.trim() === '') {
+    return undefined
+  }
+  if (!isJson(contentType)) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the request body as application/json.')
+  }
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new AppError('BAD_REQUEST', 'The request body is not valid JSON.')
+  }
+}
+
+/** The caller's address. DigitalOcean's edge appends the address it saw to `x-forwarded-for`, so
+ * the right-most entry is the one a client cannot choose; anything to its left is client-supplied. */
+export function clientIpOf(headers: Readonly<Record<string, string>>): string {
+  const hops = (headers['x-forwarded-for'] ?? '')
+    .split(',')
+    .map((hop) => hop.trim())
+    .filter(Boolean)
+  return hops.at(-1) ?? 'unknown'
+}
+
+/** The request id: DigitalOcean's `x-request-id` when well formed, else the activation id or a new one. */
+function requestIdOf(headers: Readonly<Record<string, string>>, context: DoContext): string {
+  const fromHeader = headers['x-request-id']
+  if (fromHeader && REQUEST_ID.test(fromHeader)) {
+    return fromHeader
+  }
+  return context.activationId && REQUEST_ID.test(context.activationId)
+    ? context.activationId
+    : randomUUID()
+}
+
+/** The parts of any DigitalOcean web event known before its body is read: method, headers, id. */
+export function envelopeOf(
+  event: unknown,
+  context: DoContext,
+): { method: string; headers: Record<string, string>; requestId: string } {
+  const fields = record(event)
+  const http: RawHttp = record(fields.http)
+  const headers = lowerCaseHeaders(http.headers ?? fields.__ow_headers)
+  const method = String(http.method ?? fields.__ow_method ?? 'GET').toUpperCase()
+  return { method, headers, requestId: requestIdOf(headers, context) }
+}
+
+/**
+ * Maps a DigitalOcean web event (`web: 'raw'`, or `web: true` with merged parameters) to an
+ * `HttpRequest`. The request id is resolved first, so even a rejected body is answered with it.
+ * @throws {AppError} BAD_REQUEST, PAYLOAD_TOO_LARGE or UNSUPPORTED_MEDIA_TYPE
+ */
+export function toHttpRequest(
+  event: unknown,
+  context: DoContext,
+  envelope = envelopeOf(event, context), // passed in by webEntry, which has read it already
+): HttpRequest {
+  const fields = record(event)
+  const http: RawHttp = record(fields.http)
+  const { method, headers, requestId } = envelope
+  const rawPath = String(http.path ?? fields.__ow_path ?? '')
+  const path = rawPath === '/' ? '' : rawPath.replace(/\/+$/, '')
+  const base = { method, path, headers, requestId, clientIp: clientIpOf(headers) }
+
+  if (typeof http.queryString === 'string' || typeof http.body === 'string') {
+    // web: 'raw': nothing parsed or merged by the platform.
+    const query = firstValues(
+      new URLSearchParams(String(http.queryString ?? '').replace(/^\?/, '')),
+    )
+    const rawBody = typeof http.body === 'string' ? http.body : ''
+    const text =
+      http.isBase64Encoded === true ? Buffer.from(rawBody, 'base64').toString('utf8') : rawBody
+    return { ...base, query, body: parseBody(text, headers['content-type']) }
+  }
+
+  // web: true: query and JSON body fields arrive merged at the top level.
+  const merged: Record<string, unknown> = {}
+  const query: Record<string, string> = {}
+  for (const [key, value] of Object.entries(fields)) {
+    if (RESERVED.has(key)) {
+      continue
+    }
+    merged[key] = value
+    if (typeof value === 'string') {
+      query[key] = value
+    }
+  }
+  const size = Buffer.byteLength(JSON.stringify(merged), 'utf8')
+  if (size > MAX_BODY_BYTES) {
+    throw new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than 1 MB.', {
+      details: { limitBytes: MAX_BODY_BYTES },
+    })
+  }
+  const hasBody = method !== 'GET' && method !== 'HEAD' && Object.keys(merged).length > 0
+  return { ...base, query, body: hasBody ? merged : undefined }
+}

@@ -1,0 +1,279 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleepFor } from 'node:timers/promises'
+import type { Redis } from '@upstash/redis'
+import { type Clock, systemClock } from '#core/clock.ts'
+import type { Logger } from '#core/log.ts'
+
+/**
+ * Outbound pacing (DESIGN §5): every worker calling an upstream takes a slot from one shared
+ * budget first, and after an upstream 429 one worker sets a shared "paused until" that every
+ * acquirer honours. Terminology: a *budget* is at most `limit` call starts in any `windowMs`
+ * (a sliding window, so bursts across window edges are bounded too); a *slot* is one call start;
+ * a *pause* holds every acquirer of that upstream until an epoch-ms instant.
+ */
+
+/** The upstreams whose calls are paced. */
+export type Upstream = 'jira' | 'tempo' | 'pinecone'
+
+/** At most `limit` calls may start in any `windowMs` milliseconds. */
+export type PaceBudget = { limit: number; windowMs: number }
+
+/**
+ * Default budgets, below each upstream's own limit so that clock skew between containers and
+ * network jitter do not tip it over. Tempo's gateway allows 5 requests a second (we take 4).
+ * Jira publishes no fixed rate for API-token traffic, only burst limits per endpoint whose 429s
+ * carry `Retry-After` (handled by `pauseUntil`): 10 a second is a conservative start. Pinecone's
+ * data plane takes about 100 a second per namespace (we take half).
+ */
+export const PACE_BUDGETS: Readonly<Record<Upstream, PaceBudget>> = Object.freeze({
+  jira: { limit: 10, windowMs: 1000 },
+  tempo: { limit: 4, windowMs: 1000 },
+  pinecone: { limit: 50, windowMs: 1000 },
+})
+
+/**
+ * The longest a pause may hold an upstream: 5 minutes. A `Retry-After` beyond it (a far-future
+ * date, a misread header) would otherwise stall every worker; after the cap, the next 429 pauses
+ * again.
+ */
+export const MAX_PAUSE_MS = 5 * 60_000
+
+/** Shared outbound pacing; `services.pacer`. */
+export type Pacer = {
+  /**
+   * Resolves when a call to `upstream` may start: within its budget and after any shared pause.
+   * Call it right before each request (each retry too).
+   * @throws the signal's reason (an `AbortError` by default) when `signal` aborts while waiting
+   * @example await deps.pacer.acquire('jira', AbortSignal.timeout(remainingMs))
+   */
+  acquire(upstream: Upstream, signal?: AbortSignal): Promise<void>
+  /**
+   * Holds every acquirer of `upstream`, in every container, until `untilMs` (epoch ms), e.g. now
+   * plus a 429's `Retry-After`, capped at now plus `MAX_PAUSE_MS`. Never shortens a longer pause
+   * already set.
+   * @example await deps.pacer.pauseUntil('tempo', Date.now() + retryAfterSeconds * 1000)
+   */
+  pauseUntil(upstream: Upstream, untilMs: number): Promise<void>
+  /** The shared pause's end (epoch ms), or 0 when none: a job may release its chunk instead of waiting. */
+  pausedUntil(upstream: Upstream): Promise<number>
+}
+
+/** The state of the in-process twin; share one between pacers to model workers of one store. */
+export type PaceMemory = {
+  slots: Map<Upstream, number[]>
+  pauses: Map<Upstream, number>
+}
+
+/** The part of `@upstash/redis` the pacer uses. */
+export type PaceRedis = Pick<Redis, 'eval'>
+
+/** Where the pacer keeps its state: the shared Upstash Redis, or this process's memory. */
+export type PacerOptions = {
+  /** The shared store; without it the pacer is in-process only. */
+  redis?: PaceRedis | undefined
+  /** The in-process state (the twin, and the fallback while the shared store fails). */
+  memory?: PaceMemory
+  clock?: Clock
+  log?: Logger
+  /** Overrides per upstream (tests use short windows). */
+  budgets?: Partial<Record<Upstream, PaceBudget>>
+  /** How long one store call may take before this process paces alone (default 1000 ms). */
+  timeoutMs?: number
+  /** Key prefix in Redis (default `agent-pm:pace`). */
+  prefix?: string
+  /** Waits `ms` (tests with a fixed clock move it instead); must reject when `signal` aborts. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
+  /** Called with each granted slot's instant (epoch ms) as the store recorded it: metrics, tests. */
+  onGrant?: (upstream: Upstream, atMs: number) => void
+}
+
+// A store answers "granted" (0) or how many ms to wait before asking again.
+type PaceStore = {
+  take(upstream: Upstream, budget: PaceBudget, nowMs: number): Promise<number>
+  pause(upstream: Upstream, untilMs: number, nowMs: number): Promise<void>
+  pausedUntil(upstream: Upstream, nowMs: number): Promise<number>
+}
+
+// After a store failure, this process paces alone for this long before trying the store again.
+const DEGRADED_MS = 30_000
+
+/** An empty in-process pace state. */
+export function createPaceMemory(): PaceMemory {
+  return { slots: new Map(), pauses: new Map() }
+}
+
+function memoryStore(memory: PaceMemory): PaceStore {
+  return {
+    async take(upstream, budget, nowMs) {
+      const paused = memory.pauses.get(upstream) ?? 0
+      if (paused > nowMs) {
+        return paused - nowMs
+      }
+      const recent = (memory.slots.get(upstream) ?? []).filter((at) => at > nowMs - budget.windowMs)
+      memory.slots.set(upstream, recent)
+      if (recent.length < budget.limit) {
+        recent.push(nowMs)
+        return 0
+      }
+      // Wait until enough of the window's slots have aged out to leave one free.
+      const sorted = [...recent].sort((a, b) => a - b)
+      const freeing = sorted[recent.length - budget.limit] ?? nowMs
+      return Math.max(1, freeing + budget.windowMs - nowMs)
+    },
+    async pause(upstream, untilMs) {
+      memory.pauses.set(upstream, Math.max(memory.pauses.get(upstream) ?? 0, untilMs))
+    },
+    async pausedUntil(upstream, nowMs) {
+      const paused = memory.pauses.get(upstream) ?? 0
+      return paused > nowMs ? paused : 0
+    },
+  }
+}
+
+// One round trip per attempt: the pause check, the sliding-window count and the grant are atomic.
+// Entries are kept for two windows and counted up to +inf, so a grant stamped by a container whose
+// clock runs a little ahead still counts for the others. Returns 0 (granted) or ms to wait.
+const TAKE = `
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
+if paused > now then
+  return paused - now
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 2 * window)
+local count = redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf')
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], 2 * window + 1000)
+  return 0
+end
+local freeing = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - window), '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
+return math.max(1, tonumber(freeing[2]) + window - now)
+`
+
+// Sets the pause unless a later one is already set; it expires by itself when it ends.
+const PAUSE = `
+local untilMs = tonumber(ARGV[1])
+local now = tonumber(ARGV[2])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if untilMs > current and untilMs > now then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', untilMs - now)
+end
+return 0
+`
+
+// A script rather than GET keeps the pacer's Redis surface to EVAL alone.
+const READ_PAUSE = "return tonumber(redis.call('GET', KEYS[1]) or '0')"
+
+function redisStore(redis: PaceRedis, prefix: string): PaceStore {
+  // A hash tag keeps both keys of an upstream in one cluster slot, as one script requires.
+  const slotsKey = (upstream: Upstream) => `${prefix}:{${upstream}}:slots`
+  const pausedKey = (upstream: Upstream) => `${prefix}:{${upstream}}:paused`
+  return {
+    async take(upstream, budget, nowMs) {
+      const member = `${nowMs}:${randomBytes(6).toString('hex')}`
+      const keys = [slotsKey(upstream), pausedKey(upstream)]
+      return Number(await redis.eval(TAKE, keys, [nowMs, budget.limit, budget.windowMs, member]))
+    },
+    async pause(upstream, untilMs, nowMs) {
+      await redis.eval(PAUSE, [pausedKey(upstream)], [Math.ceil(untilMs), nowMs])
+    },
+    async pausedUntil(upstream, nowMs) {
+      const paused = Number(await redis.eval(READ_PAUSE, [pausedKey(upstream)], []))
+      return paused > nowMs ? paused : 0
+    },
+  }
+}
+
+async function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`pace store did not answer within ${ms} ms`)), ms)
+  })
+  try {
+    return await Promise.race([work, expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Creates a pacer over the shared Upstash Redis (`{ redis }`) or over this process's memory
+ * (`{ memory }` or nothing: development without Upstash, where one process is all there is).
+ * When the store fails or is slow, this process paces alone with the same budgets for 30 s and
+ * logs it once: calls go on, and the upstreams' own 429s (honoured through `pauseUntil`) cover
+ * the difference. A pause is always recorded locally too.
+ * @example
+ * const pacer = createPacer({ redis, clock, log })
+ * await pacer.acquire('tempo', signal)
+ */
+export function createPacer(options: PacerOptions = {}): Pacer {
+  const clock = options.clock ?? systemClock
+  const budgets = { ...PACE_BUDGETS, ...options.budgets }
+  const timeoutMs = options.timeoutMs ?? 1000
+  const sleep =
+    options.sleep ??
+    ((ms: number, signal?: AbortSignal) => sleepFor(ms, undefined, signal ? { signal } : {}))
+  const local = memoryStore(options.memory ?? createPaceMemory())
+  const shared = options.redis
+    ? redisStore(options.redis, options.prefix ?? 'agent-pm:pace')
+    : undefined
+  let degradedUntil = 0
+
+  // The shared store's answer, or the local one while the shared store is failing.
+  async function use<T>(call: (store: PaceStore, nowMs: number) => Promise<T>): Promise<T> {
+    const nowMs = clock.now().getTime()
+    if (!shared || nowMs < degradedUntil) {
+      return call(local, nowMs)
+    }
+    try {
+      return await within(timeoutMs, call(shared, nowMs))
+    } catch (err) {
+      degradedUntil = nowMs + DEGRADED_MS
+      options.log?.warn({ err }, 'pace store unavailable; pacing in this process only for 30 s')
+      return call(local, clock.now().getTime())
+    }
+  }
+
+  return {
+    async acquire(upstream, signal) {
+      const budget = budgets[upstream]
+      for (;;) {
+        signal?.throwIfAborted()
+        const nowMs = clock.now().getTime()
+        // The local pause first: it costs no round trip, and holds even while the store is down.
+        const localPause = await local.pausedUntil(upstream, nowMs)
+        let stamp = nowMs
+        const waitMs =
+          localPause > 0
+            ? localPause - nowMs
+            : await use((store, at) => {
+                stamp = at
+                return store.take(upstream, budget, at)
+              })
+        if (waitMs <= 0) {
+          options.onGrant?.(upstream, stamp)
+          return
+        }
+        await sleep(waitMs, signal)
+      }
+    },
+    async pauseUntil(upstream, untilMs) {
+      const nowMs = clock.now().getTime()
+      const cappedMs = Math.min(untilMs, nowMs + MAX_PAUSE_MS)
+      await local.pause(upstream, cappedMs, nowMs)
+      if (shared) {
+        await use((store, at) => store.pause(upstream, cappedMs, at))
+      }
+    },
+    async pausedUntil(upstream) {
+      const nowMs = clock.now().getTime()
+      const [own, store] = await Promise.all([
+        local.pausedUntil(upstream, nowMs),
+        use((s, at) => s.pausedUntil(upstream, at)),
+      ])
+      return Math.max(own, store)
+    },
+  }
+}

@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterEach, assert, describe, expect, it } from 'vitest'
+import { systemClock } from '#core/clock.ts'
+import { webEntry } from '#core/platform/web-entry.ts'
+import { testConfig } from '#test/config.ts'
+import { thrownAppError } from '#test/errors.ts'
+import { aContext, aWebEvent } from '#test/events.ts'
+import { captureLog } from '#test/log.ts'
+import { useUpstashBridge } from '#test/redis.ts'
+import { createRateLimiter } from './memory.ts'
+import { enforceLimits, LIMITS, type RateLimiter, rateLimitHeaders } from './rules.ts'
+import { createUpstashRateLimiter, createUpstashRedis, toRateLimitDecision } from './upstash.ts'
+
+const { redisAvailable, bridge } = useUpstashBridge()
+
+const TIMEOUT_MS = 300
+const anIp = () => `203.0.113.${Math.floor(Math.random() * 250)}`
+
+function upstashLimiter(options: { url?: string; token?: string } = {}): RateLimiter {
+  const redis = createUpstashRedis({
+    url: options.url ?? bridge().url,
+    token: options.token ?? bridge().token,
+  })
+  return createUpstashRateLimiter({ redis, timeoutMs: TIMEOUT_MS })
+}
+
+async function closedPortUrl(): Promise<string> {
+  const server = createServer().listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  server.close()
+  await once(server, 'close')
+  return `http://127.0.0.1:${port}`
+}
+
+describe('toRateLimitDecision', () => {
+  const now = Date.parse('2026-06-01T12:00:10.000Z')
+  const reset = Date.parse('2026-06-01T12:01:00.000Z')
+
+  it('maps allowed and denied results, Retry-After from the reset', () => {
+    expect(toRateLimitDecision({ success: true, limit: 10, remaining: 3, reset }, now)).toEqual({
+      kind: 'allowed',
+      limit: 10,
+      remaining: 3,
+      resetAt: reset,
+    })
+    expect(toRateLimitDecision({ success: false, limit: 10, remaining: 0, reset }, now)).toEqual({
+      kind: 'denied',
+      limit: 10,
+      remaining: 0,
+      resetAt: reset,
+      retryAfterSeconds: 50,
+    })
+  })
+
+  it("treats the library's fail-open timeout, and any result without a reset, as unavailable", () => {
+    const timedOut = { success: true, limit: 0, remaining: 0, reset: 0, reason: 'timeout' }
+    const decision = toRateLimitDecision(timedOut, now)
+    expect(decision).toEqual({ kind: 'unavailable', reason: 'timeout' })
+    expect(rateLimitHeaders(decision, now)).toEqual({})
+    const noReset = toRateLimitDecision({ success: true, limit: 10, remaining: 9, reset: 0 }, now)
+    expect(noReset).toMatchObject({ kind: 'unavailable', reason: 'error' })
+  })
+})
+
+describe.skipIf(!redisAvailable)('Upstash rate limiter failures (through the bridge)', () => {
+  afterEach(() => {
+    bridge().setDelay(0)
+    bridge().failNext(500, 0)
+  })
+
+  describe('happy', () => {
+    it('checks the store with a ping for the deep health check', async () => {
+      expect(await upstashLimiter().check()).toEqual({ ok: true, store: 'upstash' })
+      bridge().failNext(500)
+      expect(await upstashLimiter().check()).toEqual({ ok: false, store: 'upstash' })
+      bridge().setDelay(TIMEOUT_MS + 200)
+      expect(await upstashLimiter().check()).toEqual({ ok: false, store: 'upstash' })
+      const closed = await upstashLimiter({ url: await closedPortUrl() }).check()
+      expect(closed.ok).toBe(false)
+    })
+
+    it('sends only the sliding-window script: no analytics, no deny list', async () => {
+      const before = bridge().requests.length
+      const key = `ip:${anIp()}`
+      const decision = await upstashLimiter().consume(LIMITS.login, key)
+      expect(decision.kind).toBe('allowed')
+      await sleep(100) // analytics, were they on, would be written after the answer
+      const commands = bridge()
+        .requests.slice(before)
+        .flatMap((request) => request.commands)
+      expect(commands.length).toBeGreaterThan(0)
+      // [evalsha|eval, sha|script, numkeys, ...keys, ...args]: only this key's two windows.
+      const touched = commands.map((command) => ({
+        name: String(command[0]).toLowerCase(),
+        keys: command.slice(3, 3 + Number(command[2])).map(String),
+      }))
+      const window = Math.floor(Date.now() / 60_000)
+      for (const { name, keys } of touched) {
+        expect(['evalsha', 'eval'], name).toContain(name)
+        // The window read before or after a minute boundary: the current and the previous one.
+        const [current] = keys
+        const w = Number(current?.split(':').at(-1))
+        expect([window, window - 1]).toContain(w)
+        expect(keys).toEqual([`agent-pm:rl:login:${key}:${w}`, `agent-pm:rl:login:${key}:${w - 1}`])
+      }
+    })
+
+    it('is what createRateLimiter builds when Upstash is configured', async () => {
+      const { log, lines } = captureLog()
+      const config = testConfig({
+        UPSTASH_REDIS_REST_URL: bridge().url,
+        UPSTASH_REDIS_REST_TOKEN: bridge().token,
+      })
+      const limiter = createRateLimiter(config, { log, clock: systemClock })
+      const before = bridge().requests.length
+      const key = `ip:${anIp()}:${randomUUID()}`
+      await limiter.consume(LIMITS.login, key)
+      expect(bridge().requests.length).toBeGreaterThan(before)
+      expect(JSON.stringify(bridge().requests.slice(before))).toContain(key)
+      expect(lines.filter((line) => line.level === 'warn')).toEqual([])
+    })
+
+    it('falls back to the in-process limiter, with a warning, without Upstash settings', async () => {
+      const { log, lines } = captureLog()
+      const before = bridge().requests.length
+      const limiter = createRateLimiter(testConfig(), { log, clock: systemClock })
+      expect((await limiter.consume(LIMITS.login, `ip:${anIp()}`)).kind).toBe('allowed')
+      expect(bridge().requests.length).toBe(before)
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 'warn', msg: expect.stringContaining('UPSTASH') }),
+      ])
+    })
+  })
+
+  describe('errors', () => {
+    it('reports an error answer from the store as unavailable, keeping the cause', async () => {
+      bridge().failNext(500)
+      const decision = await upstashLimiter().consume(LIMITS.login, `ip:${anIp()}`)
+      assert(decision.kind === 'unavailable', JSON.stringify(decision))
+      expect(decision.reason).toBe('error')
+      expect(String(decision.cause)).toContain('injected failure (500)')
+    })
+
+    it('reports a closed port as unavailable within the timeout, after one quick retry', async () => {
+      const limiter = upstashLimiter({ url: await closedPortUrl() })
+      const started = performance.now()
+      const decision = await limiter.consume(LIMITS.login, `ip:${anIp()}`)
+      expect(decision).toMatchObject({ kind: 'unavailable', reason: 'error' })
+      expect(performance.now() - started).toBeLessThan(TIMEOUT_MS)
+    })
+
+    it('reports a slow store as unavailable with reason timeout, never as allowed', async () => {
+      bridge().setDelay(TIMEOUT_MS + 300)
+      const started = performance.now()
+      const decision = await upstashLimiter().consume(LIMITS.login, `ip:${anIp()}`)
+      expect(decision).toEqual({ kind: 'unavailable', reason: 'timeout' })
+      expect(performance.now() - started).toBeLessThan(TIMEOUT_MS + 250)
+    })
+
+    const troubles = ['error', 'timeout'] as const
+    function cause(trouble: (typeof troubles)[number]) {
+      if (trouble === 'error') {
+        bridge().failNext(500, 5)
+      } else {
+        bridge().setDelay(TIMEOUT_MS + 200)
+      }
+    }
+
+    it.each(troubles)('fails closed with 503 when the store has a %s', async (trouble) => {
+      const { log, lines } = captureLog()
+      cause(trouble)
+      const deps = { rateLimiter: upstashLimiter(), log, now: Date.now }
+      const err = await thrownAppError(
+        enforceLimits(deps, [LIMITS.login], `ip:${anIp()}`, { failClosed: true }),
+      )
+      expect(err.status).toBe(503)
+      expect(err.code).toBe('UNAVAILABLE')
+      expect(err.headers).toEqual({ 'Retry-After': '30' })
+      expect(err.details).toEqual({ rules: 'login', reason: trouble })
+      expect(lines).toEqual([]) // logged once, by webEntry, with the request id
+    })
+
+    it.each(troubles)('fails open with a warning when the store has a %s', async (trouble) => {
+      const { log, lines } = captureLog()
+      cause(trouble)
+      const deps = { rateLimiter: upstashLimiter(), log, now: Date.now }
+      const rules = [LIMITS.clientHourly, LIMITS.clientDaily]
+      expect(await enforceLimits(deps, rules, `ip:${anIp()}`, { failClosed: false })).toEqual({})
+      expect(lines).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          reason: trouble,
+          rules: 'client-hour, client-day',
+        }),
+      ])
+    })
+  })
+
+  describe('security', () => {
+    it('answers 503 on guarded routes and serves reads when the store fails, logging no secret', async () => {
+      const { log, lines, text } = captureLog()
+      const token = bridge().token
+      const rateLimiter = upstashLimiter()
+      const services = () => ({ config: testConfig(), log, clock: systemClock, rateLimiter })
+      const read = webEntry({
+        services,
+        handler: () => async () => ({ status: 200, body: { ok: true } }),
+      })
+      const signIn = webEntry({
+        services,
+        handler: (deps) => async (req) => {
+          const now = () => deps.clock.now().getTime()
+          const headers = await enforceLimits(
+            { ...deps, now },
+            [LIMITS.login],
+            `ip:${req.clientIp}`,
+            { failClosed: true },
+          )
+          return { status: 200, headers, body: { signedIn: true } }
+        },
+      })
+      const ip = '198.51.100.213'
+
+      bridge().failNext(500, 10)
+      const readRes = await read(aWebEvent({ ip }), aContext())
+      expect(readRes.statusCode, JSON.stringify(readRes.body)).toBe(200)
+      expect(readRes.headers).not.toHaveProperty('RateLimit-Reset')
+
+      const signInRes = await signIn(aWebEvent({ method: 'POST', ip, body: {} }), aContext())
+      expect(signInRes.statusCode).toBe(503)
+      expect(signInRes.headers['Retry-After']).toBe('30')
+      expect(signInRes.body).toEqual({
+        error: {
+          code: 'UNAVAILABLE',
+          message: 'Rate limiting is unavailable, so this request is refused; try again shortly.',
+          requestId: signInRes.headers['X-Request-Id'],
+        },
+      })
+
+      const failed = lines.filter((line) => line.msg === 'request failed')
+      expect(failed).toHaveLength(1)
+      expect(failed[0]?.requestId).toBe(signInRes.headers['X-Request-Id'])
+      expect(lines.filter((line) => line.level === 'warn').length).toBeGreaterThan(0)
+      expect(text()).toContain('injected failure (500)')
+      // The client's error message quotes the command (keys hold the address); never the token.
+      expect(text()).not.toContain(token)
+      expect(text()).not.toContain(ip)
+      expect(text()).not.toContain('evalsha')
+    })
+
+    it('keeps a wrong token out of the log', async () => {
+      const { log, text } = captureLog()
+      const wrongToken = `wrong-${randomUUID()}`
+      const deps = { rateLimiter: upstashLimiter({ token: wrongToken }), log, now: Date.now }
+      await enforceLimits(deps, [LIMITS.clientHourly], `ip:${anIp()}`, { failClosed: false })
+      expect(text()).toContain('Unauthorized')
+      expect(text()).not.toContain(wrongToken)
+      expect(text()).not.toContain(bridge().token)
+    })
+  })
+})

@@ -1,0 +1,497 @@
+import { eq } from 'drizzle-orm'
+import { assert, beforeEach, describe, expect, it } from 'vitest'
+import { AppError } from '#core/errors.ts'
+import type { StepResult } from '#core/jobs/types.ts'
+import { createPineconeSink } from '#core/upstreams/pinecone/client.ts'
+import { projects, syncState } from '#db/schema.ts'
+import { aJiraIssue, jiraTimestamp } from '#sandbox/fakes/jira-data.ts'
+import { startFakePinecone } from '#sandbox/fakes/pinecone.ts'
+import { fixedClock } from '#test/clock.ts'
+import { testConfig } from '#test/config.ts'
+import { useTestDatabase } from '#test/database.ts'
+import { useFakeJira, useFakePinecone } from '#test/fakes.ts'
+import { captureLog } from '#test/log.ts'
+import { jiraClientOn, pineconeSinkOn, upstreamEnv } from '#test/upstreams.ts'
+import {
+  createJiraBackfillKind,
+  createJiraSyncKind,
+  type JiraCursor,
+  type JiraJobDeps,
+  type JiraScope,
+  SYNC_OVERLAP_MS,
+} from './kinds.ts'
+
+const getDatabase = useTestDatabase()
+const NOW = '2026-06-01T12:00:00.000Z'
+const NOW_MS = Date.parse(NOW)
+const DAY = 86_400_000
+const jira = useFakeJira({ now: NOW })
+const pinecone = useFakePinecone()
+
+beforeEach(async () => {
+  await getDatabase().pool.query('delete from projects; delete from sync_state')
+})
+
+function deps(overrides: Partial<JiraJobDeps> = {}): JiraJobDeps {
+  return {
+    db: getDatabase().db,
+    clock: fixedClock(NOW),
+    config: testConfig(upstreamEnv({ jira })),
+    log: captureLog().log,
+    jira: jiraClientOn(jira),
+    pinecone: pineconeSinkOn(pinecone),
+    ...overrides,
+  }
+}
+
+function issues(project: string, count: number, updatedFrom = NOW_MS - 10 * DAY) {
+  return Array.from({ length: count }, (_, n) =>
+    aJiraIssue({
+      key: `${project}-${n + 1}`,
+      fields: { updated: jiraTimestamp(updatedFrom + n * 60_000) },
+    }),
+  )
+}
+
+/** Vectors stored directly, standing for issues an earlier run wrote. */
+function seedVectors(...ids: string[]) {
+  pinecone.seedVectors(ids.map((id) => ({ id, values: [0.1, 0.2] })))
+}
+
+const scopeOf = (project: string, days = 30): JiraScope => ({
+  project,
+  fromMs: NOW_MS - days * DAY,
+  toMs: NOW_MS,
+})
+
+/** Runs a chunk's steps to the end (or to a retry), as the engine would, minus the database. */
+async function runChunk(
+  kind: ReturnType<typeof createJiraBackfillKind>,
+  scope: JiraScope,
+  cursor: JiraCursor | null = null,
+  limit = 100,
+) {
+  const steps: StepResult<JiraCursor>[] = []
+  const run = kind.run({
+    jobId: 'job',
+    params: {},
+    scope,
+    cursor,
+    signal: new AbortController().signal,
+  })
+  for await (const step of run) {
+    steps.push(step as StepResult<JiraCursor>)
+    if (steps.length >= limit) {
+      await run.return(undefined)
+      break
+    }
+  }
+  return steps
+}
+
+async function watermark(project: string) {
+  const rows = await getDatabase().db.select().from(syncState).where(eq(syncState.scope, project))
+  return rows[0]?.watermark.getTime()
+}
+
+const jiraKeys = () => [...pinecone.vectors('').keys()].sort()
+/** The searches of the pages (not the reconcile's key scan). */
+const windowSearches = () =>
+  jira.requests.filter(
+    (r) => r.path === '/rest/api/3/search/jql' && r.query.get('jql')?.includes(' updated >= '),
+  )
+
+describe('jira job kinds', () => {
+  describe('happy', () => {
+    it('plans one chunk per named project over days back from a frozen now', async () => {
+      const scopes = await createJiraBackfillKind(deps()).plan({
+        days: 30,
+        projects: ['OPS', 'WEB'],
+      })
+      expect(scopes).toEqual([scopeOf('OPS'), scopeOf('WEB')])
+    })
+
+    it('plans the active projects when none are named, and all of Jira’s when none are active', async () => {
+      jira.setProjects([
+        { id: '1', key: 'ALPHA', name: 'A' },
+        { id: '2', key: 'BETA', name: 'B' },
+      ])
+      const kind = createJiraBackfillKind(deps())
+      expect((await kind.plan({ days: 1 })).map((s) => (s as JiraScope).project)).toEqual([
+        'ALPHA',
+        'BETA',
+      ])
+      await getDatabase()
+        .db.insert(projects)
+        .values([
+          { key: 'OPS', isActive: true },
+          { key: 'OLD', isActive: false },
+        ])
+      expect((await kind.plan({ days: 1 })).map((s) => (s as JiraScope).project)).toEqual(['OPS'])
+    })
+
+    it('leaves out, and logs, listed projects whose keys are outside the key syntax', async () => {
+      jira.setProjects([
+        { id: '1', key: 'OPS', name: 'Ops' },
+        { id: '2', key: 'lower', name: 'Lower' },
+        { id: '3', key: 'A-B', name: 'Dash' },
+      ])
+      const captured = captureLog()
+      const kind = createJiraBackfillKind(deps({ log: captured.log }))
+      expect((await kind.plan({ days: 1 })).map((s) => (s as JiraScope).project)).toEqual(['OPS'])
+      const warning = captured.lines.find((line) => line.level === 'warn')
+      expect(warning, captured.text()).toMatchObject({ skipped: 2, keys: ['A-B', 'lower'] })
+    })
+
+    it('passes the chunk’s abort signal on to Pinecone', async () => {
+      jira.setIssues(issues('OPS', 3))
+      const sink = deps().pinecone!
+      const seen: Array<AbortSignal | undefined> = []
+      const pinecone = {
+        ...sink,
+        upsertDocuments: (
+          docs: Parameters<typeof sink.upsertDocuments>[0],
+          signal?: AbortSignal,
+        ) => {
+          seen.push(signal)
+          return sink.upsertDocuments(docs, signal)
+        },
+      }
+      const controller = new AbortController()
+      const run = createJiraBackfillKind(deps({ pinecone })).run({
+        jobId: 'job',
+        params: {},
+        scope: scopeOf('OPS'),
+        cursor: null,
+        signal: controller.signal,
+      })
+      const steps: unknown[] = []
+      for await (const step of run) {
+        steps.push(step)
+      }
+      expect(steps).toHaveLength(2) // the page, then the reconcile
+      expect(seen).toEqual([controller.signal])
+    })
+
+    it('writes one vector per issue page by page, with the fields in the search itself', async () => {
+      jira.setIssues([...issues('OPS', 230), ...issues('WEB', 5)])
+      const steps = await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
+      expect(steps.map((s) => s.kind === 'page' && [s.fetched, s.written])).toEqual([
+        [100, 100],
+        [100, 100],
+        [30, 30],
+        [0, 0], // the reconcile: nothing to delete
+      ])
+      expect(jiraKeys()).toHaveLength(230)
+      expect(jiraKeys().every((id) => id.startsWith('jira-OPS-'))).toBe(true)
+      const searches = windowSearches()
+      expect(searches[0]?.query.get('jql')).toBe(
+        `project = "OPS" AND updated >= ${NOW_MS - 30 * DAY} AND updated <= ${NOW_MS} ORDER BY updated ASC, key ASC`,
+      )
+      expect(searches[0]?.query.get('fields')?.split(',')).toEqual(
+        expect.arrayContaining(['summary', 'description', 'assignee', 'parent', 'labels']),
+      )
+      expect(jira.requests.some((r) => r.path.startsWith('/rest/api/3/issue/'))).toBe(false)
+      const stored = pinecone.vectors('').get('jira-OPS-1')
+      expect(stored?.metadata).toMatchObject({
+        issue_key: 'OPS-1',
+        source: 'jira',
+        url: `${jira.url}/browse/OPS-1`,
+      })
+    })
+
+    it('continues from a checkpointed cursor with Jira’s token', async () => {
+      jira.setIssues(issues('OPS', 150))
+      const kind = createJiraBackfillKind(deps())
+      const [first] = await runChunk(kind, scopeOf('OPS'), null, 1)
+      assert(first?.kind === 'page' && first.cursor.nextPageToken, JSON.stringify(first))
+      pinecone.reset()
+      const rest = await runChunk(kind, scopeOf('OPS'), first.cursor)
+      expect(rest).toHaveLength(2) // the last page, then the reconcile
+      expect(jiraKeys()).toHaveLength(50)
+      expect(windowSearches().at(-1)?.query.get('nextPageToken')).toBe(first.cursor.nextPageToken)
+    })
+
+    it('restarts from the newest issue written when Jira refuses a stale page token', async () => {
+      jira.setIssues(issues('OPS', 150))
+      const kind = createJiraBackfillKind(deps())
+      const [first] = await runChunk(kind, scopeOf('OPS'), null, 1)
+      assert(first?.kind === 'page' && first.cursor.lastUpdatedMs !== undefined)
+      jira.expireSearchTokens()
+      pinecone.reset()
+      await runChunk(kind, scopeOf('OPS'), first.cursor)
+      // Issue 100 (the newest written) is read again; 101–150 follow.
+      expect(jiraKeys()).toHaveLength(51)
+      expect(jiraKeys()).toContain('jira-OPS-100')
+      const restart = windowSearches().at(-1)?.query.get('jql')
+      expect(restart).toContain(`updated >= ${first.cursor.lastUpdatedMs}`)
+    })
+
+    it('reads again an issue updated while paging, so the vector ends with its new text', async () => {
+      jira.setIssues(issues('OPS', 150))
+      jira.onSearchPage(({ page }) => {
+        if (page === 2) {
+          jira.setNow(new Date(NOW_MS - 1000))
+          jira.updateIssue('OPS-3', { summary: 'Renamed while paging' })
+        }
+      })
+      await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
+      expect(jiraKeys()).toHaveLength(150)
+      expect(pinecone.vectors('').get('jira-OPS-3')?.metadata?.title).toBe(
+        'OPS-3: Renamed while paging',
+      )
+    })
+
+    it('moves the watermark only when the chunk completes, and a sync starts from it less the overlap', async () => {
+      jira.setIssues(issues('OPS', 150))
+      const kind = createJiraSyncKind(deps())
+      const [scope] = (await kind.plan({ projects: ['OPS'] })) as JiraScope[]
+      expect(scope).toEqual({ project: 'OPS', fromMs: NOW_MS - 2 * DAY, toMs: NOW_MS })
+      const scopeWide = { ...scope!, fromMs: NOW_MS - 30 * DAY }
+      await runChunk(kind, scopeWide, null, 1)
+      expect(await watermark('OPS')).toBeUndefined()
+      await runChunk(kind, scopeWide)
+      expect(await watermark('OPS')).toBe(NOW_MS)
+      const later = createJiraSyncKind(deps({ clock: fixedClock(new Date(NOW_MS + DAY)) }))
+      expect(await later.plan({ projects: ['OPS'] })).toEqual([
+        { project: 'OPS', fromMs: NOW_MS - SYNC_OVERLAP_MS, toMs: NOW_MS + DAY },
+      ])
+    })
+
+    it('lets a backfill move the watermark only when it leaves no gap', async () => {
+      jira.setIssues(issues('OPS', 3))
+      await getDatabase()
+        .db.insert(syncState)
+        .values({
+          source: 'jira',
+          scope: 'OPS',
+          watermark: new Date(NOW_MS - 5 * DAY),
+        })
+      const kind = createJiraBackfillKind(deps())
+      await runChunk(kind, scopeOf('OPS', 1))
+      expect(await watermark('OPS')).toBe(NOW_MS - 5 * DAY)
+      await runChunk(kind, scopeOf('OPS', 30))
+      expect(await watermark('OPS')).toBe(NOW_MS)
+    })
+
+    it('deletes the vectors of issues deleted or moved away, and writes a moved one under its new key', async () => {
+      jira.setIssues([...issues('OPS', 5), ...issues('WEB', 2)])
+      const backfill = createJiraBackfillKind(deps())
+      await runChunk(backfill, scopeOf('OPS'))
+      await runChunk(backfill, scopeOf('WEB'))
+      expect(jiraKeys()).toHaveLength(7)
+      jira.deleteIssue('OPS-2')
+      jira.deleteIssue('OPS-4')
+      // A move keeps the issue's id and gives it a key in the new project.
+      const moved = jira.issues().find((issue) => issue.key === 'OPS-5')!
+      jira.deleteIssue('OPS-5')
+      jira.addIssue(
+        aJiraIssue({
+          id: moved.id,
+          key: 'WEB-3',
+          fields: { summary: 'Moved from OPS', updated: jiraTimestamp(NOW_MS - 60_000) },
+        }),
+      )
+      const captured = captureLog()
+      const sync = createJiraSyncKind(deps({ log: captured.log }))
+      const scopes = (await sync.plan({ projects: ['OPS', 'WEB'] })) as JiraScope[]
+      const steps = []
+      for (const scope of scopes) {
+        steps.push(await runChunk(sync, scope))
+      }
+      expect(jiraKeys()).toEqual([
+        'jira-OPS-1',
+        'jira-OPS-3',
+        'jira-WEB-1',
+        'jira-WEB-2',
+        'jira-WEB-3',
+      ])
+      expect(pinecone.vectors('').get('jira-WEB-3')?.metadata?.title).toBe('WEB-3: Moved from OPS')
+      expect(steps[0]?.at(-1)).toEqual({
+        kind: 'page',
+        cursor: expect.objectContaining({ phase: 'reconcile' }),
+        fetched: 0,
+        written: 3,
+      })
+      expect(steps[1]?.at(-1)).toMatchObject({ kind: 'page', written: 0 })
+      const logged = captured.lines.find((line) => line.project === 'OPS' && 'deleted' in line)
+      expect(logged, captured.text()).toMatchObject({ deleted: 3 })
+      const scans = jira.requests.filter(
+        (r) => r.query.get('jql') === 'project = "OPS" ORDER BY key ASC',
+      )
+      expect(scans.at(-1)?.query.get('fields')).toBe('key')
+      expect(scans.at(-1)?.query.get('maxResults')).toBe('5000')
+    })
+
+    it('reconciles project AB without touching the vectors of project ABC', async () => {
+      jira.setIssues([...issues('AB', 2), ...issues('ABC', 1)])
+      seedVectors('jira-AB-9', 'jira-ABC-1', 'jira-ABC-9')
+      await runChunk(createJiraBackfillKind(deps()), scopeOf('AB'))
+      expect(jiraKeys()).toEqual(['jira-AB-1', 'jira-AB-2', 'jira-ABC-1', 'jira-ABC-9'])
+      const lists = pinecone.requests.filter((r) => r.path === '/vectors/list')
+      expect(lists.map((r) => r.query.get('prefix'))).toEqual(['jira-AB-'])
+    })
+
+    it('resumes a chunk checkpointed after its last page with the reconcile alone', async () => {
+      jira.setIssues(issues('OPS', 2))
+      seedVectors('jira-OPS-1', 'jira-OPS-2', 'jira-OPS-3')
+      const cursor: JiraCursor = { fromMs: NOW_MS - DAY, phase: 'reconcile' }
+      const steps = await runChunk(createJiraSyncKind(deps()), scopeOf('OPS', 1), cursor)
+      expect(steps).toEqual([{ kind: 'page', cursor, fetched: 0, written: 1 }])
+      expect(jiraKeys()).toEqual(['jira-OPS-1', 'jira-OPS-2'])
+      expect(windowSearches()).toEqual([])
+      expect(await watermark('OPS')).toBe(NOW_MS)
+    })
+
+    it('deletes nothing, and warns, when Jira returns no issue of a project that has vectors', async () => {
+      jira.setProjects([{ id: '9', key: 'GONE', name: 'Emptied, or no longer visible' }])
+      seedVectors('jira-GONE-1', 'jira-GONE-2')
+      const captured = captureLog()
+      const steps = await runChunk(
+        createJiraBackfillKind(deps({ log: captured.log })),
+        scopeOf('GONE'),
+      )
+      expect(steps.at(-1)).toMatchObject({ kind: 'page', written: 0 })
+      expect(jiraKeys()).toEqual(['jira-GONE-1', 'jira-GONE-2'])
+      expect(pinecone.requests.some((r) => r.path === '/vectors/delete')).toBe(false)
+      const warning = captured.lines.find((line) => line.level === 'warn')
+      expect(warning, captured.text()).toMatchObject({ project: 'GONE', vectors: 2 })
+    })
+  })
+
+  describe('errors', () => {
+    it('asks for a retry with Jira’s wait on 429, and writes nothing', async () => {
+      jira.setIssues(issues('OPS', 3))
+      jira.rateLimit({ retryAfterSeconds: 9 })
+      const steps = await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
+      expect(steps).toEqual([{ kind: 'retry', reason: 'jira-rate-limited', retryAfterMs: 9000 }])
+      expect(jiraKeys()).toEqual([])
+    })
+
+    it('asks for a retry on 503 and on a Pinecone 429', async () => {
+      jira.setIssues(issues('OPS', 3))
+      jira.unavailable({ retryAfterSeconds: 2 })
+      expect(await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))).toEqual([
+        { kind: 'retry', reason: 'jira-unavailable', retryAfterMs: 2000 },
+      ])
+      pinecone.fail({
+        kind: 'respond',
+        path: '/vectors/upsert',
+        status: 429,
+        headers: { 'retry-after': '4' },
+        times: 1,
+      })
+      expect(await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))).toEqual([
+        { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 4000 },
+      ])
+    })
+
+    it('asks for a retry and deletes nothing when the key scan fails after its first page', async () => {
+      // More than one page of keys (5000 each), so the failure leaves the scan half done.
+      jira.setIssues(issues('OPS', 5001))
+      seedVectors('jira-OPS-1', 'jira-OPS-5001', 'jira-OPS-9999')
+      jira.onSearchPage(({ page, jql }) => {
+        if (page === 1 && jql.endsWith('ORDER BY key ASC')) {
+          jira.unavailable({ retryAfterSeconds: 3 })
+        }
+      })
+      const cursor: JiraCursor = { fromMs: NOW_MS - DAY, phase: 'reconcile' }
+      const steps = await runChunk(createJiraSyncKind(deps()), scopeOf('OPS', 1), cursor)
+      expect(steps).toEqual([{ kind: 'retry', reason: 'jira-unavailable', retryAfterMs: 3000 }])
+      expect(jiraKeys()).toEqual(['jira-OPS-1', 'jira-OPS-5001', 'jira-OPS-9999'])
+      expect(pinecone.requests.some((r) => r.path === '/vectors/delete')).toBe(false)
+      const scans = jira.requests.filter((r) => r.query.get('jql')?.endsWith('ORDER BY key ASC'))
+      expect(scans).toHaveLength(2)
+    })
+
+    it('asks for a retry when Pinecone fails to list or delete during the reconcile', async () => {
+      jira.setIssues(issues('OPS', 1))
+      seedVectors('jira-OPS-1', 'jira-OPS-2')
+      const cursor: JiraCursor = { fromMs: NOW_MS - DAY, phase: 'reconcile' }
+      const kind = createJiraSyncKind(deps())
+      pinecone.fail({
+        kind: 'respond',
+        path: '/vectors/list',
+        status: 429,
+        headers: { 'retry-after': '2' },
+        times: 1,
+      })
+      expect(await runChunk(kind, scopeOf('OPS', 1), cursor)).toEqual([
+        { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 2000 },
+      ])
+      pinecone.fail({
+        kind: 'respond',
+        path: '/vectors/delete',
+        status: 429,
+        headers: { 'retry-after': '2' },
+        times: 1,
+      })
+      expect(await runChunk(kind, scopeOf('OPS', 1), cursor)).toEqual([
+        { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 2000 },
+      ])
+      expect(jiraKeys()).toEqual(['jira-OPS-1', 'jira-OPS-2'])
+    })
+
+    it('fails the chunk for good with a clear message when Jira refuses the credentials', async () => {
+      jira.setIssues(issues('OPS', 3))
+      const bad = jiraClientOn(jira, { apiToken: 'nope' })
+      const error = await runChunk(
+        createJiraBackfillKind(deps({ jira: bad })),
+        scopeOf('OPS'),
+      ).catch((e: unknown) => e)
+      assert(error instanceof AppError, String(error))
+      expect(error.retryable).toBe(false)
+      expect(error.message).toMatch(/Jira refused the credentials/)
+    })
+
+    it('refuses to plan or run without Jira or Pinecone settings', async () => {
+      const noJira = createJiraBackfillKind(deps({ jira: undefined }))
+      await expect(noJira.plan({ days: 1, projects: ['OPS'] })).rejects.toThrow(/JIRA_BASE_URL/)
+      await expect(noJira.plan({ days: 1, projects: ['OPS'] })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        retryable: false,
+      })
+      const noPinecone = createJiraBackfillKind(deps({ pinecone: undefined }))
+      const error = await runChunk(noPinecone, scopeOf('OPS')).catch((e: unknown) => e)
+      assert(error instanceof AppError)
+      expect(error.retryable).toBe(false)
+      expect(error.message).toMatch(/PINECONE_API_KEY/)
+    })
+
+    it('gives up planning when Jira does not list its projects before the deadline', async () => {
+      jira.fail({ kind: 'hang', path: '/rest/api/3/project/search', times: 1 })
+      const started = Date.now()
+      const kind = createJiraBackfillKind(deps({ planTimeoutMs: 200 }))
+      await expect(kind.plan({ days: 1 })).rejects.toMatchObject({
+        code: 'UNAVAILABLE',
+        message: 'Jira did not answer in time; try again.',
+      })
+      expect(Date.now() - started).toBeLessThan(5000)
+      expect(jira.requests).toHaveLength(1)
+    })
+
+    it('fails for good when the index dimension does not match the model', async () => {
+      jira.setIssues(issues('OPS', 3))
+      const small = await startFakePinecone({ dimension: 8 })
+      try {
+        const sink = createPineconeSink({
+          apiKey: small.apiKey,
+          indexHost: small.url,
+          controllerUrl: small.url,
+          namespace: '',
+          embedModel: 'llama-text-embed-v2',
+        })
+        const error = await runChunk(
+          createJiraBackfillKind(deps({ pinecone: sink })),
+          scopeOf('OPS'),
+        ).catch((e: unknown) => e)
+        assert(error instanceof AppError)
+        expect(error.retryable).toBe(false)
+        expect(error.message).toMatch(/dimension 8/)
+        expect(small.vectors('').size).toBe(0)
+      } finally {
+        await small.close()
+      }
+    })
+  })
+})

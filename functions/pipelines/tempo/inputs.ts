@@ -1,0 +1,140 @@
+import * as v from 'valibot'
+import { addDays, DaysBack, MAX_DAYS_BACK, Projects } from '#pipelines/backfill/inputs.ts'
+
+/** Days back when a request names neither `days` nor dates. */
+export const DEFAULT_DAYS = 365
+/** The longest range, in days between `from` and `to` (as long as the largest `days`). */
+export const MAX_SPAN_DAYS = MAX_DAYS_BACK
+
+const DAY_MS = 86_400_000
+const DAY = /^\d{4}-\d{2}-\d{2}$/
+
+/** Whether `text` is a zero-padded `YYYY-MM-DD` that exists in the calendar (no 2024-02-30). */
+export function isCalendarDate(text: string): boolean {
+  if (!DAY.test(text)) {
+    return false
+  }
+  const ms = Date.parse(`${text}T00:00:00Z`)
+  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === text
+}
+
+/** Days from `from` to `to` (both `YYYY-MM-DD`); negative when `to` is earlier. */
+export function daysBetween(from: string, to: string): number {
+  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS)
+}
+
+const Day = v.pipe(
+  v.string(),
+  v.regex(DAY, 'Use YYYY-MM-DD, zero-padded.'),
+  // Only for a well-formed date: `2024-1-1` gets the format message alone.
+  v.check((text) => !DAY.test(text) || isCalendarDate(text), 'Not a date in the calendar.'),
+)
+
+// The range checks compare two real dates; a malformed one already has its own message.
+function bothDates(i: {
+  from?: string | undefined
+  to?: string | undefined
+}): i is { from: string; to: string } {
+  return (
+    i.from !== undefined && i.to !== undefined && isCalendarDate(i.from) && isCalendarDate(i.to)
+  )
+}
+
+/** A Tempo backfill request resolved to dates: `from`..`to` inclusive, in UTC. */
+export type TempoBackfillInput = {
+  from: string
+  to: string
+  /** the `days` sent or defaulted, when the range came from it */
+  days?: number
+  projects?: string[]
+}
+
+/**
+ * The body (or query) of `POST v1/backfill-tempo` against `today` (UTC `YYYY-MM-DD`, from the
+ * injected clock): either `days` (1–3650, default 365: `today − days`..`today`) or both `from`
+ * and `to` (real calendar dates, not after today, `to` ≥ `from`, at most 3650 days apart);
+ * optional `projects` (≤ 100 Jira keys). Every problem names its field.
+ * @example parseInput(tempoBackfillBody('2026-06-01'), { from: '2026-01-01', to: '2026-01-31' })
+ */
+export function tempoBackfillBody(today: string) {
+  return v.pipe(
+    // An empty POST has no body at all: the defaults apply.
+    v.optional(
+      v.strictObject({
+        /** days back from today, 1–3650 */
+        days: v.optional(DaysBack),
+        /** first day, YYYY-MM-DD, inclusive */
+        from: v.optional(Day),
+        /** last day, YYYY-MM-DD, inclusive */
+        to: v.optional(Day),
+        /** Jira project keys; default: the active projects */
+        projects: v.optional(Projects),
+      }),
+      {},
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from'], ['to']],
+        (i) => i.to !== undefined || i.from === undefined,
+        'Send to with from.',
+      ),
+      ['to'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from'], ['to']],
+        (i) => i.from !== undefined || i.to === undefined,
+        'Send from with to.',
+      ),
+      ['from'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['days'], ['from'], ['to']],
+        (i) => i.days === undefined || (i.from === undefined && i.to === undefined),
+        'Send either days or from and to, not both.',
+      ),
+      ['days'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from']],
+        (i) => i.from === undefined || !isCalendarDate(i.from) || i.from <= today,
+        'Must not be after today (UTC).',
+      ),
+      ['from'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['to']],
+        (i) => i.to === undefined || !isCalendarDate(i.to) || i.to <= today,
+        'Must not be after today (UTC).',
+      ),
+      ['to'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from'], ['to']],
+        (i) => !bothDates(i) || i.to >= i.from,
+        'Must be on or after from.',
+      ),
+      ['to'],
+    ),
+    v.forward(
+      v.partialCheck(
+        [['from'], ['to']],
+        (i) => !bothDates(i) || daysBetween(i.from, i.to) <= MAX_SPAN_DAYS,
+        `The range may span at most ${MAX_SPAN_DAYS} days.`,
+      ),
+      ['from'],
+    ),
+    v.transform((input): TempoBackfillInput => {
+      const { projects } = input
+      if (input.from !== undefined && input.to !== undefined) {
+        return { from: input.from, to: input.to, ...(projects && { projects }) }
+      }
+      const days = input.days ?? DEFAULT_DAYS
+      return { from: addDays(today, -days), to: today, days, ...(projects && { projects }) }
+    }),
+  )
+}

@@ -1,0 +1,127 @@
+import { inArray, sql } from 'drizzle-orm'
+import { describe, expect, it } from 'vitest'
+import { tempoWorklogs } from '#db/schema.ts'
+import { useTestDatabase } from '#test/database.ts'
+import {
+  databaseNow,
+  deleteWorklogs,
+  findUnseenWorklogs,
+  touchWorklogs,
+  upsertWorklogs,
+  type WorklogRow,
+} from './worklogs-table.ts'
+
+const getDatabase = useTestDatabase()
+
+function aRow(overrides: Partial<WorklogRow> & { worklogId: string }): WorklogRow {
+  return {
+    accountId: 'acc-1',
+    issueId: '10001',
+    issueKey: 'OPS-1',
+    epicKey: null,
+    projectKey: 'OPS',
+    startDate: '2025-01-06',
+    startTime: '09:30:00',
+    hours: 1.5,
+    timeSpentSeconds: 5400,
+    userDisplayName: 'Ada Lovelace',
+    team: null,
+    description: '',
+    tempoUpdatedAt: new Date('2025-01-06T11:00:00Z'),
+    ...overrides,
+  }
+}
+
+async function stored(ids: string[]) {
+  const { db } = getDatabase()
+  return db
+    .select()
+    .from(tempoWorklogs)
+    .where(inArray(tempoWorklogs.worklogId, ids))
+    .orderBy(tempoWorklogs.worklogId)
+}
+
+// Ages rows so that a scan "starting now" has not seen them.
+async function age(ids: string[]) {
+  const { db } = getDatabase()
+  await db
+    .update(tempoWorklogs)
+    .set({ updatedAt: sql`now() - interval '1 hour'` })
+    .where(inArray(tempoWorklogs.worklogId, ids))
+}
+
+describe('tempo worklogs', () => {
+  describe('happy', () => {
+    it('inserts and then replaces worklogs by worklog id', async () => {
+      const { db } = getDatabase()
+      await upsertWorklogs(db, [aRow({ worklogId: 'u1' }), aRow({ worklogId: 'u2' })])
+      await upsertWorklogs(db, [
+        aRow({ worklogId: 'u1', hours: 2, issueKey: 'OPS-2', description: 'edited' }),
+        aRow({ worklogId: 'u1', hours: 3, issueKey: 'OPS-3', description: 'edited twice' }),
+      ])
+      const rows = await stored(['u1', 'u2'])
+      expect(rows.map((row) => [row.worklogId, row.hours, row.issueKey, row.description])).toEqual([
+        ['u1', 3, 'OPS-3', 'edited twice'],
+        ['u2', 1.5, 'OPS-1', ''],
+      ])
+    })
+
+    it('finds the rows of a window that were not written since the scan began', async () => {
+      const { db } = getDatabase()
+      await upsertWorklogs(db, [
+        aRow({ worklogId: 'w1', startDate: '2024-03-01', projectKey: 'WIN' }),
+        aRow({ worklogId: 'w2', startDate: '2024-03-15', projectKey: 'WIN', issueId: '77' }),
+        aRow({ worklogId: 'w3', startDate: '2024-03-30', projectKey: 'WIN' }),
+        aRow({ worklogId: 'w4', startDate: '2024-04-01', projectKey: 'WIN' }), // after the window
+        aRow({ worklogId: 'w5', startDate: '2024-03-10', projectKey: 'OFF' }), // other project
+      ])
+      await age(['w1', 'w2', 'w3', 'w4', 'w5'])
+      const scanStart = await databaseNow(db)
+      await upsertWorklogs(db, [
+        aRow({ worklogId: 'w1', startDate: '2024-03-01', projectKey: 'WIN' }),
+      ])
+      await touchWorklogs(db, ['w3', 'not-stored'])
+      const window = {
+        from: '2024-03-01',
+        to: '2024-03-30',
+        seenBefore: scanStart,
+        after: null,
+        limit: 100,
+      }
+      expect(await findUnseenWorklogs(db, { ...window, projectKeys: ['WIN'] })).toEqual([
+        { worklogId: 'w2', issueId: '77' },
+      ])
+      const everyProject = await findUnseenWorklogs(db, { ...window, projectKeys: null })
+      expect(everyProject.map((row) => row.worklogId)).toEqual(['w2', 'w5'])
+      expect(await findUnseenWorklogs(db, { ...window, projectKeys: [] })).toEqual([])
+      expect(await findUnseenWorklogs(db, { ...window, projectKeys: null, limit: 1 })).toEqual([
+        { worklogId: 'w2', issueId: '77' },
+      ])
+      const next = await findUnseenWorklogs(db, { ...window, projectKeys: null, after: 'w2' })
+      expect(next.map((row) => row.worklogId)).toEqual(['w5'])
+    })
+
+    it('deletes by worklog id and counts what went', async () => {
+      const { db } = getDatabase()
+      await upsertWorklogs(db, [aRow({ worklogId: 'd1' }), aRow({ worklogId: 'd2' })])
+      expect(await deleteWorklogs(db, ['d1', 'd1', 'missing'])).toBe(1)
+      expect((await stored(['d1', 'd2'])).map((row) => row.worklogId)).toEqual(['d2'])
+      expect(await deleteWorklogs(db, [])).toBe(0)
+    })
+  })
+
+  describe('errors', () => {
+    it('gives the database time as a Date', async () => {
+      const { db, pool } = getDatabase()
+      const now = await databaseNow(db)
+      const { rows } = await pool.query<{ now: Date }>('select now() as now')
+      expect(Math.abs(now.getTime() - rows[0]!.now.getTime())).toBeLessThan(1000)
+    })
+
+    it('ignores empty writes', async () => {
+      const { db } = getDatabase()
+      await expect(upsertWorklogs(db, [])).resolves.toBeUndefined()
+      await expect(touchWorklogs(db, [])).resolves.toBeUndefined()
+    })
+  })
+})
