@@ -1,12 +1,13 @@
 import { type Auth, createAuth } from '#core/auth/service.ts'
 import { createDatabase, type Database, type PoolLike } from '#core/db/client.ts'
 import { createJobQueue, type JobQueue } from '#core/jobs/queue.ts'
-import { createRateLimiter } from '#core/rate-limit/memory.ts'
+import { createRateLimiter } from '#core/rate-limit/limiter.ts'
 import { createPacer, type Pacer } from '#core/rate-limit/pacer.ts'
 import type { RateLimiter } from '#core/rate-limit/rules.ts'
-import { createUpstashRedis } from '#core/rate-limit/upstash.ts'
+import { createUpstashRedis } from '#core/rate-limit/upstash-client.ts'
 import type { Upstreams } from '#core/upstreams/clients.ts'
 import type { JiraClient } from '#core/upstreams/jira/client.ts'
+import { PACE_BUDGETS } from '#core/upstreams/pace-budgets.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import type { TempoClient } from '#core/upstreams/tempo/client.ts'
 import { type Clock, systemClock } from './clock.ts'
@@ -65,7 +66,8 @@ export function createServices(
   const redis = upstash && createUpstashRedis(upstash)
   const rateLimiter = seams.rateLimiter ?? createRateLimiter(config, { log, clock, redis })
   const pacer =
-    seams.pacer ?? createPacer({ redis, clock, log, timeoutMs: config.rateLimit.timeoutMs })
+    seams.pacer ??
+    createPacer({ redis, clock, log, timeoutMs: config.rateLimit.timeoutMs, budgets: PACE_BUDGETS })
   // Built once per warm container: it holds Google's cached key set.
   const auth = seams.auth ?? createAuth({ config, db: database.db, clock, log })
   const jobs = seams.jobs ?? createJobQueue(database.pool)

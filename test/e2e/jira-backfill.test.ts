@@ -15,6 +15,7 @@ import { createPacer } from '#core/rate-limit/pacer.ts'
 import { createServices, type Services } from '#core/services.ts'
 import { createUpstreams } from '#core/upstreams/clients.ts'
 import type { JiraIssue } from '#core/upstreams/jira/client.ts'
+import { PACE_BUDGETS } from '#core/upstreams/pace-budgets.ts'
 import { toJiraDocument } from '#pipelines/jira/document.ts'
 import { createJobKinds } from '#pipelines/registry.ts'
 import { type JiraIssue as FakeIssue, sampleOrganisation } from '#sandbox/fakes/jira-data.ts'
@@ -77,7 +78,7 @@ function services(): Services {
       clock,
       rateLimiter: createMemoryRateLimiter(clock),
       // Pacing runs on real time (a fixed clock would never free a slot).
-      pacer: createPacer(),
+      pacer: createPacer({ budgets: PACE_BUDGETS }),
     },
     { upstreams: createUpstreams },
   )

@@ -12,6 +12,7 @@ import { createMemoryRateLimiter } from '#core/rate-limit/memory.ts'
 import { createPacer } from '#core/rate-limit/pacer.ts'
 import { createServices, type Services } from '#core/services.ts'
 import { createUpstreams } from '#core/upstreams/clients.ts'
+import { PACE_BUDGETS } from '#core/upstreams/pace-budgets.ts'
 import { jobs, projects, tempoWorklogs } from '#db/schema.ts'
 import { createTempoKinds } from '#pipelines/tempo/kinds.ts'
 import { type JiraIssue, sampleOrganisation } from '#sandbox/fakes/jira-data.ts'
@@ -116,7 +117,7 @@ function system() {
       clock,
       log: captured.log,
       rateLimiter: createMemoryRateLimiter(clock),
-      pacer: createPacer(), // real time: the production budgets (Tempo 4/s, Jira 10/s)
+      pacer: createPacer({ budgets: PACE_BUDGETS }), // real time: the production budgets (Tempo 4/s, Jira 10/s)
     },
     { upstreams: createUpstreams },
   )

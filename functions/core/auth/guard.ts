@@ -1,8 +1,8 @@
 import type { Database } from '#core/db/client.ts'
 import { findUserById, type User } from '#core/db/users.ts'
 import { AppError } from '#core/errors.ts'
+import type { HttpRequest } from '#core/http/types.ts'
 import type { Logger } from '#core/log.ts'
-import type { HttpRequest } from '#core/platform/do-event.ts'
 import type { AdminKeyCheck } from './admin-key.ts'
 import type { AppTokens, TokenClaims } from './tokens.ts'
 

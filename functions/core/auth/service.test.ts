@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
-import type { HttpRequest } from '#core/platform/do-event.ts'
+import type { HttpRequest } from '#core/http/types.ts'
 import { users } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'

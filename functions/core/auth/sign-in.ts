@@ -34,8 +34,8 @@ type Resolution =
 const MAX_ATTEMPTS = 3
 
 /**
- * Sign-in as DESIGN §4 describes it. Writes only what the outcome needs: a refused token writes
- * nothing; an unknown person gets a `no_access` row (so an admin can approve them) and a pending
+ * Sign-in as docs/ARCHITECTURE.md ("Authentication") describes it. Writes only what the outcome
+ * needs: a refused token writes nothing; an unknown person gets a `no_access` row (so an admin can approve them) and a pending
  * answer; a pre-provisioned row is linked to its Google `sub` once; a disabled account is left
  * untouched; `last_login_at` (and an `ADMIN_EMAILS` promotion) is written for accepted sign-ins only.
  */

@@ -1,5 +1,5 @@
 import { AppError } from '#core/errors.ts'
-import type { HttpHandler, HttpRequest, HttpResponse } from '#core/platform/do-event.ts'
+import type { HttpHandler, HttpRequest, HttpResponse } from './types.ts'
 
 /** A route: method and a path pattern of literal segments and `:params` (e.g. `/:jobId/resume`). */
 export type Route = {

@@ -1,5 +1,5 @@
 /**
- * The worker loop of the job engine (DESIGN §7).
+ * The worker loop of the job engine (docs/ARCHITECTURE.md, "The job engine").
  *
  * Terminology (the full block is in types.ts):
  * - job: a request for work, split into chunks; its status follows its chunks.

@@ -83,7 +83,7 @@ export type ReapSummary = { requeued: number; failed: number; cancelled: number;
 /** Days finished jobs are kept: succeeded and cancelled ones, and failed ones. */
 export type RetentionPolicy = { retentionDays: number; failedRetentionDays: number }
 
-/** The queue's vital signs for the deep health check (DESIGN §9). */
+/** The queue's vital signs for the deep health check (docs/ARCHITECTURE.md, "Health"). */
 export type QueueStats = {
   /** How long the oldest due chunk has waited for a worker, in seconds; null when none waits. */
   oldestDueSeconds: number | null
@@ -92,7 +92,7 @@ export type QueueStats = {
   failedJobs24h: number
 }
 
-/** The Postgres job queue (DESIGN §7). */
+/** The Postgres job queue (docs/ARCHITECTURE.md, "The job engine"). */
 export type JobQueue = ReturnType<typeof createJobQueue>
 
 // The error of a chunk released without a page finished (see `release`).

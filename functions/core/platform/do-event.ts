@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { AppError } from '#core/errors.ts'
+import type { HttpRequest } from '#core/http/types.ts'
 
 /** What DigitalOcean passes as the second argument of `main`. */
 export type DoContext = {
@@ -9,25 +10,6 @@ export type DoContext = {
   deadline?: number
   getRemainingTimeInMillis?: () => number
 }
-
-/** A web request, independent of DigitalOcean's event shape. */
-export type HttpRequest = {
-  method: string // upper case
-  path: string // the sub-path after /<package>/<function>: '' or '/…'
-  headers: Readonly<Record<string, string>> // lower-case names
-  query: Readonly<Record<string, string>> // first value of each key
-  body: unknown // parsed JSON, or undefined when empty
-  requestId: string
-  clientIp: string
-}
-
-export type HttpResponse<T = unknown> = {
-  status: number
-  headers?: Record<string, string>
-  body?: T
-}
-
-export type HttpHandler = (req: HttpRequest) => Promise<HttpResponse>
 
 /** DigitalOcean's request and response limit. */
 export const MAX_BODY_BYTES = 1024 * 1024

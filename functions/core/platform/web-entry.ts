@@ -1,15 +1,10 @@
 import { AppError, toErrorResponse } from '#core/errors.ts'
 import { corsHeaders, SECURITY_HEADERS } from '#core/http/cors.ts'
+import type { HttpHandler, HttpRequest } from '#core/http/types.ts'
 import { createLogger, type Logger } from '#core/log.ts'
 import { enforceLimits, LIMITS } from '#core/rate-limit/rules.ts'
 import type { Services } from '#core/services.ts'
-import {
-  type DoContext,
-  envelopeOf,
-  type HttpHandler,
-  type HttpRequest,
-  toHttpRequest,
-} from './do-event.ts'
+import { type DoContext, envelopeOf, toHttpRequest } from './do-event.ts'
 
 /** DigitalOcean's web result: `body` stays an object, which the platform serialises as JSON. */
 export type DoWebResult = { statusCode: number; headers: Record<string, string>; body?: unknown }

@@ -8,11 +8,10 @@ import {
   createPaceMemory,
   createPacer,
   MAX_PAUSE_MS,
-  PACE_BUDGETS,
   type Pacer,
   type PacerOptions,
 } from './pacer.ts'
-import { createUpstashRedis } from './upstash.ts'
+import { createUpstashRedis } from './upstash-client.ts'
 
 const { redisAvailable, bridge } = useUpstashBridge()
 
@@ -174,8 +173,9 @@ describe('pacer, in-process twin', () => {
     expect(waits).toEqual([MAX_PAUSE_MS])
   })
 
-  it('budgets Tempo below its gateway limit of 5 per second', () => {
-    expect(PACE_BUDGETS.tempo.limit / (PACE_BUDGETS.tempo.windowMs / 1000)).toBeLessThan(5)
+  it('refuses to pace an upstream it has no budget for (a wiring mistake)', async () => {
+    const { pacer } = sleeplessPacer()
+    await expect(pacer.acquire('unbudgeted')).rejects.toThrow(/no pace budget/i)
   })
 })
 

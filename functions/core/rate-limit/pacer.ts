@@ -5,31 +5,16 @@ import { type Clock, systemClock } from '#core/clock.ts'
 import type { Logger } from '#core/log.ts'
 
 /**
- * Outbound pacing (DESIGN §5): every worker calling an upstream takes a slot from one shared
+ * Outbound pacing (docs/ARCHITECTURE.md, "Rate limits and pacing"): every worker calling an
+ * upstream takes a slot from one shared
  * budget first, and after an upstream 429 one worker sets a shared "paused until" that every
  * acquirer honours. Terminology: a *budget* is at most `limit` call starts in any `windowMs`
  * (a sliding window, so bursts across window edges are bounded too); a *slot* is one call start;
  * a *pause* holds every acquirer of that upstream until an epoch-ms instant.
  */
 
-/** The upstreams whose calls are paced. */
-export type Upstream = 'jira' | 'tempo' | 'pinecone'
-
 /** At most `limit` calls may start in any `windowMs` milliseconds. */
 export type PaceBudget = { limit: number; windowMs: number }
-
-/**
- * Default budgets, below each upstream's own limit so that clock skew between containers and
- * network jitter do not tip it over. Tempo's gateway allows 5 requests a second (we take 4).
- * Jira publishes no fixed rate for API-token traffic, only burst limits per endpoint whose 429s
- * carry `Retry-After` (handled by `pauseUntil`): 10 a second is a conservative start. Pinecone's
- * data plane takes about 100 a second per namespace (we take half).
- */
-export const PACE_BUDGETS: Readonly<Record<Upstream, PaceBudget>> = Object.freeze({
-  jira: { limit: 10, windowMs: 1000 },
-  tempo: { limit: 4, windowMs: 1000 },
-  pinecone: { limit: 50, windowMs: 1000 },
-})
 
 /**
  * The longest a pause may hold an upstream: 5 minutes. A `Retry-After` beyond it (a far-future
@@ -46,22 +31,22 @@ export type Pacer = {
    * @throws the signal's reason (an `AbortError` by default) when `signal` aborts while waiting
    * @example await deps.pacer.acquire('jira', AbortSignal.timeout(remainingMs))
    */
-  acquire(upstream: Upstream, signal?: AbortSignal): Promise<void>
+  acquire(upstream: string, signal?: AbortSignal): Promise<void>
   /**
    * Holds every acquirer of `upstream`, in every container, until `untilMs` (epoch ms), e.g. now
    * plus a 429's `Retry-After`, capped at now plus `MAX_PAUSE_MS`. Never shortens a longer pause
    * already set.
    * @example await deps.pacer.pauseUntil('tempo', Date.now() + retryAfterSeconds * 1000)
    */
-  pauseUntil(upstream: Upstream, untilMs: number): Promise<void>
+  pauseUntil(upstream: string, untilMs: number): Promise<void>
   /** The shared pause's end (epoch ms), or 0 when none: a job may release its chunk instead of waiting. */
-  pausedUntil(upstream: Upstream): Promise<number>
+  pausedUntil(upstream: string): Promise<number>
 }
 
 /** The state of the in-process twin; share one between pacers to model workers of one store. */
 export type PaceMemory = {
-  slots: Map<Upstream, number[]>
-  pauses: Map<Upstream, number>
+  slots: Map<string, number[]>
+  pauses: Map<string, number>
 }
 
 /** The part of `@upstash/redis` the pacer uses. */
@@ -75,8 +60,8 @@ export type PacerOptions = {
   memory?: PaceMemory
   clock?: Clock
   log?: Logger
-  /** Overrides per upstream (tests use short windows). */
-  budgets?: Partial<Record<Upstream, PaceBudget>>
+  /** The budget of each upstream by name; acquiring for a name without one is a wiring mistake. */
+  budgets: Readonly<Record<string, PaceBudget>>
   /** How long one store call may take before this process paces alone (default 1000 ms). */
   timeoutMs?: number
   /** Key prefix in Redis (default `agent-pm:pace`). */
@@ -84,14 +69,14 @@ export type PacerOptions = {
   /** Waits `ms` (tests with a fixed clock move it instead); must reject when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
   /** Called with each granted slot's instant (epoch ms) as the store recorded it: metrics, tests. */
-  onGrant?: (upstream: Upstream, atMs: number) => void
+  onGrant?: (upstream: string, atMs: number) => void
 }
 
 // A store answers "granted" (0) or how many ms to wait before asking again.
 type PaceStore = {
-  take(upstream: Upstream, budget: PaceBudget, nowMs: number): Promise<number>
-  pause(upstream: Upstream, untilMs: number, nowMs: number): Promise<void>
-  pausedUntil(upstream: Upstream, nowMs: number): Promise<number>
+  take(upstream: string, budget: PaceBudget, nowMs: number): Promise<number>
+  pause(upstream: string, untilMs: number, nowMs: number): Promise<void>
+  pausedUntil(upstream: string, nowMs: number): Promise<number>
 }
 
 // After a store failure, this process paces alone for this long before trying the store again.
@@ -168,8 +153,8 @@ const READ_PAUSE = "return tonumber(redis.call('GET', KEYS[1]) or '0')"
 
 function redisStore(redis: PaceRedis, prefix: string): PaceStore {
   // A hash tag keeps both keys of an upstream in one cluster slot, as one script requires.
-  const slotsKey = (upstream: Upstream) => `${prefix}:{${upstream}}:slots`
-  const pausedKey = (upstream: Upstream) => `${prefix}:{${upstream}}:paused`
+  const slotsKey = (upstream: string) => `${prefix}:{${upstream}}:slots`
+  const pausedKey = (upstream: string) => `${prefix}:{${upstream}}:paused`
   return {
     async take(upstream, budget, nowMs) {
       const member = `${nowMs}:${randomBytes(6).toString('hex')}`
@@ -205,12 +190,11 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T> {
  * logs it once: calls go on, and the upstreams' own 429s (honoured through `pauseUntil`) cover
  * the difference. A pause is always recorded locally too.
  * @example
- * const pacer = createPacer({ redis, clock, log })
+ * const pacer = createPacer({ redis, clock, log, budgets: { tempo: { limit: 4, windowMs: 1000 } } })
  * await pacer.acquire('tempo', signal)
  */
-export function createPacer(options: PacerOptions = {}): Pacer {
+export function createPacer(options: PacerOptions): Pacer {
   const clock = options.clock ?? systemClock
-  const budgets = { ...PACE_BUDGETS, ...options.budgets }
   const timeoutMs = options.timeoutMs ?? 1000
   const sleep =
     options.sleep ??
@@ -238,7 +222,10 @@ export function createPacer(options: PacerOptions = {}): Pacer {
 
   return {
     async acquire(upstream, signal) {
-      const budget = budgets[upstream]
+      const budget = options.budgets[upstream]
+      if (!budget) {
+        throw new Error(`No pace budget is set for ${upstream}.`)
+      }
       for (;;) {
         signal?.throwIfAborted()
         const nowMs = clock.now().getTime()

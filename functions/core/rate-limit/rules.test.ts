@@ -16,7 +16,8 @@ import {
   type RateLimiter,
   type RateLimitRule,
 } from './rules.ts'
-import { createUpstashRateLimiter, createUpstashRedis } from './upstash.ts'
+import { createUpstashRateLimiter } from './upstash.ts'
+import { createUpstashRedis } from './upstash-client.ts'
 
 const { redisAvailable, bridge } = useUpstashBridge()
 

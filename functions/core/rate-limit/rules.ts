@@ -2,21 +2,10 @@ import { AppError } from '#core/errors.ts'
 import type { Logger } from '#core/log.ts'
 
 /**
- * Rate limiting (DESIGN §5). Terminology: a *rule* is a named limit (`limit` events per sliding
- * `windowSeconds`); a *key* says whose events are counted (`ip:<address>` for per-client rules,
- * `user:<id>` for per-principal ones); a *decision* is the outcome of counting one event.
- *
- * Client keys and DigitalOcean: the key of a per-client rule is `ip:` + `HttpRequest.clientIp`,
- * which `clientIpOf` (http.ts) takes from the **right-most** `x-forwarded-for` entry. DigitalOcean
- * documents `x-forwarded-for` as "the IP address of the client" on every web event, and does not
- * say whether its edge replaces or appends to a value the client sent. The right-most entry is
- * the one a client cannot choose under either behaviour: if the edge replaces the header it is
- * the only entry; if it appends, it is the address the edge itself saw, and everything to its
- * left is client-supplied (a client rotating fake left-hand entries stays on one key — tested in
- * rate-limit.test.ts). The left-most entry, the usual "original client", is exactly the one a
- * client can forge. If the platform ever added an internal hop after the client's address, the
- * failure would be every client sharing one key (too strict, visible as early 429s), never a
- * bypass; check the header once per deployment with an echo function.
+ * Rate limiting (docs/ARCHITECTURE.md, "Rate limits and pacing"). A *rule* is a named limit
+ * (`limit` events per sliding `windowSeconds`); a *key* says whose events are counted (`ip:<address>`
+ * per client, `principal:<id>` per caller); a *decision* is the outcome of counting one event.
+ * Why the client address is the right-most `X-Forwarded-For` entry: README, "Rate limits".
  */
 
 /** A limit: at most `limit` events per sliding `windowSeconds` for one key. */
@@ -43,7 +32,7 @@ export type RateLimiter = {
   check(): Promise<{ ok: boolean; store: 'upstash' | 'in-process' }>
 }
 
-/** The shared limits of DESIGN §5. */
+/** The limits every function shares (README, "Rate limits"). */
 export const LIMITS = {
   clientHourly: { name: 'client-hour', limit: 200, windowSeconds: 3600 },
   clientDaily: { name: 'client-day', limit: 1000, windowSeconds: 86_400 },

@@ -10,9 +10,10 @@ import { thrownAppError } from '#test/errors.ts'
 import { aContext, aWebEvent } from '#test/events.ts'
 import { captureLog } from '#test/log.ts'
 import { useUpstashBridge } from '#test/redis.ts'
-import { createRateLimiter } from './memory.ts'
+import { createRateLimiter } from './limiter.ts'
 import { enforceLimits, LIMITS, type RateLimiter, rateLimitHeaders } from './rules.ts'
-import { createUpstashRateLimiter, createUpstashRedis, toRateLimitDecision } from './upstash.ts'
+import { createUpstashRateLimiter, toRateLimitDecision } from './upstash.ts'
+import { createUpstashRedis } from './upstash-client.ts'
 
 const { redisAvailable, bridge } = useUpstashBridge()
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Pacer, Upstream } from '#core/rate-limit/pacer.ts'
+import type { Pacer } from '#core/rate-limit/pacer.ts'
 import { testConfig } from '#test/config.ts'
 import { useFakeJira, useFakePinecone, useFakeTempo } from '#test/fakes.ts'
 import { upstreamEnv } from '#test/upstreams.ts'
@@ -11,7 +11,7 @@ const pinecone = useFakePinecone()
 
 describe('upstream clients', () => {
   it('pace every call through the shared pacer with the caller’s abort signal', async () => {
-    const acquired: Array<[Upstream, AbortSignal | undefined]> = []
+    const acquired: Array<[string, AbortSignal | undefined]> = []
     const pacer: Pacer = {
       acquire: async (upstream, signal) => {
         acquired.push([upstream, signal])

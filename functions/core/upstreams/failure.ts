@@ -1,6 +1,6 @@
 import { setTimeout as sleepFor } from 'node:timers/promises'
 import { AppError } from '#core/errors.ts'
-import type { Upstream } from '#core/rate-limit/pacer.ts'
+import type { Upstream } from './pace-budgets.ts'
 
 // What the Jira, Tempo and Pinecone clients share: one failure shape, which failures are worth
 // another try, the quick in-process retries, and how a job step turns a failure into its result.

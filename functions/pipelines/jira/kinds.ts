@@ -12,7 +12,7 @@ import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import { JIRA_FIELDS, parseIssueTime, toJiraDocument } from './document.ts'
 
 /**
- * The Jira → Pinecone job kinds (DESIGN §8):
+ * The Jira → Pinecone job kinds (docs/ARCHITECTURE.md, "Pipelines"):
  * - `backfill-jira`: the issues updated in the last `days` days, one chunk per project;
  * - `sync-jira`: the daily incremental run, from each project's watermark less an overlap.
  * A chunk's scope is `{ project, fromMs, toMs }` with `toMs` frozen when the job is planned, so a

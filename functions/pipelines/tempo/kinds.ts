@@ -24,7 +24,7 @@ import {
 } from './scan.ts'
 
 /**
- * The Tempo job kinds (DESIGN §8).
+ * The Tempo job kinds (docs/ARCHITECTURE.md, "Pipelines").
  * - `backfill-tempo`: one chunk per 30-day window of the requested range. A window is scanned page
  *   by page (`metadata.next`), each page written to `tempo_worklogs` and Pinecone; then the rows
  *   of the window nothing wrote since the scan began are checked against Tempo (by issue id, which

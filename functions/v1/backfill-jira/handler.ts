@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import type { HttpHandler } from '#core/platform/do-event.ts'
+import type { HttpHandler } from '#core/http/types.ts'
 import { LIMITS } from '#core/rate-limit/rules.ts'
 import { DaysBack, Projects } from '#pipelines/backfill/inputs.ts'
 import { type BackfillRoutesDeps, createBackfillHandler } from '#pipelines/backfill/routes.ts'

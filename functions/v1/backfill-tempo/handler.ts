@@ -1,4 +1,4 @@
-import type { HttpHandler } from '#core/platform/do-event.ts'
+import type { HttpHandler } from '#core/http/types.ts'
 import { LIMITS } from '#core/rate-limit/rules.ts'
 import { type BackfillRoutesDeps, createBackfillHandler } from '#pipelines/backfill/routes.ts'
 import { tempoBackfillBody } from '#pipelines/tempo/inputs.ts'

@@ -6,7 +6,7 @@ import {
   runCheck,
 } from '#core/health/checks.ts'
 import { createRouter } from '#core/http/router.ts'
-import type { HttpHandler, HttpRequest } from '#core/platform/do-event.ts'
+import type { HttpHandler, HttpRequest } from '#core/http/types.ts'
 import type { Services } from '#core/services.ts'
 
 export type HealthDeps = Pick<Services, 'config' | 'clock' | 'pool'> & {
