@@ -3,8 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
-import { decodePem } from '#core/config.ts'
-import { connectionConfig } from '#core/db/client.ts'
+import { connectionConfig, decodePem } from './connection.ts'
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('./migrations', import.meta.url))
 

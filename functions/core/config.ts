@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { decodePem } from '#db/connection.ts'
 
 const url = v.pipe(v.string(), v.trim(), v.url())
 const positive = v.pipe(v.string(), v.trim(), v.toNumber(), v.integer(), v.minValue(1))
@@ -27,12 +28,6 @@ const pem = v.pipe(
   v.transform(decodePem),
   v.check((text) => text.includes('-----BEGIN')),
 )
-
-/** A PEM as doctl's ${VAR} substitution delivers it: plain, with literal \\n, or base64. */
-export function decodePem(raw: string): string {
-  const text = raw.includes('BEGIN') ? raw : Buffer.from(raw, 'base64').toString('utf8')
-  return text.replaceAll('\\n', '\n')
-}
 
 // Every variable the functions read. Values arrive as strings; conversions and defaults live here.
 const Env = v.object({

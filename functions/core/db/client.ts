@@ -1,6 +1,7 @@
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import pg from 'pg'
 import type { Config } from '#core/config.ts'
+import { connectionConfig } from '#db/connection.ts'
 import * as schema from '#db/schema.ts'
 
 /** The typed query builder every db module receives. */
@@ -15,27 +16,6 @@ export type PoolLike = Pick<pg.Pool, 'query' | 'end'>
  * PgBouncer, so the server-side limit belongs on the role (README, "Deploying and operating").
  */
 export const QUERY_TIMEOUT_MS = 10_000
-
-// URL parameters that would replace the `ssl` object (pg lets the URL win over the config).
-const SSL_PARAMETERS = ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'uselibpqcompat']
-
-/**
- * pg's connection settings. With a CA certificate, TLS is verified against it: the URL's own
- * `sslmode=…` (which DigitalOcean's connection strings carry) is dropped, since pg would otherwise
- * let it replace the certificate and fail to trust the managed cluster.
- */
-export function connectionConfig(
-  options: Pick<Config['database'], 'url' | 'caCert'>,
-): pg.ClientConfig {
-  if (!options.caCert) {
-    return { connectionString: options.url }
-  }
-  const url = new URL(options.url)
-  for (const name of SSL_PARAMETERS) {
-    url.searchParams.delete(name)
-  }
-  return { connectionString: url.toString(), ssl: { ca: options.caCert, rejectUnauthorized: true } }
-}
 
 /**
  * A pool of `poolMax` connections (1 per warm container by default: DO's managed PostgreSQL sits
