@@ -1,4 +1,5 @@
 import { and, eq, isNull, or, sql } from 'drizzle-orm'
+import { isUuid } from '#core/validation/uuid.ts'
 import { users } from '#db/schema.ts'
 import type { Database } from './client.ts'
 
@@ -16,8 +17,6 @@ export type SignInCandidates = {
   byEmail: User | undefined
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 /** Whether a value is the SQLSTATE 23505 (unique violation), bare or wrapped by drizzle. */
 export function isUniqueViolation(err: unknown): boolean {
   const codeOf = (value: unknown) =>
@@ -27,7 +26,7 @@ export function isUniqueViolation(err: unknown): boolean {
 
 /** The user with this id; `undefined` also for a string that is not a uuid (no query is sent). */
 export async function findUserById(db: Database, id: string): Promise<User | undefined> {
-  if (!UUID.test(id)) {
+  if (!isUuid(id)) {
     return undefined
   }
   const [user] = await db.select().from(users).where(eq(users.id, id))

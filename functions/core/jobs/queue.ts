@@ -1,4 +1,5 @@
 import type { PoolLike } from '#core/db/client.ts'
+import { isUuid } from '#core/validation/uuid.ts'
 import { type JobRow, type JobView, toJobView } from './job-view.ts'
 import * as sql from './queue-sql.ts'
 import type { Json } from './types.ts'
@@ -98,7 +99,6 @@ export type JobQueue = ReturnType<typeof createJobQueue>
 // The error of a chunk released without a page finished (see `release`).
 const NO_PAGE_IN_BUDGET = "No page finished within the worker's time budget."
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DELETE_BATCH = 1000
 
 type ClaimRow = {
@@ -126,7 +126,7 @@ export function createJobQueue(pool: Queryable) {
   }
 
   async function getJob(id: string): Promise<JobView | null> {
-    if (!UUID.test(id)) {
+    if (!isUuid(id)) {
       return null
     }
     const [row] = await jobRows('WHERE j.id = $1', [id])

@@ -1,3 +1,4 @@
+import { isoDay } from '#core/dates.ts'
 import { type JobRegistry, startJob } from '#core/jobs/registry.ts'
 import type { ScheduledHandler } from '#core/platform/scheduled-entry.ts'
 import type { Services } from '#core/services.ts'
@@ -15,7 +16,7 @@ type SyncReport =
  */
 export function createSyncHandler(deps: SyncDeps): ScheduledHandler {
   return async () => {
-    const day = deps.clock.now().toISOString().slice(0, 10)
+    const day = isoDay(deps.clock.now())
     const reports: SyncReport[] = []
     for (const sync of deps.registry.dailySyncs) {
       try {

@@ -9,8 +9,6 @@ export const MAX_DAYS_BACK = 3650
 /** The most project keys a request may name. */
 export const MAX_PROJECTS = 100
 
-const DAY_MS = 86_400_000
-
 /**
  * Days back, 1–3650: a JSON integer, or its digits in the query string (`days=30`, at most 5
  * digits, spaces around them ignored).
@@ -47,11 +45,3 @@ export const Projects = v.pipe(
   v.array(ProjectKey),
   v.transform((keys) => [...new Set(keys)]),
 )
-
-/**
- * `day` (`YYYY-MM-DD`, UTC) moved by `delta` days.
- * @example addDays('2024-02-28', 1) // '2024-02-29'
- */
-export function addDays(day: string, delta: number): string {
-  return new Date(Date.parse(`${day}T00:00:00Z`) + delta * DAY_MS).toISOString().slice(0, 10)
-}

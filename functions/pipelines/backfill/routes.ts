@@ -9,6 +9,7 @@ import type { Json } from '#core/jobs/types.ts'
 import { enforceLimits, type RateLimitRule } from '#core/rate-limit/rules.ts'
 import type { Services } from '#core/services.ts'
 import { parseInput } from '#core/validation/parse.ts'
+import { isUuid } from '#core/validation/uuid.ts'
 
 /**
  * The routes every backfill function shares (`v1/backfill-jira`, `v1/backfill-tempo`), all for
@@ -53,8 +54,6 @@ export type BackfillRoutesDeps = Pick<
   registry: JobRegistry
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 const ListQuery = v.strictObject({
   /** jobs to list, 1–100 (default 20) */
   limit: v.optional(
@@ -78,7 +77,7 @@ function record(value: unknown): Record<string, unknown> {
 /** @throws {AppError} BAD_REQUEST for anything but a UUID */
 function jobIdOf(params: Record<string, string>): string {
   const id = params.jobId ?? ''
-  if (!UUID.test(id)) {
+  if (!isUuid(id)) {
     throw new AppError('BAD_REQUEST', 'The job id must be a UUID.', {
       details: { issues: [{ path: 'jobId', message: 'Invalid format: expected a UUID.' }] },
     })

@@ -1,3 +1,4 @@
+import { DAY_MS } from '#core/dates.ts'
 import { activeProjectKeys } from '#core/db/projects.ts'
 import { advanceWatermark, readWatermarks } from '#core/db/sync-state.ts'
 import { AppError } from '#core/errors.ts'
@@ -53,13 +54,12 @@ export const JIRA_SOURCE = 'jira'
 /** A sync starts this far before the watermark: Jira's search is eventually consistent. */
 export const SYNC_OVERLAP_MS = 10 * 60_000
 /** A project's first sync (no watermark yet) looks back this far. */
-export const SYNC_FIRST_LOOKBACK_MS = 2 * 86_400_000
+export const SYNC_FIRST_LOOKBACK_MS = 2 * DAY_MS
 /** Issues per page: Jira serves about 100 with real fields. */
 export const PAGE_SIZE = 100
 /** Keys per page of the reconcile's key scan: Jira serves up to 5000 when only `key` is asked. */
 export const KEY_PAGE_SIZE = 5000
 
-const DAY_MS = 86_400_000
 const LOGGED_KEYS = 20
 
 // Missing settings are no outage that passes: UNAVAILABLE (503) at a start, and a chunk that

@@ -1,33 +1,17 @@
 import * as v from 'valibot'
-import { addDays, DaysBack, MAX_DAYS_BACK, Projects } from '#pipelines/backfill/inputs.ts'
+import { addDays, daysBetween, isCalendarDate, isDayFormat } from '#core/dates.ts'
+import { DaysBack, MAX_DAYS_BACK, Projects } from '#pipelines/backfill/inputs.ts'
 
 /** Days back when a request names neither `days` nor dates. */
 export const DEFAULT_DAYS = 365
 /** The longest range, in days between `from` and `to` (as long as the largest `days`). */
 export const MAX_SPAN_DAYS = MAX_DAYS_BACK
 
-const DAY_MS = 86_400_000
-const DAY = /^\d{4}-\d{2}-\d{2}$/
-
-/** Whether `text` is a zero-padded `YYYY-MM-DD` that exists in the calendar (no 2024-02-30). */
-export function isCalendarDate(text: string): boolean {
-  if (!DAY.test(text)) {
-    return false
-  }
-  const ms = Date.parse(`${text}T00:00:00Z`)
-  return !Number.isNaN(ms) && new Date(ms).toISOString().slice(0, 10) === text
-}
-
-/** Days from `from` to `to` (both `YYYY-MM-DD`); negative when `to` is earlier. */
-export function daysBetween(from: string, to: string): number {
-  return Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS)
-}
-
 const Day = v.pipe(
   v.string(),
-  v.regex(DAY, 'Use YYYY-MM-DD, zero-padded.'),
+  v.check(isDayFormat, 'Use YYYY-MM-DD, zero-padded.'),
   // Only for a well-formed date: `2024-1-1` gets the format message alone.
-  v.check((text) => !DAY.test(text) || isCalendarDate(text), 'Not a date in the calendar.'),
+  v.check((text) => !isDayFormat(text) || isCalendarDate(text), 'Not a date in the calendar.'),
 )
 
 // The range checks compare two real dates; a malformed one already has its own message.

@@ -1,4 +1,5 @@
 import type { Clock } from '#core/clock.ts'
+import { addDays, DAY_MS, isoDay } from '#core/dates.ts'
 import type { Database } from '#core/db/client.ts'
 import { activeProjectKeys } from '#core/db/projects.ts'
 import { AppError } from '#core/errors.ts'
@@ -8,7 +9,6 @@ import type { Logger } from '#core/log.ts'
 import type { JiraClient } from '#core/upstreams/jira/client.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import type { TempoClient } from '#core/upstreams/tempo/client.ts'
-import { addDays } from '#pipelines/backfill/inputs.ts'
 import { DEFAULT_CACHE_MAX_AGE_SECONDS } from './jira-cache.ts'
 import { createWorklogWriter } from './page-writer.ts'
 import {
@@ -78,7 +78,7 @@ const DEFAULTS: TempoKindOptions = {
   checkIssueIds: 50,
   cacheMaxAgeSeconds: DEFAULT_CACHE_MAX_AGE_SECONDS,
   syncOverlapMs: 60 * 60_000,
-  firstSyncLookbackMs: 2 * 86_400_000,
+  firstSyncLookbackMs: 2 * DAY_MS,
   recentDays: 14,
   planTimeoutMs: PLAN_TIMEOUT_MS,
 }
@@ -164,7 +164,7 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
     kind: 'sync-tempo',
     async plan(params) {
       const projects = await projectScope(undefined)
-      const day = params.day ?? deps.clock.now().toISOString().slice(0, 10)
+      const day = params.day ?? isoDay(deps.clock.now())
       return [
         { mode: 'updated' as const, ...projects },
         { mode: 'window' as const, from: addDays(day, -options.recentDays), to: day, ...projects },
