@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest'
 import { AppError } from '#core/errors.ts'
 import {
   capMessage,
+  failureOfStatus,
   failureToError,
   failureToStep,
   type UpstreamFailure,
@@ -42,6 +43,37 @@ describe('upstream failures', () => {
         kind: 'retry',
         reason: 'jira-timeout',
       })
+    })
+  })
+
+  describe('statuses', () => {
+    it('maps every HTTP error status to one reason, keeping a wait only for transient ones', () => {
+      const reasons = new Map<number, UpstreamFailure['reason']>([
+        [400, 'bad-request'],
+        [401, 'unauthorized'],
+        [402, 'bad-request'],
+        [403, 'forbidden'],
+        [404, 'not-found'],
+        [409, 'bad-request'],
+        [428, 'bad-request'],
+        [429, 'rate-limited'],
+        [430, 'bad-request'],
+        [499, 'bad-request'],
+        [500, 'unavailable'],
+        [503, 'unavailable'],
+        [599, 'unavailable'],
+      ])
+      for (const [status, reason] of reasons) {
+        const failed = failureOfStatus(status, (r) => `Upstream: ${r}.`, 1500)
+        const transient = reason === 'rate-limited' || reason === 'unavailable'
+        expect(failed, String(status)).toEqual({
+          ok: false,
+          reason,
+          status,
+          message: `Upstream: ${reason}.`,
+          ...(transient && { retryAfterMs: 1500 }),
+        })
+      }
     })
   })
 

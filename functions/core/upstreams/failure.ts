@@ -48,6 +48,40 @@ export function isTransient(failure: Pick<UpstreamFailure, 'reason'>): boolean {
   return TRANSIENT.has(failure.reason)
 }
 
+/**
+ * The one mapping of an upstream's HTTP error status to a reason: 429 rate-limited, 5xx
+ * unavailable, 401 unauthorized, 403 forbidden, 404 not-found, any other status bad-request.
+ */
+export function reasonOfStatus(status: number): FailureReason {
+  if (status === 429) {
+    return 'rate-limited'
+  }
+  if (status >= 500) {
+    return 'unavailable'
+  }
+  const byStatus: Record<number, FailureReason> = {
+    401: 'unauthorized',
+    403: 'forbidden',
+    404: 'not-found',
+  }
+  return byStatus[status] ?? 'bad-request'
+}
+
+/**
+ * A failure for an HTTP error status. `describe` words it for the upstream (a sentence for a
+ * person); the upstream's wait is kept for the transient reasons only.
+ * @example failureOfStatus(503, (reason) => `Tempo: ${reason}.`, 2000)
+ */
+export function failureOfStatus(
+  status: number,
+  describe: (reason: FailureReason) => string,
+  retryAfterMs?: number,
+): UpstreamFailure {
+  const reason = reasonOfStatus(status)
+  const waits = isTransient({ reason }) && retryAfterMs !== undefined
+  return { ok: false, reason, status, ...(waits && { retryAfterMs }), message: describe(reason) }
+}
+
 const MAX_MESSAGE = 300
 
 /** Text on one line, at most 300 characters: what an upstream's error text may add to a message. */

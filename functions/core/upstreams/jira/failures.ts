@@ -1,5 +1,10 @@
 import * as v from 'valibot'
-import { capMessage, type UpstreamFailure } from '#core/upstreams/failure.ts'
+import {
+  capMessage,
+  type FailureReason,
+  failureOfStatus,
+  type UpstreamFailure,
+} from '#core/upstreams/failure.ts'
 import { ErrorBodySchema } from './schemas.ts'
 
 // How Jira's answers become failures: statuses and thrown fetch errors to a `reason`, and Jira's
@@ -44,55 +49,16 @@ export function failureOf(
   retryAfterMs?: number,
 ): UpstreamFailure {
   const detail = jiraErrorText(body)
-  const wait = retryAfterMs === undefined ? {} : { retryAfterMs }
-  if (status === 429) {
-    return {
-      ok: false,
-      reason: 'rate-limited',
-      status,
-      ...wait,
-      message: 'Jira is rate limiting requests (HTTP 429).',
-    }
+  const tail = detail ? `: ${detail}` : '.'
+  const messages: Partial<Record<FailureReason, string>> = {
+    'rate-limited': 'Jira is rate limiting requests (HTTP 429).',
+    unavailable: `Jira is unavailable (HTTP ${status}).`,
+    unauthorized: 'Jira refused the credentials (HTTP 401): check JIRA_EMAIL and JIRA_API_TOKEN.',
+    forbidden: `Jira denied access (HTTP 403) to ${path}${tail}`,
+    'not-found': `Jira has nothing at ${path} (HTTP 404)${tail}`,
   }
-  if (status >= 500) {
-    return {
-      ok: false,
-      reason: 'unavailable',
-      status,
-      ...wait,
-      message: `Jira is unavailable (HTTP ${status}).`,
-    }
-  }
-  if (status === 401) {
-    return {
-      ok: false,
-      reason: 'unauthorized',
-      status,
-      message: 'Jira refused the credentials (HTTP 401): check JIRA_EMAIL and JIRA_API_TOKEN.',
-    }
-  }
-  if (status === 403) {
-    return {
-      ok: false,
-      reason: 'forbidden',
-      status,
-      message: `Jira denied access (HTTP 403) to ${path}${detail ? `: ${detail}` : '.'}`,
-    }
-  }
-  if (status === 404) {
-    return {
-      ok: false,
-      reason: 'not-found',
-      status,
-      message: `Jira has nothing at ${path} (HTTP 404)${detail ? `: ${detail}` : '.'}`,
-    }
-  }
-  return {
-    ok: false,
-    reason: 'bad-request',
-    status,
-    message: `Jira rejected the request to ${path} (HTTP ${status})${detail ? `: ${detail}` : '.'}`,
-  }
+  const refused = `Jira rejected the request to ${path} (HTTP ${status})${tail}`
+  return failureOfStatus(status, (reason) => messages[reason] ?? refused, retryAfterMs)
 }
 
 /** Internal to the Jira client. */

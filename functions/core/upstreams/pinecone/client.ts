@@ -1,6 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { Pinecone } from '@pinecone-database/pinecone'
-import { type CallOptions, capMessage, type UpstreamFailure } from '#core/upstreams/failure.ts'
+import {
+  type CallOptions,
+  capMessage,
+  failureOfStatus,
+  type UpstreamFailure,
+} from '#core/upstreams/failure.ts'
 import { retryAfterMsOf } from '#core/upstreams/retry-after.ts'
 import {
   byteBatches,
@@ -100,21 +105,15 @@ function failureOf(err: unknown, what: string, timeoutMs: number): UpstreamFailu
   const chain = causes(err)
   const throttled = chain.find((e): e is Throttled => e instanceof Throttled)
   if (throttled) {
-    const wait =
-      throttled.retryAfterMs === undefined ? {} : { retryAfterMs: throttled.retryAfterMs }
-    return throttled.httpStatus === 429
-      ? {
-          ok: false,
-          reason: 'rate-limited',
-          ...wait,
-          message: `Pinecone is rate limiting ${what} (HTTP 429).`,
-        }
-      : {
-          ok: false,
-          reason: 'unavailable',
-          ...wait,
-          message: `Pinecone is unavailable for ${what} (HTTP ${throttled.httpStatus}).`,
-        }
+    const status = throttled.httpStatus
+    return failureOfStatus(
+      status,
+      (reason) =>
+        reason === 'rate-limited'
+          ? `Pinecone is rate limiting ${what} (HTTP 429).`
+          : `Pinecone is unavailable for ${what} (HTTP ${status}).`,
+      throttled.retryAfterMs,
+    )
   }
   const names = chain.map(nameOf)
   if (names.some((name) => name === 'TimeoutError' || name === 'AbortError')) {

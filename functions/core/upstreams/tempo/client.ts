@@ -3,6 +3,7 @@ import {
   type CallOptions,
   DEFAULT_RETRY,
   type FailureReason,
+  failureOfStatus,
   type RetryPolicy,
   type UpstreamFailure,
   type UpstreamResult,
@@ -79,33 +80,18 @@ function failure(reason: FailureReason, message: string, extra: Partial<Upstream
 }
 
 function statusFailure(res: Response, nowMs: number): UpstreamFailure {
-  const status = res.status
+  const { status } = res
   const after = retryAfterMsOf(res.headers, nowMs)
-  if (status === 429) {
-    const wait = Math.max(after ?? 0, MIN_RATE_LIMIT_WAIT_MS)
-    return failure('rate-limited', 'Tempo is rate limiting requests.', {
-      status,
-      retryAfterMs: wait,
-    })
+  const messages: Partial<Record<FailureReason, string>> = {
+    'rate-limited': 'Tempo is rate limiting requests.',
+    unavailable: `Tempo is unavailable (HTTP ${status}).`,
+    unauthorized: 'Tempo did not accept the API token (HTTP 401).',
+    forbidden: 'The Tempo API token may not read worklogs (HTTP 403).',
+    'not-found': 'Tempo has no such resource (HTTP 404).',
   }
-  if (status >= 500) {
-    return failure('unavailable', `Tempo is unavailable (HTTP ${status}).`, {
-      status,
-      ...(after !== undefined && { retryAfterMs: after }),
-    })
-  }
-  if (status === 401) {
-    return failure('unauthorized', 'Tempo did not accept the API token (HTTP 401).', { status })
-  }
-  if (status === 403) {
-    return failure('forbidden', 'The Tempo API token may not read worklogs (HTTP 403).', {
-      status,
-    })
-  }
-  if (status === 404) {
-    return failure('not-found', 'Tempo has no such resource (HTTP 404).', { status })
-  }
-  return failure('bad-request', `Tempo refused the request (HTTP ${status}).`, { status })
+  const refused = `Tempo refused the request (HTTP ${status}).`
+  const wait = status === 429 ? Math.max(after ?? 0, MIN_RATE_LIMIT_WAIT_MS) : after
+  return failureOfStatus(status, (reason) => messages[reason] ?? refused, wait)
 }
 
 function toWorklog(item: v.InferOutput<typeof WorklogJson>): TempoWorklog {
