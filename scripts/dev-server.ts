@@ -79,13 +79,13 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
-function context(fn: LocalFunction) {
+function context(fn: LocalFunction, namespace: string) {
   const timeout = Number(fn.limits.timeout ?? 60_000)
   const deadline = Date.now() + timeout
   return {
-    functionName: `/local/${fn.pkg}/${fn.name}`,
+    functionName: `/${namespace}/${fn.pkg}/${fn.name}`,
     functionVersion: '0.0.0',
-    namespace: 'local',
+    namespace,
     activationId: randomUUID().replaceAll('-', ''),
     deadline,
     getRemainingTimeInMillis: () => deadline - Date.now(),
@@ -175,7 +175,7 @@ async function main() {
         },
       }
       try {
-        respond(res, await fn.main(event, context(fn)))
+        respond(res, await fn.main(event, context(fn, namespace)))
       } catch {
         respond(res, {
           statusCode: 502,
@@ -197,7 +197,7 @@ async function main() {
         sourceDetails: { cron: string; withBody?: unknown }
       }>) {
         if (cronMatches(trigger.sourceDetails.cron, now)) {
-          void fn.main(trigger.sourceDetails.withBody ?? {}, context(fn)).then(
+          void fn.main(trigger.sourceDetails.withBody ?? {}, context(fn, namespace)).then(
             (result) =>
               result.ok === false &&
               say(`[cron] ${fn.pkg}/${fn.name} failed: ${JSON.stringify(result)}`),

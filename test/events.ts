@@ -1,6 +1,7 @@
 import type { DoContext } from '#core/platform/do-event.ts'
 
-type EventOptions = {
+/** What a test says about a web event; the rest is what DigitalOcean sends by default. */
+export type EventOptions = {
   method?: string
   path?: string
   headers?: Record<string, string>

@@ -4,7 +4,7 @@ import { useTestDatabase } from '#test/database.ts'
 import { useFakeJira, useFakePinecone, useFakeTempo } from '#test/fakes.ts'
 import { testServices } from '#test/services.ts'
 import { upstreamEnv } from '#test/upstreams.ts'
-import { createJobKinds } from './registry.ts'
+import { createPipelineRegistry } from './registry.ts'
 
 const getDatabase = useTestDatabase()
 const jira = useFakeJira()
@@ -16,20 +16,28 @@ function kinds(options: { planTimeoutMs?: number }) {
     database: getDatabase(),
     env: upstreamEnv({ jira, pinecone, tempo }),
   })
-  const byName = new Map(createJobKinds(services, options).map((kind) => [kind.kind, kind]))
+  const registry = createPipelineRegistry(services, options)
   return (name: string) => {
-    const kind = byName.get(name)
+    const kind = registry.get(name)
     expect(kind, name).toBeDefined()
     return kind!
   }
 }
 
-describe('createJobKinds', () => {
-  it('registers the Jira and Tempo backfills and syncs', () => {
-    const kind = kinds({})
-    for (const name of ['backfill-jira', 'sync-jira', 'backfill-tempo', 'sync-tempo']) {
-      expect(kind(name).kind).toBe(name)
-    }
+describe('createPipelineRegistry', () => {
+  it('registers the Jira and Tempo backfills and syncs, and a daily run of each sync', () => {
+    const services = testServices({
+      database: getDatabase(),
+      env: upstreamEnv({ jira, pinecone, tempo }),
+    })
+    const registry = createPipelineRegistry(services)
+    expect([...registry.names].sort()).toEqual([
+      'backfill-jira',
+      'backfill-tempo',
+      'sync-jira',
+      'sync-tempo',
+    ])
+    expect(registry.dailySyncs.map((sync) => sync.kind).sort()).toEqual(['sync-jira', 'sync-tempo'])
   })
 
   it("passes the caller's planning deadline to the Jira kinds (jobs/sync waits longer than a web start)", async () => {

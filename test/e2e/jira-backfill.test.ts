@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url'
 import { assert, beforeEach, describe, expect, it } from 'vitest'
 import { adminKeyDigest } from '#core/auth/admin-key.ts'
 import type { JobView } from '#core/jobs/job-view.ts'
-import { createJobRegistry } from '#core/jobs/registry.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
 import { createMemoryRateLimiter } from '#core/rate-limit/memory.ts'
 import { createPacer } from '#core/rate-limit/pacer.ts'
@@ -17,7 +16,7 @@ import { createUpstreams } from '#core/upstreams/clients.ts'
 import type { JiraIssue } from '#core/upstreams/jira/client.ts'
 import { PACE_BUDGETS } from '#core/upstreams/pace-budgets.ts'
 import { toJiraDocument } from '#pipelines/jira/document.ts'
-import { createJobKinds } from '#pipelines/registry.ts'
+import { createPipelineRegistry } from '#pipelines/registry.ts'
 import { type JiraIssue as FakeIssue, sampleOrganisation } from '#sandbox/fakes/jira-data.ts'
 import type { FakePinecone } from '#sandbox/fakes/pinecone.ts'
 import { fakeEmbedding } from '#sandbox/fakes/pinecone-embed.ts'
@@ -122,8 +121,7 @@ async function startBackfill(shared: Services): Promise<JobView> {
     handler: (s) =>
       createBackfillJiraHandler({
         ...s,
-        registry: createJobRegistry(createJobKinds(s)),
-        basePath: '/api/v1/web/local/v1/backfill-jira',
+        registry: createPipelineRegistry(s),
       }),
   })
   const res = await main(
@@ -146,7 +144,7 @@ async function runToEnd(
 ): Promise<{ invocations: number; outOfTime: number }> {
   const worker = createWorkerHandler({
     ...shared,
-    registry: createJobRegistry(createJobKinds(shared)),
+    registry: createPipelineRegistry(shared),
     engine: ENGINE,
   })
   let outOfTime = 0

@@ -129,7 +129,6 @@ function system() {
       createBackfillTempoHandler({
         ...s,
         registry,
-        basePath: '/api/v1/web/local/v1/backfill-tempo',
       }),
   })
   // Short leases and backoff so retries and a killed worker's lease come round within the test.

@@ -1,12 +1,12 @@
-import { randomBytes } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
-import type { Role } from '#core/db/users.ts'
+import type { Role, User } from '#core/db/users.ts'
 import { AppError } from '#core/errors.ts'
 import type { HttpRequest } from '#core/http/types.ts'
 import { users } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
+import { aUser as aUserRow, bearer, aRequest as request } from '#test/harness.ts'
 import { captureLog } from '#test/log.ts'
 import { adminKeyDigest, createAdminKeyCheck } from './admin-key.ts'
 import { bearerTokenOf, createGuard } from './guard.ts'
@@ -29,33 +29,15 @@ function setup(options: { digests?: string[] } = {}) {
   return { clock, tokens, guard, ...captured }
 }
 
-function aRequest(headers: Record<string, string> = {}): HttpRequest {
-  return {
-    method: 'GET',
-    path: '',
-    headers,
-    query: {},
-    body: undefined,
-    requestId: 'req-guard-test-0001',
-    clientIp: '203.0.113.9',
-  }
-}
+const aRequest = (headers: Record<string, string> = {}): HttpRequest =>
+  request({ headers, requestId: 'req-guard-test-0001' })
 
-async function aUser(values: { role?: Role; isActive?: boolean } = {}) {
-  const tag = randomBytes(4).toString('hex')
-  const [user] = await getDatabase()
-    .db.insert(users)
-    .values({ email: `g-${tag}@example.com`, googleSub: `g-${tag}`, role: 'member', ...values })
-    .returning()
-  return user!
-}
+const aUser = (values: { role?: Role; isActive?: boolean } = {}) =>
+  aUserRow(getDatabase().db, { role: 'member', ...values })
 
-async function bearerFor(
-  tokens: ReturnType<typeof setup>['tokens'],
-  user: Awaited<ReturnType<typeof aUser>>,
-) {
+async function bearerFor(tokens: ReturnType<typeof setup>['tokens'], user: User) {
   const { token } = await tokens.issue(user, { rememberMe: false })
-  return { authorization: `Bearer ${token}` }
+  return bearer(token)
 }
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {

@@ -5,6 +5,7 @@ import { users } from '#db/schema.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { useFakeGoogle } from '#test/fakes.ts'
+import { aRequest, bearer } from '#test/harness.ts'
 import { testServices } from '#test/services.ts'
 
 const getDatabase = useTestDatabase()
@@ -20,17 +21,8 @@ function services(clock = fixedClock(NOW)) {
   })
 }
 
-function bearer(token: string): HttpRequest {
-  return {
-    method: 'POST',
-    path: '/refresh',
-    headers: { authorization: `Bearer ${token}` },
-    query: {},
-    body: undefined,
-    requestId: 'req-auth-test-0002',
-    clientIp: '203.0.113.2',
-  }
-}
+const withToken = (token: string): HttpRequest =>
+  aRequest({ method: 'POST', path: '/refresh', headers: bearer(token) })
 
 function certsFetches() {
   return google.requests.filter((req) => req.path === '/oauth2/v3/certs').length
@@ -75,7 +67,7 @@ describe('auth service', () => {
       // Each refresh within the previous token's 7 days; the session's start is carried over.
       for (const at of [6 * day, 12 * day, 18 * day, 24 * day, 30 * day - 1000]) {
         clock.set(new Date(NOW.getTime() + at))
-        const renewed = await auth.refresh(bearer(token), {})
+        const renewed = await auth.refresh(withToken(token), {})
         token = renewed.token.token
         expect(decodeJwt(token).sat).toBe(NOW.getTime() / 1000)
         expect(renewed.token.expiresAt.getTime()).toBe(
@@ -85,8 +77,8 @@ describe('auth service', () => {
       expect(decodeJwt(token).exp).toBe(end.getTime() / 1000)
       // 30 days and a second: the last token still verifies (5 s clock tolerance), but the session is over.
       clock.set(new Date(end.getTime() + 1000))
-      expect((await auth.authenticate(bearer(token))).user.googleSub).toBe('32001')
-      await expect(auth.refresh(bearer(token), {})).rejects.toMatchObject({
+      expect((await auth.authenticate(withToken(token))).user.googleSub).toBe('32001')
+      await expect(auth.refresh(withToken(token), {})).rejects.toMatchObject({
         code: 'UNAUTHENTICATED',
         status: 401,
         message: 'This session is too old to renew; sign in again.',
@@ -101,15 +93,7 @@ describe('auth service', () => {
       const result = await auth.signIn(credential, { rememberMe: false })
       expect(result.ok, JSON.stringify(result)).toBe(true)
       const token = result.ok ? result.token.token : ''
-      const req = {
-        method: 'POST',
-        path: '',
-        headers: { authorization: `Bearer ${token}` },
-        query: {},
-        body: undefined,
-        requestId: 'req-auth-test-0001',
-        clientIp: '203.0.113.1',
-      }
+      const req = aRequest({ method: 'POST', headers: bearer(token) })
       expect(await auth.requireAdmin(req)).toMatchObject({ kind: 'user', user: { role: 'admin' } })
       expect(await auth.isAdmin(req)).toBe(true)
     })

@@ -48,3 +48,56 @@ describe('createRouter', () => {
     expect((await route('GET', '/%E0%A4%A')).status).toBe(404)
   })
 })
+
+describe('routes that declare auth', () => {
+  const calls: string[] = []
+  const guarded = createRouter<{ id: string }>(
+    [
+      {
+        method: 'GET',
+        path: '/',
+        auth: 'admin',
+        handle: async (_req, _params, principal) => {
+          calls.push(principal.id)
+          return { status: 200, body: { principal } }
+        },
+      },
+      { method: 'GET', path: '/open', handle: async () => ({ status: 200, body: 'open' }) },
+    ],
+    {
+      authorize: async (req, auth) => {
+        if (req.headers['x-admin-key'] !== 'right') {
+          throw new AppError('UNAUTHENTICATED', `Not ${auth}.`)
+        }
+        return { id: 'admin-1' }
+      },
+    },
+  )
+  const call = (path: string, headers: Record<string, string> = {}) =>
+    guarded(toHttpRequest(aWebEvent({ path, headers }), aContext()))
+
+  it('runs the handler with the principal authorize returned', async () => {
+    expect(await call('', { 'x-admin-key': 'right' })).toEqual({
+      status: 200,
+      body: { principal: { id: 'admin-1' } },
+    })
+    expect(calls).toEqual(['admin-1'])
+  })
+
+  it('never runs the handler for a caller authorize refused, and leaves open routes open', async () => {
+    await expect(call('', { 'x-admin-key': 'wrong' })).rejects.toMatchObject({
+      code: 'UNAUTHENTICATED',
+    })
+    await expect(call('')).rejects.toMatchObject({ code: 'UNAUTHENTICATED' })
+    expect(calls).toEqual(['admin-1'])
+    expect(await call('/open')).toEqual({ status: 200, body: 'open' })
+  })
+
+  it('refuses to build routes that declare auth without an authorize function', () => {
+    expect(() =>
+      createRouter([
+        { method: 'GET', path: '/', auth: 'admin', handle: async () => ({ status: 200 }) },
+      ]),
+    ).toThrow(/authorize/)
+  })
+})

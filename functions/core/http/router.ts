@@ -1,11 +1,37 @@
 import { AppError } from '#core/errors.ts'
 import type { HttpHandler, HttpRequest, HttpResponse } from './types.ts'
 
-/** A route: method and a path pattern of literal segments and `:params` (e.g. `/:jobId/resume`). */
-export type Route = {
+/** What a route asks of its caller before it runs: `admin`, checked by the router's `authorize`. */
+export type RouteAuth = 'admin'
+
+type RouteBase = {
   method: 'GET' | 'POST' | 'DELETE'
+  /** Literal segments and `:params`, e.g. `/:jobId/resume`. */
   path: string
-  handle: (req: HttpRequest, params: Record<string, string>) => Promise<HttpResponse>
+}
+
+/**
+ * A route. One that declares `auth` receives the principal `authorize` returned, and never runs
+ * for a caller it refused; one without runs for anyone.
+ */
+export type Route<P = never> =
+  | (RouteBase & {
+      auth?: undefined
+      handle: (req: HttpRequest, params: Record<string, string>) => Promise<HttpResponse>
+    })
+  | (RouteBase & {
+      auth: RouteAuth
+      handle: (
+        req: HttpRequest,
+        params: Record<string, string>,
+        principal: P,
+      ) => Promise<HttpResponse>
+    })
+
+/** What the router needs for routes that declare `auth`. */
+export type RouterOptions<P> = {
+  /** Returns the caller, or throws (UNAUTHENTICATED, FORBIDDEN, …) to refuse them. */
+  authorize?: (req: HttpRequest, auth: RouteAuth) => Promise<P>
 }
 
 function match(pattern: string, path: string): Record<string, string> | undefined {
@@ -32,10 +58,25 @@ function match(pattern: string, path: string): Record<string, string> | undefine
 
 /**
  * Dispatches on method and sub-path; an unknown path is 404 and a known path with another method
- * is 405 with an `Allow` header.
- * @throws {AppError} NOT_FOUND or METHOD_NOT_ALLOWED
+ * is 405 with an `Allow` header. A route that declares `auth` runs only after `authorize` accepted
+ * the caller, so no handler can forget the check.
+ * @throws {AppError} NOT_FOUND or METHOD_NOT_ALLOWED; whatever `authorize` throws
+ * @throws {Error} when a route declares `auth` and no `authorize` was given (a wiring mistake)
+ * @example createRouter([{ method: 'GET', path: '/', auth: 'admin', handle: list }], { authorize })
  */
-export function createRouter(routes: readonly Route[]): HttpHandler {
+export function createRouter<P = never>(
+  routes: readonly Route<P>[],
+  options: RouterOptions<P> = {},
+): HttpHandler {
+  const missing = 'Routes declare auth but the router was given no authorize function.'
+  if (routes.some((route) => route.auth) && !options.authorize) {
+    throw new Error(missing)
+  }
+  const authorize =
+    options.authorize ??
+    (async (): Promise<never> => {
+      throw new Error(missing)
+    })
   return async (req) => {
     const allowed: string[] = []
     for (const route of routes) {
@@ -43,10 +84,15 @@ export function createRouter(routes: readonly Route[]): HttpHandler {
       if (!params) {
         continue
       }
-      if (route.method === req.method) {
+      if (route.method !== req.method) {
+        allowed.push(route.method)
+        continue
+      }
+      if (route.auth === undefined) {
         return await route.handle(req, params)
       }
-      allowed.push(route.method)
+      const principal = await authorize(req, route.auth)
+      return await route.handle(req, params, principal)
     }
     if (allowed.length > 0) {
       throw new AppError('METHOD_NOT_ALLOWED', `Use ${allowed.join(' or ')} on this path.`, {

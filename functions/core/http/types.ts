@@ -10,6 +10,8 @@ export type HttpRequest = {
   body: unknown // parsed JSON, or undefined when empty
   requestId: string
   clientIp: string
+  /** The function's public path, `/api/v1/web/<namespace>/<package>/<function>`; '' when unknown. */
+  functionPath: string
 }
 
 /** What a handler answers; `body` is serialised as JSON. */

@@ -13,7 +13,14 @@
  */
 
 /** A JSON value as stored in jsonb columns. */
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json }
+export type Json =
+  | null
+  | boolean
+  | number
+  | string
+  | Json[]
+  // An optional field may be undefined: JSON.stringify leaves it out when the value is stored.
+  | { [key: string]: Json | undefined }
 
 /** What one step reports: the page was written, or a known transient failure asks for a retry. */
 export type StepResult<Cursor extends Json = Json> =

@@ -92,6 +92,15 @@ export function clientIpOf(headers: Readonly<Record<string, string>>): string {
   return hops.at(-1) ?? 'unknown'
 }
 
+// `/<namespace>/<package>/<function>`, as the runtime names the activation's function.
+const FUNCTION_NAME = /^(\/[A-Za-z0-9_.@-]+){3}$/
+
+/** The function's public web path, from the activation's fully qualified function name. */
+export function functionPathOf(context: DoContext): string {
+  const name = context.functionName ?? ''
+  return FUNCTION_NAME.test(name) ? `/api/v1/web${name}` : ''
+}
+
 /** The request id: DigitalOcean's `x-request-id` when well formed, else the activation id or a new one. */
 function requestIdOf(headers: Readonly<Record<string, string>>, context: DoContext): string {
   const fromHeader = headers['x-request-id']
@@ -130,7 +139,14 @@ export function toHttpRequest(
   const { method, headers, requestId } = envelope
   const rawPath = String(http.path ?? fields.__ow_path ?? '')
   const path = rawPath === '/' ? '' : rawPath.replace(/\/+$/, '')
-  const base = { method, path, headers, requestId, clientIp: clientIpOf(headers) }
+  const base = {
+    method,
+    path,
+    headers,
+    requestId,
+    clientIp: clientIpOf(headers),
+    functionPath: functionPathOf(context),
+  }
 
   if (typeof http.queryString === 'string' || typeof http.body === 'string') {
     // web: 'raw': nothing parsed or merged by the platform.

@@ -1,9 +1,8 @@
 import { loadConfig } from '#core/config.ts'
-import { createJobRegistry } from '#core/jobs/registry.ts'
 import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
 import { createServices } from '#core/services.ts'
 import { createUpstreams } from '#core/upstreams/clients.ts'
-import { createDailySyncs, createJobKinds, SYNC_PLAN_TIMEOUT_MS } from '#pipelines/registry.ts'
+import { createPipelineRegistry, SYNC_PLAN_TIMEOUT_MS } from '#pipelines/registry.ts'
 import { createSyncHandler } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env.
@@ -13,9 +12,6 @@ export const main = scheduledEntry({
   handler: (services) =>
     createSyncHandler({
       ...services,
-      registry: createJobRegistry(
-        createJobKinds(services, { planTimeoutMs: SYNC_PLAN_TIMEOUT_MS }),
-        createDailySyncs(services),
-      ),
+      registry: createPipelineRegistry(services, { planTimeoutMs: SYNC_PLAN_TIMEOUT_MS }),
     }),
 })

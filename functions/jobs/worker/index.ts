@@ -1,9 +1,8 @@
 import { loadConfig } from '#core/config.ts'
-import { createJobRegistry } from '#core/jobs/registry.ts'
 import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
 import { createServices } from '#core/services.ts'
 import { createUpstreams } from '#core/upstreams/clients.ts'
-import { createDailySyncs, createJobKinds } from '#pipelines/registry.ts'
+import { createPipelineRegistry } from '#pipelines/registry.ts'
 import { createWorkerHandler } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env.
@@ -13,6 +12,6 @@ export const main = scheduledEntry({
   handler: (services) =>
     createWorkerHandler({
       ...services,
-      registry: createJobRegistry(createJobKinds(services), createDailySyncs(services)),
+      registry: createPipelineRegistry(services),
     }),
 })

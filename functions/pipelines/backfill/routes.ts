@@ -27,8 +27,11 @@ import { isUuid } from '#core/validation/uuid.ts'
  * kind's strict valibot schema, so an unknown field is a 400 and nothing is queued.
  */
 
+/** A start's schema: its output is the job's params, so it must be JSON. */
+export type StartSchema = v.GenericSchema<unknown, Json>
+
 /** What a backfill function supplies to get the routes. */
-export type BackfillRoutesOptions<S extends v.GenericSchema> = {
+export type BackfillRoutesOptions<S extends StartSchema> = {
   /** The job kind started, listed and controlled here (registered in `deps.registry`). */
   kind: string
   /** A person's name for it in messages, e.g. `Jira backfill`. */
@@ -42,8 +45,6 @@ export type BackfillRoutesOptions<S extends v.GenericSchema> = {
   dedupeKey: (input: v.InferOutput<S>) => string
   /** Starts (and resumes) per principal, e.g. `LIMITS.jiraBackfillStart`; fails closed. */
   rateRule: RateLimitRule
-  /** The function's public path, for `Location`: `/api/v1/web/<namespace>/v1/backfill-jira`. */
-  basePath: string
 }
 
 /** What the routes use. */
@@ -86,11 +87,12 @@ function jobIdOf(params: Record<string, string>): string {
 }
 
 // The backfill routes for one kind; `createBackfillHandler` wraps them in a router.
-function createBackfillRoutes<S extends v.GenericSchema>(
+function createBackfillRoutes<S extends StartSchema>(
   deps: BackfillRoutesDeps,
   options: BackfillRoutesOptions<S>,
-): Route[] {
-  const urlOf = (job: JobView) => `${options.basePath.replace(/\/+$/, '')}/${job.id}`
+): Route<Principal>[] {
+  // The job's own URL under this function's public path (`Location`, and `url` in the body).
+  const urlOf = (req: HttpRequest, job: JobView) => `${req.functionPath}/${job.id}`
 
   // Counts a start (or resume) against the principal's rule; a failing store refuses (503).
   function limit(principal: Principal): Promise<Record<string, string>> {
@@ -109,30 +111,30 @@ function createBackfillRoutes<S extends v.GenericSchema>(
     return job
   }
 
-  function accepted(job: JobView, headers: Record<string, string> = {}): HttpResponse {
-    return {
-      status: 202,
-      headers: { ...headers, Location: urlOf(job) },
-      body: { job, url: urlOf(job) },
-    }
+  function accepted(
+    req: HttpRequest,
+    job: JobView,
+    headers: Record<string, string> = {},
+  ): HttpResponse {
+    const url = urlOf(req, job)
+    return { status: 202, headers: { ...headers, Location: url }, body: { job, url } }
   }
 
   /** POST /: start a job. */
-  async function start(req: HttpRequest): Promise<HttpResponse> {
-    const principal = await deps.auth.requireAdmin(req)
+  async function start(req: HttpRequest, principal: Principal): Promise<HttpResponse> {
     const input = parseInput(options.input, { ...req.query, ...record(req.body) })
     const headers = await limit(principal)
     // Queue, don't import: DO turns web calls longer than 30 s into async ones.
     const started = await startJob(deps, {
       kind: options.kind,
-      params: input as Json,
+      params: input,
       dedupeKey: options.dedupeKey(input),
       createdBy: principal.id,
     })
     if (!started.created) {
       throw new AppError('CONFLICT', `A ${options.label} is already active.`, {
         details: { job: started.job },
-        headers: { ...headers, Location: urlOf(started.job) },
+        headers: { ...headers, Location: urlOf(req, started.job) },
       })
     }
     deps.log.info(
@@ -144,16 +146,16 @@ function createBackfillRoutes<S extends v.GenericSchema>(
       },
       'backfill queued',
     )
-    return accepted(started.job, headers)
+    return accepted(req, started.job, headers)
   }
 
   return [
-    { method: 'POST', path: '/', handle: start },
+    { method: 'POST', path: '/', auth: 'admin', handle: (req, _params, who) => start(req, who) },
     {
       method: 'GET',
       path: '/',
+      auth: 'admin',
       handle: async (req) => {
-        await deps.auth.requireAdmin(req)
         const query = parseInput(ListQuery, req.query)
         const jobs = await deps.jobs.listJobs({ kind: options.kind, limit: query.limit })
         return { status: 200, body: { jobs } }
@@ -162,16 +164,14 @@ function createBackfillRoutes<S extends v.GenericSchema>(
     {
       method: 'GET',
       path: '/:jobId',
-      handle: async (req, params) => {
-        await deps.auth.requireAdmin(req)
-        return { status: 200, body: { job: await ownJob(params) } }
-      },
+      auth: 'admin',
+      handle: async (_req, params) => ({ status: 200, body: { job: await ownJob(params) } }),
     },
     {
       method: 'DELETE',
       path: '/:jobId',
-      handle: async (req, params) => {
-        const principal = await deps.auth.requireAdmin(req)
+      auth: 'admin',
+      handle: async (req, params, principal) => {
         const job = await ownJob(params)
         const cancelled = await deps.jobs.cancel(job.id)
         if (cancelled.kind === 'not-found') {
@@ -186,14 +186,14 @@ function createBackfillRoutes<S extends v.GenericSchema>(
           { requestId: req.requestId, principal: principal.id, jobId: job.id },
           'backfill cancel requested',
         )
-        return accepted(cancelled.job)
+        return accepted(req, cancelled.job)
       },
     },
     {
       method: 'POST',
       path: '/:jobId/resume',
-      handle: async (req, params) => {
-        const principal = await deps.auth.requireAdmin(req)
+      auth: 'admin',
+      handle: async (req, params, principal) => {
         const job = await ownJob(params)
         const headers = await limit(principal)
         const resumed = await deps.jobs.resume(job.id)
@@ -218,7 +218,7 @@ function createBackfillRoutes<S extends v.GenericSchema>(
           { requestId: req.requestId, principal: principal.id, jobId: job.id },
           'backfill resumed',
         )
-        return accepted(resumed.job, headers)
+        return accepted(req, resumed.job, headers)
       },
     },
   ]
@@ -229,11 +229,13 @@ function createBackfillRoutes<S extends v.GenericSchema>(
  * methods).
  * @example
  * createBackfillHandler(deps, { kind: 'backfill-tempo', label: 'Tempo backfill', input: TempoInput,
- *   dedupeKey: () => 'backfill-tempo', rateRule: LIMITS.tempoBackfillStart, basePath })
+ *   dedupeKey: () => 'backfill-tempo', rateRule: LIMITS.tempoBackfillStart })
  */
-export function createBackfillHandler<S extends v.GenericSchema>(
+export function createBackfillHandler<S extends StartSchema>(
   deps: BackfillRoutesDeps,
   options: BackfillRoutesOptions<S>,
 ): HttpHandler {
-  return createRouter(createBackfillRoutes(deps, options))
+  return createRouter(createBackfillRoutes(deps, options), {
+    authorize: (req) => deps.auth.requireAdmin(req),
+  })
 }

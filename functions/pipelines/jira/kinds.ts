@@ -2,7 +2,7 @@ import { DAY_MS } from '#core/dates.ts'
 import { activeProjectKeys } from '#core/db/projects.ts'
 import { advanceWatermark, readWatermarks } from '#core/db/sync-state.ts'
 import { AppError } from '#core/errors.ts'
-import { defineJobKind, PLAN_TIMEOUT_MS } from '#core/jobs/registry.ts'
+import { type DailySync, defineJobKind, PLAN_TIMEOUT_MS } from '#core/jobs/registry.ts'
 import type { ChunkInput, JobKind, StepResult } from '#core/jobs/types.ts'
 import type { Services } from '#core/services.ts'
 import type { UpstreamResult } from '#core/upstreams/failure.ts'
@@ -11,6 +11,7 @@ import { isStalePageToken, type JiraClient, type JiraIssue } from '#core/upstrea
 import { isProjectKey, projectKeysJql, updatedWindowJql } from '#core/upstreams/jira/jql.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import { JIRA_FIELDS, parseIssueTime, toJiraDocument } from './document.ts'
+import type { JiraBackfillParams } from './inputs.ts'
 
 /**
  * The Jira → Pinecone job kinds (docs/ARCHITECTURE.md, "Pipelines"):
@@ -23,8 +24,6 @@ import { JIRA_FIELDS, parseIssueTime, toJiraDocument } from './document.ts'
  * or moved to another project, which changes its key).
  */
 
-/** `backfill-jira` parameters, validated by the start route. */
-export type JiraBackfillParams = { days: number; projects?: string[] }
 /** `sync-jira` parameters: the projects to sync (default: as for a backfill). */
 export type JiraSyncParams = { projects?: string[] }
 /** One project's window, epoch ms, both bounds inclusive. */
@@ -324,6 +323,13 @@ function createRunner(deps: JiraJobDeps, watermark: 'always' | 'when-covered') {
     })
     yield* reconcile(deps, upstreams, scope.project, cursor, input.signal)
   }
+}
+
+/** The daily Jira sync for `jobs/sync`: one `sync-jira` job per UTC day, every project. */
+export const JIRA_DAILY_SYNC: DailySync = {
+  kind: 'sync-jira',
+  dedupeKey: 'sync-jira',
+  params: () => ({}),
 }
 
 /**

@@ -4,12 +4,15 @@ import { assert, describe, expect, it } from 'vitest'
 import { addDays, daysBetween, isCalendarDate } from '#core/dates.ts'
 import { AppError } from '#core/errors.ts'
 import { parseInput } from '#core/validation/parse.ts'
-import { DEFAULT_DAYS, MAX_SPAN_DAYS, tempoBackfillBody } from './inputs.ts'
+import { DEFAULT_DAYS, MAX_SPAN_DAYS, tempoBackfillInput } from './inputs.ts'
 
 const TODAY = '2026-06-01'
 
 function parse(body: unknown, today = TODAY) {
-  return parseInput(tempoBackfillBody(today), body)
+  return parseInput(
+    tempoBackfillInput(() => today),
+    body,
+  )
 }
 
 function issuesOf(body: unknown, today = TODAY): Array<{ path: string; message: string }> {
@@ -157,10 +160,13 @@ describe('tempo backfill date range', () => {
 
 describe('one message per mistake', () => {
   it('answers a malformed date with its format message alone', () => {
-    const result = v.safeParse(tempoBackfillBody('2026-06-01'), {
-      from: '2026-1-1',
-      to: '2026-03-31',
-    })
+    const result = v.safeParse(
+      tempoBackfillInput(() => '2026-06-01'),
+      {
+        from: '2026-1-1',
+        to: '2026-03-31',
+      },
+    )
     assert(!result.success)
     expect(result.issues.map((issue) => [v.getDotPath(issue), issue.message])).toEqual([
       ['from', 'Use YYYY-MM-DD, zero-padded.'],

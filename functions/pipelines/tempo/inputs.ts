@@ -24,23 +24,15 @@ function bothDates(i: {
   )
 }
 
-/** A Tempo backfill request resolved to dates: `from`..`to` inclusive, in UTC. */
-export type TempoBackfillInput = {
-  from: string
-  to: string
-  /** the `days` sent or defaulted, when the range came from it */
-  days?: number
-  projects?: string[]
-}
-
 /**
- * The body (or query) of `POST v1/backfill-tempo` against `today` (UTC `YYYY-MM-DD`, from the
- * injected clock): either `days` (1–3650, default 365: `today − days`..`today`) or both `from`
- * and `to` (real calendar dates, not after today, `to` ≥ `from`, at most 3650 days apart);
- * optional `projects` (≤ 100 Jira keys). Every problem names its field.
- * @example parseInput(tempoBackfillBody('2026-06-01'), { from: '2026-01-01', to: '2026-01-31' })
+ * The body (or query) of `POST v1/backfill-tempo` against `today()` (UTC `YYYY-MM-DD`, read from
+ * the injected clock at each validation): either `days` (1–3650, default 365:
+ * `today − days`..`today`) or both `from` and `to` (real calendar dates, not after today,
+ * `to` ≥ `from`, at most 3650 days apart); optional `projects` (≤ 100 Jira keys). Every problem
+ * names its field. Its output, the range resolved to dates, is the `backfill-tempo` job's params.
+ * @example parseInput(tempoBackfillInput(() => '2026-06-01'), { from: '2026-01-01', to: '2026-01-31' })
  */
-export function tempoBackfillBody(today: string) {
+export function tempoBackfillInput(today: () => string) {
   return v.pipe(
     // An empty POST has no body at all: the defaults apply.
     v.optional(
@@ -83,7 +75,7 @@ export function tempoBackfillBody(today: string) {
     v.forward(
       v.partialCheck(
         [['from']],
-        (i) => i.from === undefined || !isCalendarDate(i.from) || i.from <= today,
+        (i) => i.from === undefined || !isCalendarDate(i.from) || i.from <= today(),
         'Must not be after today (UTC).',
       ),
       ['from'],
@@ -91,7 +83,7 @@ export function tempoBackfillBody(today: string) {
     v.forward(
       v.partialCheck(
         [['to']],
-        (i) => i.to === undefined || !isCalendarDate(i.to) || i.to <= today,
+        (i) => i.to === undefined || !isCalendarDate(i.to) || i.to <= today(),
         'Must not be after today (UTC).',
       ),
       ['to'],
@@ -118,7 +110,17 @@ export function tempoBackfillBody(today: string) {
         return { from: input.from, to: input.to, ...(projects && { projects }) }
       }
       const days = input.days ?? DEFAULT_DAYS
-      return { from: addDays(today, -days), to: today, days, ...(projects && { projects }) }
+      const last = today()
+      return { from: addDays(last, -days), to: last, days, ...(projects && { projects }) }
     }),
   )
+}
+
+/** A Tempo backfill request resolved to dates: `from`..`to` inclusive, in UTC. */
+export type TempoBackfillInput = {
+  from: string
+  to: string
+  /** the `days` sent or defaulted, when the range came from it */
+  days?: number
+  projects?: string[]
 }

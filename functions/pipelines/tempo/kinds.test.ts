@@ -1,10 +1,9 @@
 import { and, eq, inArray } from 'drizzle-orm'
 import { assert, describe, expect, it } from 'vitest'
 import { AppError } from '#core/errors.ts'
-import { createJobRegistry } from '#core/jobs/registry.ts'
 import type { JobKind, Json, StepResult } from '#core/jobs/types.ts'
 import { jiraIssueKeys, projects, syncState, tempoWorklogs } from '#db/schema.ts'
-import { createDailySyncs, createJobKinds } from '#pipelines/registry.ts'
+import { createPipelineRegistry } from '#pipelines/registry.ts'
 import { aJiraIssue, aJiraUser, type JiraIssue, type JiraUser } from '#sandbox/fakes/jira-data.ts'
 import { aWorklog, type FakeTempoWorklog } from '#sandbox/fakes/tempo-data.ts'
 import { fixedClock } from '#test/clock.ts'
@@ -437,7 +436,7 @@ describe('tempo job kinds', () => {
 
     it('is registered with the worker, and its daily sync with jobs/sync', () => {
       const services = testServices({ database: getDatabase() })
-      const registry = createJobRegistry(createJobKinds(services), createDailySyncs(services))
+      const registry = createPipelineRegistry(services)
       expect(registry.get('backfill-tempo')?.kind).toBe('backfill-tempo')
       expect(registry.get('sync-tempo')?.kind).toBe('sync-tempo')
       const daily = registry.dailySyncs.find((sync) => sync.kind === 'sync-tempo')

@@ -9,6 +9,7 @@ import type { Logger } from '#core/log.ts'
 import type { JiraClient } from '#core/upstreams/jira/client.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import type { TempoClient } from '#core/upstreams/tempo/client.ts'
+import type { TempoBackfillInput } from './inputs.ts'
 import { DEFAULT_CACHE_MAX_AGE_SECONDS } from './jira-cache.ts'
 import { createWorklogWriter } from './page-writer.ts'
 import {
@@ -35,9 +36,6 @@ import {
  * Only the job's projects are kept: the named ones, else the active rows of `projects`, else all.
  * The runners are in tempo-scan.ts, the page writer in tempo-page.ts.
  */
-
-/** `backfill-tempo` parameters, as the handler validated them. */
-export type TempoBackfillParams = { from: string; to: string; days?: number; projects?: string[] }
 
 /** `sync-tempo` parameters: the UTC day it runs for. */
 export type TempoSyncParams = { day: string }
@@ -140,7 +138,7 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
     return projectIds.length === keys.length ? { projects: keys, projectIds } : { projects: keys }
   }
 
-  const backfill = defineJobKind<TempoBackfillParams, WindowScope, WindowCursor>({
+  const backfill = defineJobKind<TempoBackfillInput, WindowScope, WindowCursor>({
     kind: 'backfill-tempo',
     async plan(params) {
       scanDeps() // refuse to queue what no worker could run (503 naming the missing settings)

@@ -1,34 +1,35 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
-import { SignJWT } from 'jose'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { adminKeyDigest } from '#core/auth/admin-key.ts'
-import { createAppTokens } from '#core/auth/tokens.ts'
-import type { User } from '#core/db/users.ts'
 import { AppError } from '#core/errors.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
 import type { RateLimiter } from '#core/rate-limit/rules.ts'
 import { parseInput } from '#core/validation/parse.ts'
-import { projects, users } from '#db/schema.ts'
+import { projects } from '#db/schema.ts'
+import { BackfillJiraInput } from '#pipelines/jira/inputs.ts'
 import { createJiraBackfillKind } from '#pipelines/jira/kinds.ts'
-import { createJobKinds } from '#pipelines/registry.ts'
+import { createPipelineRegistry } from '#pipelines/registry.ts'
+import { describeBackfillSecurity } from '#test/backfill-security.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
-import { aContext, aWebEvent } from '#test/events.ts'
+import type { aWebEvent } from '#test/events.ts'
 import { useFakeJira } from '#test/fakes.ts'
+import { aUser, bearer, errorOf, tokenFor, webCaller } from '#test/harness.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
 import { upstreamEnv } from '#test/upstreams.ts'
-import { BackfillJiraInput, createBackfillJiraHandler } from './handler.ts'
+import { createBackfillJiraHandler } from './handler.ts'
 
 const getDatabase = useTestDatabase()
 const NOW = new Date('2026-06-01T12:00:00.000Z')
 const SECRET = 'backfill-jira-test-secret-at-least-32-bytes'
 const ADMIN_KEY = `apm_${randomBytes(16).toString('hex')}`
-const BASE_PATH = '/api/v1/web/local/v1/backfill-jira'
+const OTHER_KEY = `apm_${randomBytes(16).toString('hex')}`
+const FUNCTION = '/local/v1/backfill-jira'
+const BASE_PATH = `/api/v1/web${FUNCTION}`
 
-type ErrorBody = { error: { code: string; message: string; requestId: string; details?: unknown } }
 type JobBody = {
   job: {
     id: string
@@ -39,9 +40,6 @@ type JobBody = {
   }
   url: string
 }
-type Call = (
-  event?: Parameters<typeof aWebEvent>[0],
-) => Promise<{ statusCode: number; headers: Record<string, string>; body?: unknown }>
 
 const jira = useFakeJira()
 beforeEach(async () => {
@@ -60,7 +58,7 @@ function backfillFunction(
     log: captured.log,
     env: {
       JWT_SECRET_KEY: SECRET,
-      ADMIN_API_KEY_SHA256: adminKeyDigest(ADMIN_KEY),
+      ADMIN_API_KEY_SHA256: [ADMIN_KEY, OTHER_KEY].map(adminKeyDigest).join(','),
       ...upstreamEnv({ jira }),
       PINECONE_API_KEY: 'pc-test-key-never-logged',
       PINECONE_INDEX_HOST: 'http://127.0.0.1:9',
@@ -73,47 +71,32 @@ function backfillFunction(
     handler: (s) =>
       createBackfillJiraHandler({
         ...s,
-        registry: createJobRegistry(
+        registry:
           options.planTimeoutMs === undefined
-            ? createJobKinds(s)
-            : [createJiraBackfillKind({ ...s, planTimeoutMs: options.planTimeoutMs })],
-        ),
-        basePath: BASE_PATH,
+            ? createPipelineRegistry(s)
+            : createJobRegistry([
+                createJiraBackfillKind({ ...s, planTimeoutMs: options.planTimeoutMs }),
+              ]),
       }),
     fallbackLog: captured.log,
   })
-  let ip = 0
   // A new client address per call, so only the per-principal limit is ever reached.
-  const call: Call = (event = {}) => {
-    ip += 1
-    return main(aWebEvent({ ip: `198.51.100.${ip % 250}`, ...event }), aContext())
-  }
+  const call = webCaller(main, { functionName: FUNCTION, newAddressPerCall: true })
   return { call, services, ...captured }
 }
 
 const asAdmin = { 'x-admin-key': ADMIN_KEY }
 
-async function aUser(role: User['role']): Promise<User> {
-  const tag = randomBytes(4).toString('hex')
-  const [user] = await getDatabase()
-    .db.insert(users)
-    .values({ email: `b-${tag}@example.com`, googleSub: `b-${tag}`, role })
-    .returning()
-  return user!
-}
-
-async function bearer(user: User, clock = fixedClock(NOW)) {
-  const tokens = createAppTokens({ secret: SECRET, ttlHours: 24, clock })
-  const { token } = await tokens.issue(user, { rememberMe: false })
-  return token
-}
+const adminToken = async () =>
+  tokenFor(await aUser(getDatabase().db, { role: 'admin' }), {
+    secret: SECRET,
+    clock: fixedClock(NOW),
+  })
 
 async function jobCount(): Promise<number> {
   const result = await getDatabase().pool.query<{ n: string }>('select count(*) as n from jobs')
   return Number(result.rows[0]?.n)
 }
-
-const errorOf = (res: { body?: unknown }) => (res.body as ErrorBody).error
 
 describe('v1/backfill-jira', () => {
   describe('happy', () => {
@@ -149,12 +132,7 @@ describe('v1/backfill-jira', () => {
       await getDatabase()
         .db.insert(projects)
         .values([{ key: 'DATA' }, { key: 'OLD', isActive: false }])
-      const token = await bearer(await aUser('admin'))
-      const res = await call({
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-        body: {},
-      })
+      const res = await call({ method: 'POST', headers: bearer(await adminToken()), body: {} })
       expect(res.statusCode, JSON.stringify(res.body)).toBe(202)
       const body = res.body as JobBody
       expect(body.job.params).toEqual({ days: 2555 })
@@ -171,50 +149,6 @@ describe('v1/backfill-jira', () => {
       const res = await call({ method: 'POST', headers: asAdmin, body: { days: 7 } })
       expect(res.statusCode, JSON.stringify(res.body)).toBe(202)
       expect((res.body as JobBody).job.progress.chunksTotal).toBe(3)
-    })
-
-    it('answers a second start with 409 and the active job, creating nothing', async () => {
-      const { call } = backfillFunction()
-      const first = await call({ method: 'POST', headers: asAdmin, query: { projects: 'OPS' } })
-      const second = await call({ method: 'POST', headers: asAdmin, query: { projects: 'WEB' } })
-      expect(second.statusCode).toBe(409)
-      expect(errorOf(second).details).toEqual({ job: (first.body as JobBody).job })
-      expect(await jobCount()).toBe(1)
-    })
-
-    it('lists recent jobs of this kind only, newest first', async () => {
-      const { call, services } = backfillFunction()
-      await services.jobs.enqueue({
-        kind: 'backfill-tempo',
-        params: {},
-        scopes: [{}],
-        createdBy: 'test',
-      })
-      const started = (await call({ method: 'POST', headers: asAdmin, query: { projects: 'OPS' } }))
-        .body as JobBody
-      const res = await call({ headers: asAdmin, query: { limit: '5' } })
-      expect(res.statusCode).toBe(200)
-      expect((res.body as { jobs: Array<{ id: string }> }).jobs.map((j) => j.id)).toEqual([
-        started.job.id,
-      ])
-    })
-
-    it('shows progress, cancels and resumes a job', async () => {
-      const { call } = backfillFunction()
-      const started = (await call({ method: 'POST', headers: asAdmin, query: { projects: 'OPS' } }))
-        .body as JobBody
-      const path = `/${started.job.id}`
-      const shown = await call({ path, headers: asAdmin })
-      expect(shown.statusCode).toBe(200)
-      expect((shown.body as JobBody).job).toEqual(started.job)
-      const cancelled = await call({ method: 'DELETE', path, headers: asAdmin })
-      expect(cancelled.statusCode, JSON.stringify(cancelled.body)).toBe(202)
-      expect((cancelled.body as JobBody).job.status).toBe('cancelled')
-      const resumed = await call({ method: 'POST', path: `${path}/resume`, headers: asAdmin })
-      expect(resumed.statusCode, JSON.stringify(resumed.body)).toBe(202)
-      expect((resumed.body as JobBody).job.status).toBe('queued')
-      const again = await call({ method: 'POST', path: `${path}/resume`, headers: asAdmin })
-      expect(again.statusCode).toBe(409)
     })
   })
 
@@ -256,33 +190,6 @@ describe('v1/backfill-jira', () => {
       })
       expect(errorOf(res).details).toEqual({ issues: [expect.objectContaining({ path: 'days' })] })
       expect(JSON.stringify(res.body)).not.toContain('secret-ish')
-    })
-
-    it('answers 400 for a malformed job id, 404 for an unknown one and for a job of another kind', async () => {
-      const { call, services } = backfillFunction()
-      expect((await call({ path: '/not-a-uuid', headers: asAdmin })).statusCode).toBe(400)
-      expect((await call({ method: 'DELETE', path: '/123', headers: asAdmin })).statusCode).toBe(
-        400,
-      )
-      expect((await call({ path: `/${randomUUID()}`, headers: asAdmin })).statusCode).toBe(404)
-      const tempo = await services.jobs.enqueue({
-        kind: 'backfill-tempo',
-        params: {},
-        scopes: [{}],
-        createdBy: 'test',
-      })
-      expect((await call({ path: `/${tempo.job.id}`, headers: asAdmin })).statusCode).toBe(404)
-      expect(
-        (await call({ method: 'POST', path: `/${tempo.job.id}/resume`, headers: asAdmin }))
-          .statusCode,
-      ).toBe(404)
-    })
-
-    it('answers 405 with Allow for another method', async () => {
-      const { call } = backfillFunction()
-      const res = await call({ method: 'DELETE', headers: asAdmin })
-      expect(res.statusCode).toBe(405)
-      expect(res.headers.Allow).toContain('POST')
     })
 
     it('answers a bare 503 and queues nothing when Jira cannot list its projects', async () => {
@@ -367,128 +274,31 @@ describe('v1/backfill-jira', () => {
     })
   })
 
-  describe('security', () => {
-    it('refuses a start without credentials, with a wrong key, or with a member’s token, queueing nothing', async () => {
-      const { call } = backfillFunction()
-      const none = await call({ method: 'POST', query: { projects: 'OPS' } })
-      expect(none.statusCode).toBe(401)
-      const wrongKey = await call({
-        method: 'POST',
-        headers: { 'x-admin-key': 'apm_wrong' },
-        query: { projects: 'OPS' },
-      })
-      expect(wrongKey.statusCode).toBe(401)
-      const member = await bearer(await aUser('member'))
-      const forbidden = await call({
-        method: 'POST',
-        headers: { authorization: `Bearer ${member}` },
-        query: { projects: 'OPS' },
-      })
-      expect(forbidden.statusCode).toBe(403)
-      expect(await jobCount()).toBe(0)
-    })
+  describeBackfillSecurity({
+    setup: async (options) => {
+      const { call, text } = backfillFunction(options)
+      return { call, logText: text, jobCount }
+    },
+    db: () => getDatabase().db,
+    jwtSecret: SECRET,
+    adminKey: ADMIN_KEY,
+    otherAdminKey: OTHER_KEY,
+    now: NOW,
+    start: { query: { projects: 'OPS' } },
+    startsPerHour: 3,
+    secrets: () => [jira.apiToken, 'pc-test-key-never-logged'],
+  })
 
-    it('refuses expired, tampered and wrong-algorithm tokens', async () => {
-      const { call } = backfillFunction()
-      const admin = await aUser('admin')
-      const expired = await bearer(admin, fixedClock(new Date(NOW.getTime() - 48 * 3600_000)))
-      const valid = await bearer(admin)
-      const [header, payload, signature] = valid.split('.')
-      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<
-        string,
-        unknown
-      >
-      const forged = Buffer.from(JSON.stringify({ ...claims, sub: randomUUID() })).toString(
-        'base64url',
-      )
-      const tampered = `${header}.${forged}.${signature}`
-      const hs512 = await new SignJWT(claims)
-        .setProtectedHeader({ alg: 'HS512' })
-        .sign(new TextEncoder().encode(SECRET))
-      const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${payload}.`
-      for (const token of [expired, tampered, hs512, unsigned]) {
-        const res = await call({
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}` },
-          query: { projects: 'OPS' },
-        })
-        expect(res.statusCode, token).toBe(401)
-        expect(errorOf(res).code).toBe('UNAUTHENTICATED')
-      }
-      expect(await jobCount()).toBe(0)
-    })
-
-    it('guards every route, not only the start', async () => {
-      const { call } = backfillFunction()
-      const id = randomUUID()
-      for (const event of [
-        { method: 'GET' },
-        { method: 'GET', path: `/${id}` },
-        { method: 'DELETE', path: `/${id}` },
-        { method: 'POST', path: `/${id}/resume` },
-      ]) {
-        expect((await call(event)).statusCode, JSON.stringify(event)).toBe(401)
-      }
-    })
-
-    it('allows three starts an hour per principal: the fourth gets 429 with Retry-After', async () => {
-      const { call } = backfillFunction()
-      const statuses: number[] = []
-      let last: Awaited<ReturnType<Call>> | undefined
-      for (let n = 0; n < 4; n += 1) {
-        last = await call({ method: 'POST', headers: asAdmin, query: { projects: 'OPS' } })
-        statuses.push(last.statusCode)
-      }
-      expect(statuses).toEqual([202, 409, 409, 429])
-      expect(Number(last?.headers['Retry-After'])).toBeGreaterThan(0)
-      expect(last?.headers['RateLimit-Limit']).toBe('3')
-      // Another principal still has its own three.
-      const token = await bearer(await aUser('admin'))
-      const other = await call({
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-        query: { projects: 'OPS' },
-      })
-      expect(other.statusCode).toBe(409)
-    })
-
-    it('fails closed with 503 when the rate-limit store is down', async () => {
-      const down: RateLimiter = {
-        consume: async () => ({ kind: 'unavailable', reason: 'timeout' }),
-        check: async () => ({ ok: false, store: 'upstash' }),
-      }
-      const { call } = backfillFunction({ rateLimiter: down })
-      const res = await call({ method: 'POST', headers: asAdmin, query: { projects: 'OPS' } })
-      expect(res.statusCode).toBe(503)
-      expect(await jobCount()).toBe(0)
-    })
-
-    it('logs no credential, token or secret', async () => {
-      const { call, text } = backfillFunction()
-      const token = await bearer(await aUser('admin'))
-      await call({ method: 'POST', headers: asAdmin, query: { projects: 'OPS' } })
-      await call({
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-        query: { projects: 'OPS' },
-      })
-      await call({ method: 'POST', headers: { 'x-admin-key': 'apm_wrong-key-value' } })
-      jira.fail({ kind: 'respond', status: 500, path: '/rest/api/3/project/search', times: 10 })
-      await getDatabase().pool.query('delete from jobs')
-      await call({ method: 'POST', headers: asAdmin })
-      const log = text()
-      expect(log).toContain('backfill queued')
-      for (const secret of [
-        ADMIN_KEY,
-        token,
-        'apm_wrong-key-value',
-        jira.apiToken,
-        SECRET,
-        'pc-test-key-never-logged',
-      ]) {
-        expect(log).not.toContain(secret)
-      }
-    })
+  it('keeps Jira’s credentials and its error text out of the log and the answer when it fails', async () => {
+    const { call, text } = backfillFunction()
+    jira.fail({ kind: 'respond', status: 500, path: '/rest/api/3/project/search', times: 10 })
+    const res = await call({ method: 'POST', headers: asAdmin })
+    expect(res.statusCode).toBe(503)
+    const log = text()
+    expect(log).toContain('Could not list the Jira projects')
+    for (const secret of [ADMIN_KEY, jira.apiToken, SECRET, 'pc-test-key-never-logged']) {
+      expect(log).not.toContain(secret)
+    }
   })
 })
 

@@ -1,18 +1,15 @@
-import { randomBytes } from 'node:crypto'
-import { and, eq } from 'drizzle-orm'
-import { base64url, SignJWT } from 'jose'
+import { eq } from 'drizzle-orm'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { adminKeyDigest } from '#core/auth/admin-key.ts'
-import { createAppTokens, keyIdOf, TOKEN_AUDIENCE, TOKEN_ISSUER } from '#core/auth/tokens.ts'
-import type { Role } from '#core/db/users.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
 import type { Services } from '#core/services.ts'
-import { jobChunks, jobs, users } from '#db/schema.ts'
+import { jobChunks, jobs } from '#db/schema.ts'
 import { createTempoKinds } from '#pipelines/tempo/kinds.ts'
+import { describeBackfillSecurity } from '#test/backfill-security.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
-import { aContext, aWebEvent } from '#test/events.ts'
+import { errorOf, webCaller } from '#test/harness.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
 import { createBackfillTempoHandler } from './handler.ts'
@@ -22,10 +19,8 @@ const SECRET = 'tempo-handler-secret-key-at-least-32-bytes'
 const ADMIN_KEY = 'apm_tempo-handler-test-admin-key-0123456789'
 const OTHER_KEY = 'apm_tempo-handler-other-admin-key-0123456789'
 const NOW = '2026-06-01T12:00:00.000Z'
+const FUNCTION = '/local/v1/backfill-tempo'
 
-type ErrorBody = {
-  error: { code: string; message: string; requestId: string; details?: Record<string, unknown> }
-}
 type JobBody = {
   job: { id: string; kind: string; status: string; params: Record<string, unknown> }
   url: string
@@ -67,30 +62,13 @@ function tempoFunction(seams: Partial<Services> = {}, env: Record<string, string
       createBackfillTempoHandler({
         ...s,
         registry: createJobRegistry([kinds.backfill, kinds.sync]),
-        basePath: '/api/v1/web/local/v1/backfill-tempo',
       }),
   })
-  const call = async (options: Parameters<typeof aWebEvent>[0] = {}) =>
-    main(aWebEvent(options), aContext())
+  const call = webCaller(main, { functionName: FUNCTION, newAddressPerCall: true })
   return { call, clock, ...captured }
 }
 
 const asAdmin = { 'x-admin-key': ADMIN_KEY }
-
-async function aUser(role: Role) {
-  const tag = randomBytes(4).toString('hex')
-  const [user] = await getDatabase()
-    .db.insert(users)
-    .values({ email: `t-${tag}@example.com`, googleSub: `t-${tag}`, role })
-    .returning()
-  return user!
-}
-
-async function bearer(role: Role, clock = fixedClock(NOW)) {
-  const tokens = createAppTokens({ secret: SECRET, ttlHours: 24, clock })
-  const { token } = await tokens.issue(await aUser(role), { rememberMe: false })
-  return token
-}
 
 async function tempoJobs() {
   return getDatabase().db.select().from(jobs).where(eq(jobs.kind, 'backfill-tempo'))
@@ -110,7 +88,7 @@ describe('v1/backfill-tempo', () => {
       const { job, url } = res.body as JobBody
       expect(job).toMatchObject({ kind: 'backfill-tempo', status: 'queued' })
       expect(job.params).toEqual({ from: '2026-04-17', to: '2026-06-01', days: 45 })
-      expect(url).toBe(`/api/v1/web/local/v1/backfill-tempo/${job.id}`)
+      expect(url).toBe(`/api/v1/web${FUNCTION}/${job.id}`)
       expect(res.headers.Location).toBe(url)
       const chunks = await getDatabase()
         .db.select({ scope: jobChunks.scope })
@@ -144,36 +122,6 @@ describe('v1/backfill-tempo', () => {
         projects: ['OPS', 'WEB'],
       })
     })
-
-    it('accepts an admin’s bearer token as well as the admin key', async () => {
-      const { call } = tempoFunction()
-      const token = await bearer('admin')
-      const res = await call({
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-        body: { from: '2026-05-01', to: '2026-05-31' },
-      })
-      expect(res.statusCode, JSON.stringify(res.body)).toBe(202)
-    })
-
-    it('lists, shows, cancels and resumes a backfill', async () => {
-      const { call } = tempoFunction()
-      const started = await call({ method: 'POST', headers: asAdmin, body: { days: 10 } })
-      const { job } = started.body as JobBody
-      const list = await call({ headers: asAdmin })
-      expect(list.statusCode).toBe(200)
-      expect((list.body as { jobs: Array<{ id: string }> }).jobs.map((j) => j.id)).toContain(job.id)
-      const shown = await call({ headers: asAdmin, path: `/${job.id}` })
-      expect((shown.body as JobBody).job).toMatchObject({
-        id: job.id,
-        progress: { chunksTotal: 1 },
-      })
-      const cancelled = await call({ method: 'DELETE', headers: asAdmin, path: `/${job.id}` })
-      expect(cancelled.statusCode, JSON.stringify(cancelled.body)).toBe(202)
-      const resumed = await call({ method: 'POST', headers: asAdmin, path: `/${job.id}/resume` })
-      expect(resumed.statusCode, JSON.stringify(resumed.body)).toBe(202)
-      expect((resumed.body as JobBody).job.status).toBe('queued')
-    })
   })
 
   describe('errors', () => {
@@ -191,7 +139,7 @@ describe('v1/backfill-tempo', () => {
       const { call } = tempoFunction()
       const res = await call({ method: 'POST', headers: asAdmin, body })
       expect(res.statusCode, JSON.stringify(res.body)).toBe(400)
-      const { error } = res.body as ErrorBody
+      const error = errorOf(res)
       expect(error.code).toBe('BAD_REQUEST')
       const issues = error.details?.issues as Array<{ path: string }>
       expect(issues.map((issue) => issue.path)).toContain(field)
@@ -203,145 +151,29 @@ describe('v1/backfill-tempo', () => {
       const { call } = tempoFunction({}, withoutTempo)
       const res = await call({ method: 'POST', headers: asAdmin, body: { days: 5 } })
       expect(res.statusCode, JSON.stringify(res.body)).toBe(503)
-      expect((res.body as ErrorBody).error).toMatchObject({
+      expect(errorOf(res)).toMatchObject({
         code: 'UNAVAILABLE',
         message: 'Tempo imports need settings that are missing: TEMPO_*.',
       })
       expect(await tempoJobs()).toEqual([])
     })
-
-    it('answers 409 with the active job while one runs', async () => {
-      const { call } = tempoFunction()
-      const first = await call({ method: 'POST', headers: asAdmin, body: { days: 5 } })
-      const second = await call({ method: 'POST', headers: asAdmin, body: { days: 50 } })
-      expect(second.statusCode, JSON.stringify(second.body)).toBe(409)
-      const { error } = second.body as ErrorBody
-      expect(error.details?.job).toMatchObject({ id: (first.body as JobBody).job.id })
-      expect(await tempoJobs()).toHaveLength(1)
-    })
-
-    it('answers 404 for an unknown job and 400 for a malformed id', async () => {
-      const { call } = tempoFunction()
-      const unknown = await call({
-        headers: asAdmin,
-        path: '/00000000-0000-4000-8000-000000000000',
-      })
-      expect(unknown.statusCode).toBe(404)
-      const malformed = await call({ headers: asAdmin, path: '/not-a-uuid' })
-      expect(malformed.statusCode).toBe(400)
-    })
-
-    it('answers 500 with only a code, a message and the request id when the queue fails', async () => {
-      const failing = {
-        getJob: async () => {
-          throw new Error('connection to 10.0.0.5 refused for user secret_admin')
-        },
-      } as unknown as Services['jobs']
-      const { call, text } = tempoFunction({ jobs: failing })
-      const res = await call({
-        headers: { ...asAdmin, 'x-request-id': 'req-tempo-500-check' },
-        path: '/00000000-0000-4000-8000-000000000000',
-      })
-      expect(res.statusCode).toBe(500)
-      expect(res.body).toEqual({
-        error: {
-          code: 'INTERNAL',
-          message: 'The server could not complete this request.',
-          requestId: 'req-tempo-500-check',
-        },
-      })
-      expect(text()).toContain('req-tempo-500-check')
-    })
   })
 
-  describe('security', () => {
-    it('refuses a request without credentials (401) and queues nothing', async () => {
-      const { call } = tempoFunction()
-      const res = await call({ method: 'POST', body: { days: 5 } })
-      expect(res.statusCode).toBe(401)
-      expect((res.body as ErrorBody).error.code).toBe('UNAUTHENTICATED')
-      expect(await tempoJobs()).toEqual([])
-    })
-
-    it('refuses a wrong admin key', async () => {
-      const { call } = tempoFunction()
-      const res = await call({ method: 'POST', headers: { 'x-admin-key': 'apm_wrong' } })
-      expect(res.statusCode).toBe(401)
-    })
-
-    it('refuses a member (403), and expired, tampered and wrong-alg tokens (401)', async () => {
-      const { call } = tempoFunction()
-      const member = await bearer('member')
-      const expiredClock = fixedClock('2026-05-30T00:00:00.000Z')
-      const expired = await bearer('admin', expiredClock)
-      const good = await bearer('admin')
-      const tampered = `${good.slice(0, -4)}${good.endsWith('AAAA') ? 'BBBB' : 'AAAA'}`
-      const admin = await aUser('admin')
-      const hs512 = await new SignJWT({ role: 'admin', ver: 0 })
-        .setProtectedHeader({ alg: 'HS512', kid: keyIdOf(SECRET) })
-        .setIssuer(TOKEN_ISSUER)
-        .setAudience(TOKEN_AUDIENCE)
-        .setSubject(admin.id)
-        .setJti('jti-hs512')
-        .setIssuedAt(Date.parse(NOW) / 1000)
-        .setExpirationTime(Date.parse(NOW) / 1000 + 3600)
-        .sign(new TextEncoder().encode(SECRET))
-      const payload = good.split('.')[1]
-      const none = `${base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${payload}.`
-      const status = async (token: string) =>
-        (await call({ method: 'POST', headers: { authorization: `Bearer ${token}` } })).statusCode
-      expect(await status(member)).toBe(403)
-      expect(await status(expired)).toBe(401)
-      expect(await status(tampered)).toBe(401)
-      expect(await status(hs512)).toBe(401)
-      expect(await status(none)).toBe(401)
-      expect(await tempoJobs()).toEqual([])
-    })
-
-    it('allows 5 starts an hour per principal, then 429 with Retry-After', async () => {
-      const { call } = tempoFunction()
-      const statuses: number[] = []
-      for (let n = 0; n < 6; n += 1) {
-        const res = await call({ method: 'POST', headers: asAdmin, body: { days: 5 } })
-        statuses.push(res.statusCode)
-        if (n === 5) {
-          expect(Number(res.headers['Retry-After'])).toBeGreaterThan(0)
-          expect((res.body as ErrorBody).error.code).toBe('RATE_LIMITED')
-        }
-      }
-      expect(statuses).toEqual([202, 409, 409, 409, 409, 429])
-      const other = await call({ method: 'POST', headers: { 'x-admin-key': OTHER_KEY }, body: {} })
-      expect(other.statusCode).toBe(409) // another principal has its own budget
-    })
-
-    it('keeps the admin key and tokens out of the log', async () => {
-      const { call, text } = tempoFunction()
-      const token = await bearer('admin')
-      await call({ method: 'POST', headers: asAdmin, body: { days: 5 } })
-      await call({
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-        body: { days: 5 },
-      })
-      await call({ method: 'POST', headers: { 'x-admin-key': 'apm_wrong-key-in-log?' } })
-      const log = text()
-      expect(log.length).toBeGreaterThan(0)
-      expect(log).not.toContain(ADMIN_KEY)
-      expect(log).not.toContain(token)
-      expect(log).not.toContain('apm_wrong-key-in-log?')
-    })
-
-    it('does not reach a job of another kind through its id', async () => {
-      const { call } = tempoFunction()
-      const [other] = await getDatabase()
-        .db.insert(jobs)
-        .values({ kind: 'backfill-jira', createdBy: 'test', status: 'succeeded' })
-        .returning()
-      const res = await call({ headers: asAdmin, path: `/${other!.id}` })
-      expect(res.statusCode).toBe(404)
-      await getDatabase()
-        .db.delete(jobs)
-        .where(and(eq(jobs.id, other!.id)))
-    })
+  describeBackfillSecurity({
+    setup: (options = {}) => {
+      const { call, text } = tempoFunction(
+        options.rateLimiter ? { rateLimiter: options.rateLimiter } : {},
+        { ...UNREACHABLE, ...options.env },
+      )
+      return { call, logText: text, jobCount: async () => (await tempoJobs()).length }
+    },
+    db: () => getDatabase().db,
+    jwtSecret: SECRET,
+    adminKey: ADMIN_KEY,
+    otherAdminKey: OTHER_KEY,
+    now: new Date(NOW),
+    start: { body: { days: 5 } },
+    startsPerHour: 5,
+    secrets: () => [UNREACHABLE.TEMPO_API_TOKEN, UNREACHABLE.PINECONE_API_KEY],
   })
 })

@@ -1,0 +1,13 @@
+import * as v from 'valibot'
+import { DaysBack, Projects } from '#pipelines/backfill/inputs.ts'
+
+/** POST v1/backfill-jira input, from the query string or the JSON body; unknown fields are refused. */
+export const BackfillJiraInput = v.strictObject({
+  /** days back from now, 1–3650 (default 2555, about 7 years) */
+  days: v.optional(DaysBack, 2555),
+  /** the projects to import (default: the active ones, else every project Jira shows) */
+  projects: v.optional(Projects),
+})
+
+/** `backfill-jira` parameters: the start's input as validated. */
+export type JiraBackfillParams = v.InferOutput<typeof BackfillJiraInput>
