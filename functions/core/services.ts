@@ -5,7 +5,6 @@ import { createRateLimiter } from '#core/rate-limit/limiter.ts'
 import { createPacer, type Pacer } from '#core/rate-limit/pacer.ts'
 import type { RateLimiter } from '#core/rate-limit/rules.ts'
 import { createUpstashRedis } from '#core/rate-limit/upstash-client.ts'
-import type { Upstreams } from '#core/upstreams/clients.ts'
 import type { JiraClient } from '#core/upstreams/jira/client.ts'
 import { PACE_BUDGETS } from '#core/upstreams/pace-budgets.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
@@ -13,6 +12,7 @@ import type { TempoClient } from '#core/upstreams/tempo/client.ts'
 import { type Clock, systemClock } from './clock.ts'
 import type { Config } from './config.ts'
 import { createLogger, type Logger } from './log.ts'
+import type { Upstreams } from './upstream-clients.ts'
 
 /** Everything a handler or job may use; each handler declares the slice it needs. */
 export type Services = {

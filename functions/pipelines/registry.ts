@@ -1,7 +1,11 @@
 import { createJobRegistry, type JobRegistry } from '#core/jobs/registry.ts'
 import type { Services } from '#core/services.ts'
-import { createJiraBackfillKind, createJiraSyncKind, JIRA_DAILY_SYNC } from './jira/kinds.ts'
-import { createTempoKinds, TEMPO_DAILY_SYNC } from './tempo/kinds.ts'
+import {
+  createJiraBackfillKind,
+  createJiraSyncKind,
+  JIRA_DAILY_SYNC,
+} from '#pipelines/jira/kinds.ts'
+import { createTempoKinds, TEMPO_DAILY_SYNC } from '#pipelines/tempo/kinds.ts'
 
 /** How long `jobs/sync` (60 s, once a day) lets planning wait for Jira; a web start gets 8 s. */
 export const SYNC_PLAN_TIMEOUT_MS = 40_000

@@ -3,7 +3,7 @@
 // database); it runs the Tempo kinds until nothing is due, as a real worker invocation would.
 import { createJobRegistry } from '#core/jobs/registry.ts'
 import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstreams/clients.ts'
+import { createUpstreams } from '#core/upstream-clients.ts'
 import { createTempoKinds } from '#pipelines/tempo/kinds.ts'
 import { testConfig } from '#test/config.ts'
 import { createWorkerHandler } from '../../functions/jobs/worker/handler.ts'

@@ -1,7 +1,7 @@
 import { loadConfig } from '#core/config.ts'
 import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
 import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstreams/clients.ts'
+import { createUpstreams } from '#core/upstream-clients.ts'
 import { createPipelineRegistry } from '#pipelines/registry.ts'
 import { createWorkerHandler } from './handler.ts'
 

@@ -1,7 +1,7 @@
 import { loadConfig } from '#core/config.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
 import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstreams/clients.ts'
+import { createUpstreams } from '#core/upstream-clients.ts'
 import { createPipelineRegistry } from '#pipelines/registry.ts'
 import { createBackfillJiraHandler } from './handler.ts'
 

@@ -3,7 +3,7 @@ import { rateLimitCheck } from '#core/health/checks.ts'
 import { queueCheck } from '#core/jobs/queue-check.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
 import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstreams/clients.ts'
+import { createUpstreams } from '#core/upstream-clients.ts'
 import { pineconeCheck } from '#core/upstreams/pinecone/health.ts'
 import { createHealthHandler, isDeep } from './handler.ts'
 

@@ -1,8 +1,8 @@
-import type { Config } from '#core/config.ts'
 import type { Pacer } from '#core/rate-limit/pacer.ts'
 import { createJiraClient, type JiraClient } from '#core/upstreams/jira/client.ts'
 import { createPineconeSink, type PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import { createTempoClient, type TempoClient } from '#core/upstreams/tempo/client.ts'
+import type { Config } from './config.ts'
 
 /** The upstream clients; each is `undefined` when its settings are missing. */
 export type Upstreams = {

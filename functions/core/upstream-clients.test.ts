@@ -3,7 +3,7 @@ import type { Pacer } from '#core/rate-limit/pacer.ts'
 import { testConfig } from '#test/config.ts'
 import { useFakeJira, useFakePinecone, useFakeTempo } from '#test/fakes.ts'
 import { upstreamEnv } from '#test/upstreams.ts'
-import { createUpstreams } from './clients.ts'
+import { createUpstreams } from './upstream-clients.ts'
 
 const jira = useFakeJira()
 const tempo = useFakeTempo()
