@@ -71,7 +71,7 @@ export function toErrorResponse(
     return { status: err.status, headers, body: { error } }
   }
   // 5xx: a code and an id to quote. The cause goes to the logs, never to the caller; only a
-  // message written for the person ("Jira did not answer in time") is kept.
+  // message written for the person ("the upstream did not answer in time") is kept.
   const code = err instanceof AppError ? err.code : 'INTERNAL'
   const message =
     err instanceof AppError && err.publicMessage

@@ -3,8 +3,8 @@ import { syncState } from '#db/schema.ts'
 import type { Database } from './client.ts'
 
 /**
- * Incremental-sync watermarks (table `sync_state`): per source (`jira`, `tempo`) and scope (a
- * project key, or `''`), the instant up to which everything has been written. Watermarks only move
+ * Incremental-sync watermarks (table `sync_state`): per source and scope (a project key,
+ * or `''`), the instant up to which everything has been written. Watermarks only move
  * forward, and only after the work up to them completed.
  */
 

@@ -1,15 +1,5 @@
-/**
- * The worker loop of the job engine (docs/ARCHITECTURE.md, "The job engine").
- *
- * Terminology (the full block is in types.ts):
- * - job: a request for work, split into chunks; its status follows its chunks.
- * - kind: what a job does; a registered `JobKind` plans its chunks and runs them.
- * - step: one page a runner fetched and wrote to the sinks; the engine checkpoints after each.
- * - attempt: one claim of a chunk; a chunk fails after `max_attempts` unsuccessful ones. An
- *   attempt that runs out of time is given back only if it checkpointed a page.
- * - cursor: where a chunk continues after its last checkpoint.
- * - lease: a claimed chunk's token and expiry; a write under a lost lease changes nothing.
- */
+// The worker loop of the job engine; its terms (job, kind, chunk, step, attempt, cursor, lease)
+// are defined in docs/ARCHITECTURE.md ("The job engine").
 import { ConfigError } from '#core/config.ts'
 import { AppError } from '#core/errors.ts'
 import type { Logger } from '#core/log.ts'

@@ -22,7 +22,7 @@ export type JobRegistry = {
  * Widens a typed kind for the registry. Sound as far as the engine goes: it hands `run` only the
  * scopes `plan` returned and the cursors `run` yielded; `params` are what the kind's own handler
  * validated (a kind re-validates them if it must trust nothing).
- * @example defineJobKind<JiraParams, { project: string }, JiraCursor>({ kind: 'backfill-jira', plan, run })
+ * @example defineJobKind<Params, { key: string }, { page: number }>({ kind: 'backfill-x', plan, run })
  */
 export function defineJobKind<P extends Json, S extends Json, C extends Json>(
   kind: JobKind<P, S, C>,
@@ -65,7 +65,7 @@ export type StartJobRequest = Omit<EnqueueRequest, 'scopes'>
 /**
  * Plans a registered kind's chunks and enqueues the job (or finds the active one).
  * @throws {Error} for an unregistered kind; whatever the kind's `plan` throws.
- * @example const started = await startJob({ jobs, registry }, { kind: 'backfill-jira', params, createdBy, dedupeKey: 'backfill-jira' })
+ * @example const started = await startJob({ jobs, registry }, { kind: 'backfill-x', params, createdBy, dedupeKey: 'backfill-x' })
  */
 export async function startJob(
   deps: { jobs: Pick<JobQueue, 'enqueue'>; registry: JobRegistry },

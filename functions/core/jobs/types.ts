@@ -1,16 +1,5 @@
-/**
- * Terminology of the job engine:
- * - job: one request for work (a backfill, a daily sync), a row of `jobs`. Its status and progress
- *   are derived from its chunks.
- * - kind: what a job does (`backfill-jira`, `sync-jira`, `backfill-tempo`, `sync-tempo`, …); each kind
- *   has a `JobKind` that plans its chunks and runs them.
- * - chunk: the unit a worker claims, a row of `job_chunks`: one Jira project, one Tempo window.
- * - step: one page fetched from an upstream and written to the sinks; the engine checkpoints after
- *   each step (cursor and counters, lease extended under the fencing token).
- * - attempt: one claim of a chunk. Attempts count towards `max_attempts`; a chunk that reaches it
- *   fails and keeps its cursor, so `resume` continues where it stopped.
- * - cursor: the JSON a runner needs to continue a chunk after its last checkpoint.
- */
+// The job engine's types. Its terminology (job, kind, chunk, step, attempt, cursor, lease) is
+// defined once, in docs/ARCHITECTURE.md ("The job engine").
 
 /** A JSON value as stored in jsonb columns. */
 export type Json =

@@ -29,14 +29,14 @@ export type Pacer = {
    * Resolves when a call to `upstream` may start: within its budget and after any shared pause.
    * Call it right before each request (each retry too).
    * @throws the signal's reason (an `AbortError` by default) when `signal` aborts while waiting
-   * @example await deps.pacer.acquire('jira', AbortSignal.timeout(remainingMs))
+   * @example await deps.pacer.acquire('upstream', AbortSignal.timeout(remainingMs))
    */
   acquire(upstream: string, signal?: AbortSignal): Promise<void>
   /**
    * Holds every acquirer of `upstream`, in every container, until `untilMs` (epoch ms), e.g. now
    * plus a 429's `Retry-After`, capped at now plus `MAX_PAUSE_MS`. Never shortens a longer pause
    * already set.
-   * @example await deps.pacer.pauseUntil('tempo', Date.now() + retryAfterSeconds * 1000)
+   * @example await deps.pacer.pauseUntil('upstream', Date.now() + retryAfterSeconds * 1000)
    */
   pauseUntil(upstream: string, untilMs: number): Promise<void>
   /** The shared pause's end (epoch ms), or 0 when none: a job may release its chunk instead of waiting. */
@@ -190,8 +190,8 @@ async function within<T>(ms: number, work: Promise<T>): Promise<T> {
  * logs it once: calls go on, and the upstreams' own 429s (honoured through `pauseUntil`) cover
  * the difference. A pause is always recorded locally too.
  * @example
- * const pacer = createPacer({ redis, clock, log, budgets: { tempo: { limit: 4, windowMs: 1000 } } })
- * await pacer.acquire('tempo', signal)
+ * const pacer = createPacer({ redis, clock, log, budgets: { upstream: { limit: 4, windowMs: 1000 } } })
+ * await pacer.acquire('upstream', signal)
  */
 export function createPacer(options: PacerOptions): Pacer {
   const clock = options.clock ?? systemClock

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type Clock, systemClock } from '#core/clock.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
+import { JIRA_START_LIMIT } from '#pipelines/jira/inputs.ts'
+import { TEMPO_START_LIMIT } from '#pipelines/tempo/inputs.ts'
 import { fixedClock } from '#test/clock.ts'
 import { testConfig } from '#test/config.ts'
 import { thrownAppError } from '#test/errors.ts'
@@ -131,17 +133,17 @@ function behavesAsTheSlidingWindowLimiter(setup: () => Harness) {
 
     it('counts each principal and each rule separately (Jira 3/h, Tempo 5/h)', async () => {
       const [alice, bob] = [aKey('user'), aKey('user')]
-      expect(kinds(await consumeTimes(h.limiter, LIMITS.jiraBackfillStart, alice, 4))).toEqual([
+      expect(kinds(await consumeTimes(h.limiter, JIRA_START_LIMIT, alice, 4))).toEqual([
         'allowed',
         'allowed',
         'allowed',
         'denied',
       ])
-      expect(await h.limiter.consume(LIMITS.jiraBackfillStart, bob)).toMatchObject({
+      expect(await h.limiter.consume(JIRA_START_LIMIT, bob)).toMatchObject({
         kind: 'allowed',
         remaining: 2,
       })
-      expect(kinds(await consumeTimes(h.limiter, LIMITS.tempoBackfillStart, alice, 6))).toEqual([
+      expect(kinds(await consumeTimes(h.limiter, TEMPO_START_LIMIT, alice, 6))).toEqual([
         ...Array(5).fill('allowed'),
         'denied',
       ])

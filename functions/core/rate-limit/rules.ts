@@ -37,8 +37,6 @@ export const LIMITS = {
   clientHourly: { name: 'client-hour', limit: 200, windowSeconds: 3600 },
   clientDaily: { name: 'client-day', limit: 1000, windowSeconds: 86_400 },
   login: { name: 'login', limit: 10, windowSeconds: 60 },
-  jiraBackfillStart: { name: 'backfill-jira-start', limit: 3, windowSeconds: 3600 },
-  tempoBackfillStart: { name: 'backfill-tempo-start', limit: 5, windowSeconds: 3600 },
 } as const satisfies Record<string, RateLimitRule>
 
 /**

@@ -43,7 +43,7 @@ export type BackfillRoutesOptions<S extends StartSchema> = {
   input: S
   /** At most one active job per key, e.g. `() => 'backfill-jira'` or per date window. */
   dedupeKey: (input: v.InferOutput<S>) => string
-  /** Starts (and resumes) per principal, e.g. `LIMITS.jiraBackfillStart`; fails closed. */
+  /** Starts (and resumes) per principal, e.g. `JIRA_START_LIMIT`; fails closed. */
   rateRule: RateLimitRule
 }
 
@@ -229,7 +229,7 @@ function createBackfillRoutes<S extends StartSchema>(
  * methods).
  * @example
  * createBackfillHandler(deps, { kind: 'backfill-tempo', label: 'Tempo backfill', input: TempoInput,
- *   dedupeKey: () => 'backfill-tempo', rateRule: LIMITS.tempoBackfillStart })
+ *   dedupeKey: () => 'backfill-tempo', rateRule: TEMPO_START_LIMIT })
  */
 export function createBackfillHandler<S extends StartSchema>(
   deps: BackfillRoutesDeps,

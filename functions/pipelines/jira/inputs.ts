@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import type { RateLimitRule } from '#core/rate-limit/rules.ts'
 import { DaysBack, Projects } from '#pipelines/backfill/inputs.ts'
 
 /** POST v1/backfill-jira input, from the query string or the JSON body; unknown fields are refused. */
@@ -8,6 +9,13 @@ export const BackfillJiraInput = v.strictObject({
   /** the projects to import (default: the active ones, else every project Jira shows) */
   projects: v.optional(Projects),
 })
+
+/** Jira backfill starts (and resumes) per principal: 3 an hour. */
+export const JIRA_START_LIMIT: RateLimitRule = {
+  name: 'backfill-jira-start',
+  limit: 3,
+  windowSeconds: 3600,
+}
 
 /** `backfill-jira` parameters: the start's input as validated. */
 export type JiraBackfillParams = v.InferOutput<typeof BackfillJiraInput>

@@ -1,6 +1,14 @@
 import * as v from 'valibot'
 import { addDays, daysBetween, isCalendarDate, isDayFormat } from '#core/dates.ts'
+import type { RateLimitRule } from '#core/rate-limit/rules.ts'
 import { DaysBack, MAX_DAYS_BACK, Projects } from '#pipelines/backfill/inputs.ts'
+
+/** Tempo backfill starts (and resumes) per principal: 5 an hour. */
+export const TEMPO_START_LIMIT: RateLimitRule = {
+  name: 'backfill-tempo-start',
+  limit: 5,
+  windowSeconds: 3600,
+}
 
 /** Days back when a request names neither `days` nor dates. */
 export const DEFAULT_DAYS = 365

@@ -1,7 +1,6 @@
 import type { HttpHandler } from '#core/http/types.ts'
-import { LIMITS } from '#core/rate-limit/rules.ts'
 import { type BackfillRoutesDeps, createBackfillHandler } from '#pipelines/backfill/routes.ts'
-import { BackfillJiraInput } from '#pipelines/jira/inputs.ts'
+import { BackfillJiraInput, JIRA_START_LIMIT } from '#pipelines/jira/inputs.ts'
 
 /**
  * v1/backfill-jira: `POST /` starts a Jira → Pinecone backfill (admin, 3 an hour), `GET /` lists,
@@ -14,6 +13,6 @@ export function createBackfillJiraHandler(deps: BackfillRoutesDeps): HttpHandler
     input: BackfillJiraInput,
     // One Jira backfill at a time, whichever projects it covers: they share Jira's rate limits.
     dedupeKey: () => 'backfill-jira',
-    rateRule: LIMITS.jiraBackfillStart,
+    rateRule: JIRA_START_LIMIT,
   })
 }

@@ -1,8 +1,7 @@
 import { isoDay } from '#core/dates.ts'
 import type { HttpHandler } from '#core/http/types.ts'
-import { LIMITS } from '#core/rate-limit/rules.ts'
 import { type BackfillRoutesDeps, createBackfillHandler } from '#pipelines/backfill/routes.ts'
-import { tempoBackfillInput } from '#pipelines/tempo/inputs.ts'
+import { TEMPO_START_LIMIT, tempoBackfillInput } from '#pipelines/tempo/inputs.ts'
 
 /**
  * v1/backfill-tempo: `POST /` starts a Tempo → Postgres and Pinecone backfill (admin, 5 an hour;
@@ -17,6 +16,6 @@ export function createBackfillTempoHandler(deps: BackfillRoutesDeps): HttpHandle
     input: tempoBackfillInput(() => isoDay(deps.clock.now())),
     // One Tempo backfill at a time, whatever its range: they share Tempo's 5 requests a second.
     dedupeKey: () => 'backfill-tempo',
-    rateRule: LIMITS.tempoBackfillStart,
+    rateRule: TEMPO_START_LIMIT,
   })
 }
