@@ -34,7 +34,7 @@ import {
  * - `sync-tempo` (daily): worklogs updated since the watermark less an overlap, then a window scan
  *   of the last days, so recent deletions go too. The watermark moves when the scan completes.
  * Only the job's projects are kept: the named ones, else the active rows of `projects`, else all.
- * The runners are in tempo-scan.ts, the page writer in tempo-page.ts.
+ * The runners are in scan.ts, the page writer in page-writer.ts.
  */
 
 /** `sync-tempo` parameters: the UTC day it runs for. */

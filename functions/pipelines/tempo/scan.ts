@@ -8,7 +8,7 @@ import type { WorklogWriter } from './page-writer.ts'
 import { databaseNow, findUnseenWorklogs } from './worklogs-table.ts'
 
 /**
- * The chunk runners of the Tempo kinds (see tempo.ts). A window chunk scans `from`..`to` page by
+ * The chunk runners of the Tempo kinds (see kinds.ts). A window chunk scans `from`..`to` page by
  * page, then checks the stored rows of the window that nothing wrote since the scan began: it asks
  * Tempo for them by issue id (which also finds a worklog that offset paging skipped while Tempo
  * changed between pages), writes back what Tempo still has and removes the rest from both stores.
@@ -56,7 +56,7 @@ export type UpdatedCursor = {
 /** The source name of the Tempo watermark in `sync_state`. */
 export const TEMPO_SOURCE = 'tempo'
 
-/** Knobs of the runners (defaults in tempo.ts). */
+/** Knobs of the runners (defaults in kinds.ts). */
 export type ScanOptions = {
   /** worklogs per Tempo page */
   pageSize: number
