@@ -63,8 +63,8 @@ export const INSERT_JOB = `
     ON CONFLICT DO NOTHING
     RETURNING id
   ), chunks AS (
-    INSERT INTO job_chunks (job_id, seq, scope, max_attempts)
-    SELECT job.id, s.ord - 1, s.scope, $7
+    INSERT INTO job_chunks (job_id, seq, scope, max_attempts, priority)
+    SELECT job.id, s.ord - 1, s.scope, $7, $8
     FROM job, jsonb_array_elements($6::jsonb) WITH ORDINALITY AS s(scope, ord)
   )
   SELECT id FROM job`
@@ -90,8 +90,8 @@ const CLAIMABLE_JOB = `EXISTS (
 /**
  * One statement: lock the next claimable chunk (skipping those other workers hold), lease it, and
  * mark its job started. Claimable: running under an expired lease with attempts left (its worker
- * died; the reaper fails the exhausted ones), else queued and due, oldest first and in seq order
- * within a job. Each branch walks its own partial index, so a claim costs the same whatever the
+ * died; the reaper fails the exhausted ones), else queued and due, by priority (0 first: daily syncs
+ * before backfill chunks), then oldest first and in seq order within a job. Each branch walks its own partial index, so a claim costs the same whatever the
  * backlog; coalesce() runs the second only when the first finds nothing.
  */
 export const CLAIM = `
@@ -104,7 +104,7 @@ export const CLAIM = `
         LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
       (SELECT c.id FROM job_chunks c
         WHERE c.status = 'queued' AND c.run_after <= now() AND ${CLAIMABLE_JOB}
-        ORDER BY c.run_after, c.job_id, c.seq
+        ORDER BY c.priority, c.run_after, c.job_id, c.seq
         LIMIT 1 FOR UPDATE OF c SKIP LOCKED)
     ) AS id
   ), claimed AS (

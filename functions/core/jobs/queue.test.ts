@@ -209,6 +209,26 @@ describe('job queue', () => {
       ).toEqual({ kind: 'ok' })
     })
 
+    it('claims a priority-0 chunk before older due chunks of priority 1, then those in age order', async () => {
+      const backfill = aJob({ scopes: [{ window: 1 }, { window: 2 }, { window: 3 }] })
+      const sync = aJob({ kind: `${backfill.kind}-sync`, scopes: [{ daily: 1 }], priority: 0 })
+      const old = await queue().enqueue(backfill)
+      // The backfill's chunks have waited an hour; the sync was queued just now.
+      await getDatabase().pool.query(
+        `UPDATE job_chunks SET run_after = now() - interval '1 hour' WHERE job_id = $1`,
+        [old.job.id],
+      )
+      const daily = await queue().enqueue(sync)
+      const kinds = [backfill.kind, sync.kind]
+      const order: string[] = []
+      for (let n = 0; n < 4; n += 1) {
+        const claimed = await queue().claim({ kinds, leaseMs: 60_000 })
+        assert(claimed)
+        order.push(`${claimed.lease.jobId === daily.job.id ? 'sync' : 'backfill'}:${claimed.seq}`)
+      }
+      expect(order).toEqual(['sync:0', 'backfill:0', 'backfill:1', 'backfill:2'])
+    })
+
     it('does not hand out a chunk before its run_after, nor kinds the worker does not run', async () => {
       const request = aJob({ scopes: [{ n: 1 }] })
       await queue().enqueue(request)

@@ -37,6 +37,8 @@ export type EnqueueRequest = {
   /** At most one job per run key, in any state (e.g. one daily sync per day). */
   runKey?: string
   maxAttempts?: number
+  /** Claim order among due chunks: 0 first (daily syncs), 1 by default (backfills). */
+  priority?: number
 }
 
 /** `created: false` carries the job that holds the dedupe key (or the run key). */
@@ -179,6 +181,7 @@ export function createJobQueue(pool: Queryable) {
         request.createdBy,
         JSON.stringify(request.scopes),
         request.maxAttempts ?? 8,
+        request.priority ?? 1,
       ]
       // The holder may finish between the insert and the look-up; then insert again.
       for (let round = 0; round < 5; round++) {

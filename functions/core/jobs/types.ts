@@ -42,6 +42,8 @@ export type JobKind<
   Cursor extends Json = Json,
 > = {
   kind: string
+  /** Claim order of its chunks among due ones: 0 first (small daily syncs), 1 by default. */
+  priority?: number
   /** Splits a job into chunk scopes (e.g. one per project). */
   plan(params: Params): Promise<Scope[]>
   run: ChunkRunner<Scope, Cursor>
