@@ -10,6 +10,7 @@ export const SELECT_JOBS = `
   SELECT j.id, j.kind, j.status, j.params, j.created_at, j.started_at, j.finished_at,
     j.cancel_requested_at IS NOT NULL AS cancel_requested,
     p.chunks_total, p.chunks_done, p.chunks_failed, p.items_fetched, p.items_written, p.items_failed,
+    p.warnings,
     extract(epoch FROM coalesce(j.finished_at, now()) - j.started_at)::float8 AS elapsed_seconds,
     e.last_error
   FROM jobs j
@@ -19,7 +20,9 @@ export const SELECT_JOBS = `
       count(*) FILTER (WHERE c.status = 'failed')::int AS chunks_failed,
       coalesce(sum(c.items_fetched), 0)::float8 AS items_fetched,
       coalesce(sum(c.items_written), 0)::float8 AS items_written,
-      coalesce(sum(c.items_failed), 0)::float8 AS items_failed
+      coalesce(sum(c.items_failed), 0)::float8 AS items_failed,
+      coalesce(array_agg(c.warning ORDER BY c.seq) FILTER (WHERE c.warning IS NOT NULL), '{}')
+        AS warnings
     FROM job_chunks c WHERE c.job_id = j.id
   ) p
   LEFT JOIN LATERAL (
@@ -121,10 +124,14 @@ export const CLAIM = `
 
 const HELD = `c.id = $1 AND c.lease_token = $2 AND c.status = 'running' AND j.id = c.job_id`
 
-/** Stores a page's cursor and counters and extends the lease; no row when the lease is lost. */
+/**
+ * Stores a page's cursor, counters and warning (`$8`, kept when null) and extends the lease; no row
+ * when the lease is lost.
+ */
 export const CHECKPOINT = `
   UPDATE job_chunks c SET cursor = $4::jsonb, items_fetched = c.items_fetched + $5,
     items_written = c.items_written + $6, items_failed = c.items_failed + $7,
+    warning = coalesce($8, c.warning),
     lease_expires_at = now() + ${MS_3}, updated_at = now()
   FROM jobs j WHERE ${HELD}
   RETURNING j.cancel_requested_at IS NOT NULL AS cancel_requested`

@@ -229,6 +229,24 @@ describe('job queue', () => {
       expect(order).toEqual(['sync:0', 'backfill:0', 'backfill:1', 'backfill:2'])
     })
 
+    it('keeps a step’s warning on its chunk and shows every chunk’s warning in the job’s progress', async () => {
+      const request = aJob({ scopes: [{ n: 1 }, { n: 2 }] })
+      const { job } = await queue().enqueue(request)
+      const first = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
+      const second = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
+      assert(first && second)
+      const warn = { fetched: 0, written: 0, warning: 'Held back 40 deletions.' }
+      await queue().checkpoint(second.lease, { at: 1 }, warn, 60_000)
+      await queue().checkpoint(second.lease, { at: 2 }, { fetched: 1, written: 1 }, 60_000)
+      await queue().checkpoint(first.lease, { at: 1 }, { ...warn, warning: 'Held back 3.' }, 60_000)
+      await queue().complete(first.lease)
+      await queue().complete(second.lease)
+      const done = await queue().getJob(job.id)
+      expect(done?.status).toBe('succeeded')
+      expect(done?.progress.warnings).toEqual(['Held back 3.', 'Held back 40 deletions.'])
+      expect((await queue().enqueue(aJob())).job.progress.warnings).toEqual([])
+    })
+
     it('does not hand out a chunk before its run_after, nor kinds the worker does not run', async () => {
       const request = aJob({ scopes: [{ n: 1 }] })
       await queue().enqueue(request)

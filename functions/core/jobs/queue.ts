@@ -47,8 +47,8 @@ export type EnqueueResult = { created: true; job: JobView } | { created: false; 
 /** What a write under a lease found: still ours, taken by another worker, or cancelled. */
 export type LeaseResult = { kind: 'ok' } | { kind: 'lost' } | { kind: 'cancelled' }
 
-/** Counters of one step, added to the chunk's. */
-export type StepCounts = { fetched: number; written: number; failed?: number }
+/** Counters of one step, added to the chunk's, and its warning (kept until replaced). */
+export type StepCounts = { fetched: number; written: number; failed?: number; warning?: string }
 
 /** Whether a chunk's completion or failure was recorded (`lost`: another worker holds it). */
 export type FinishResult = { kind: 'done' } | { kind: 'lost' }
@@ -234,6 +234,7 @@ export function createJobQueue(pool: Queryable) {
         counts.fetched,
         counts.written,
         counts.failed ?? 0,
+        counts.warning ?? null,
       ])
     },
 

@@ -10,6 +10,7 @@ import { fixedClock } from '#test/clock.ts'
 import { testConfig } from '#test/config.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { useFakeJira, useFakePinecone } from '#test/fakes.ts'
+import { heldLease } from '#test/lease.ts'
 import { captureLog } from '#test/log.ts'
 import { jiraClientOn, pineconeSinkOn, upstreamEnv } from '#test/upstreams.ts'
 import {
@@ -74,6 +75,7 @@ async function runChunk(
   const steps: StepResult<JiraCursor>[] = []
   const run = kind.run({
     jobId: 'job',
+    lease: await heldLease(getDatabase().pool),
     params: {},
     scope,
     cursor,
@@ -160,6 +162,7 @@ describe('jira job kinds', () => {
       const controller = new AbortController()
       const run = createJiraBackfillKind(deps({ pinecone })).run({
         jobId: 'job',
+        lease: await heldLease(getDatabase().pool),
         params: {},
         scope: scopeOf('OPS'),
         cursor: null,

@@ -9,6 +9,7 @@ import { aWorklog, type FakeTempoWorklog } from '#sandbox/fakes/tempo-data.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { useFakeJira, useFakePinecone, useFakeTempo } from '#test/fakes.ts'
+import { heldLease } from '#test/lease.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
 import { jiraClientOn, pineconeSinkOn, tempoClientOn } from '#test/upstreams.ts'
@@ -42,7 +43,14 @@ function kinds(overrides: Partial<TempoKindDeps> = {}) {
 async function runChunk(kind: JobKind, scope: Json, cursor: Json | null = null) {
   const steps: StepResult[] = []
   const signal = new AbortController().signal
-  for await (const step of kind.run({ jobId: 'job', params: {}, scope, cursor, signal })) {
+  for await (const step of kind.run({
+    jobId: 'job',
+    params: {},
+    scope,
+    cursor,
+    signal,
+    lease: await heldLease(getDatabase().pool),
+  })) {
     steps.push(step)
     if (step.kind === 'retry') {
       break
@@ -193,6 +201,7 @@ describe('tempo job kinds', () => {
       const steps: StepResult[] = []
       for await (const step of backfill.run({
         jobId: 'job',
+        lease: await heldLease(getDatabase().pool),
         params: {},
         scope,
         cursor: null,
@@ -331,7 +340,14 @@ describe('tempo job kinds', () => {
       // never listed. The check must find 503 in Tempo and keep it; 501 must go.
       const scope = window('2025-06-01', '2025-06-10', ['SHIFT'])
       const signal = new AbortController().signal
-      const steps = backfill.run({ jobId: 'job', params: {}, scope, cursor: null, signal })
+      const steps = backfill.run({
+        jobId: 'job',
+        params: {},
+        scope,
+        cursor: null,
+        signal,
+        lease: await heldLease(getDatabase().pool),
+      })
       const first = await steps.next()
       assert(!first.done && first.value.kind === 'page')
       tempo.deleteWorklog(501)
