@@ -13,6 +13,8 @@ import type { FakeResponse, RecordedRequest } from './server.ts'
 
 /** What the search routes read from the fake's state. */
 export type SearchStore = {
+  /** Former project keys (→ project id) and issue keys (→ issue id), upper-case, that still resolve. */
+  aliases(): { projects: ReadonlyMap<string, string>; issues: ReadonlyMap<string, string> }
   now(): number
   baseUrl(): string
   /** Issues as search sees them (search lag applied), given the ids listed in `reconcileIssues`. */
@@ -147,12 +149,29 @@ function unknownValues(query: JqlQuery, store: SearchStore): string[] {
   return messages
 }
 
+// Former keys stand for what carries them now, as in Jira's JQL: a project by its id, an issue by
+// its id (`key = OLD-7` finds the issue that is NEW-7 now).
+function resolveAliases(query: JqlQuery, store: SearchStore): JqlQuery {
+  const { projects, issues } = store.aliases()
+  const clauses = query.clauses.map((clause) => {
+    if (clause.kind === 'project') {
+      return { ...clause, values: clause.values.map((v) => projects.get(v.toUpperCase()) ?? v) }
+    }
+    if (clause.kind === 'issue') {
+      return { ...clause, values: clause.values.map((v) => issues.get(v.toUpperCase()) ?? v) }
+    }
+    return clause
+  })
+  return { ...query, clauses }
+}
+
 /** Parses and checks JQL the way both search routes need it. */
 export function checkedJql(jql: string, store: SearchStore): { query: JqlQuery } | FakeResponse {
   const parsed = parseJql(jql, store.now())
   if (!parsed.ok) {
     return jiraError(400, parsed.message)
   }
+  parsed.query = resolveAliases(parsed.query, store)
   if (parsed.query.clauses.length === 0) {
     return jiraError(
       400,
@@ -172,6 +191,7 @@ export function createSearchRoutes(store: SearchStore) {
   const cursors = new Map<string, Cursor>()
   let issued = 0
   let hook: SearchPageHook | undefined
+  let truncations = 0
 
   function issueToken(cursor: Cursor): string {
     issued += 1
@@ -227,7 +247,9 @@ export function createSearchRoutes(store: SearchStore) {
     const body: Record<string, unknown> = {
       issues: served.map((r) => projectIssue(r.issue, fields, store.baseUrl())),
     }
-    if (!isLast && last) {
+    if (!isLast && truncations > 0) {
+      truncations -= 1 // a page cut short: more to come, and no token to get it
+    } else if (!isLast && last) {
       body.nextPageToken = issueToken({
         jql: params.jql,
         fields: fieldsKey,
@@ -260,6 +282,10 @@ export function createSearchRoutes(store: SearchStore) {
     approximateCount,
     setHook(next: SearchPageHook | undefined) {
       hook = next
+    },
+    /** The next `times` pages with more to come are sent without a token. */
+    truncate(times: number) {
+      truncations = times
     },
     /** Forgets every token issued so far: the next request with one gets the expired-token 400. */
     expireTokens() {

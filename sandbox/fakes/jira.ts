@@ -29,7 +29,8 @@ export type FakeJiraOptions = {
 /** A scripted 429 or 503; `path` defaults to the search route, `times` to 1. */
 export type JiraOverloadFault = {
   times?: number
-  retryAfterSeconds?: number
+  /** `Retry-After` in seconds (default 1); null sends none. The reset is that far ahead, to the minute. */
+  retryAfterSeconds?: number | null
   method?: string
   path?: string | RegExp
   /** `RateLimit-Reason` on a 429 (default `jira-burst-based`) */
@@ -60,6 +61,16 @@ export type FakeJira = FakeServer & {
   setSearchLag(ms: number): void
   /** Invalidates every `nextPageToken` issued so far. */
   expireSearchTokens(): void
+  /**
+   * Renames a project's key, as Jira does: every issue gets the new key (same id and number,
+   * `updated` unchanged); the old key keeps resolving in JQL (`project = OLD`, `key in (OLD-7)`),
+   * in `GET issue/OLD-7` and `GET project/OLD`, and is listed in `projectKeys`.
+   */
+  renameProject(from: string, to: string): void
+  /** Moves an issue to another project under the next free number there, bumping `updated`. */
+  moveIssue(key: string, toProject: string): JiraIssue
+  /** The next `times` search pages that have more to come end without a token (`isLast: false`). */
+  truncateSearch(times?: number): void
   /** Next `times` matching requests get Jira's 429 with `Retry-After`, `X-RateLimit-*`, `RateLimit-Reason`. */
   rateLimit(fault?: JiraOverloadFault): void
   /** Next `times` matching requests get 503 with `Retry-After`. */
@@ -109,10 +120,23 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
   const explicitProjects = new Map<string, JiraProject>()
   const explicitUsers = new Map<string, JiraUser>()
   const pending = new Map<string, { before: JiraIssue | undefined; at: number }>()
+  const formerProjectKeys = new Map<string, string>() // upper-case former key → project id
+  const formerIssueKeys = new Map<string, string>() // upper-case former issue key → issue id
   let lagMs = 0
 
   function find(idOrKey: string): JiraIssue | undefined {
-    return stored.get(idOrKey) ?? stored.get(idsByKey.get(idOrKey.toUpperCase()) ?? '')
+    const upper = idOrKey.toUpperCase()
+    return (
+      stored.get(idOrKey) ??
+      stored.get(idsByKey.get(upper) ?? '') ??
+      stored.get(formerIssueKeys.get(upper) ?? '')
+    )
+  }
+
+  // A project with every key it had: the current one first.
+  function projectKeysOf(project: JiraProject): string[] {
+    const former = [...formerProjectKeys].filter(([, id]) => id === project.id).map(([k]) => k)
+    return [project.key, ...former.filter((key) => key !== project.key)]
   }
 
   function projects(): JiraProject[] {
@@ -138,8 +162,15 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     return new Map([...all, ...explicitUsers])
   }
 
-  const directory = createDirectoryRoutes({ baseUrl: () => baseUrl, projects, users })
+  const directory = createDirectoryRoutes({
+    baseUrl: () => baseUrl,
+    projects,
+    users,
+    projectKeysOf,
+    formerProjectId: (key) => formerProjectKeys.get(key.toUpperCase()),
+  })
   const search = createSearchRoutes({
+    aliases: () => ({ projects: formerProjectKeys, issues: formerIssueKeys }),
     now: () => now.getTime(),
     baseUrl: () => baseUrl,
     allIssues: () => [...stored.values()],
@@ -218,12 +249,13 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
   }
 
   function overload(status: 429 | 503, fault: JiraOverloadFault): FaultRule {
-    const retryAfter = fault.retryAfterSeconds ?? 1
-    const headers: Record<string, string> = { 'retry-after': String(retryAfter) }
+    const retryAfter = fault.retryAfterSeconds === undefined ? 1 : fault.retryAfterSeconds
+    const headers: Record<string, string> =
+      retryAfter === null ? {} : { 'retry-after': String(retryAfter) }
     if (status === 429) {
-      // ISO 8601 to the minute, as Jira sends it.
+      // ISO 8601 to the minute, as Jira sends it: with a short wait, often a minute already past.
       headers['x-ratelimit-reset'] =
-        `${new Date(now.getTime() + retryAfter * 1000).toISOString().slice(0, 16)}Z`
+        `${new Date(now.getTime() + (retryAfter ?? 0) * 1000).toISOString().slice(0, 16)}Z`
       headers['x-ratelimit-limit'] = '100'
       headers['x-ratelimit-remaining'] = '0'
       headers['ratelimit-reason'] = fault.reason ?? 'jira-burst-based'
@@ -300,6 +332,49 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     expireSearchTokens() {
       search.expireTokens()
     },
+    renameProject(from, to) {
+      const project = projects().find((p) => p.key === from.toUpperCase())
+      if (!project || projects().some((p) => p.key === to)) {
+        throw new Error(`fake Jira cannot rename ${from} to ${to}`)
+      }
+      const renamed = { ...project, key: to }
+      explicitProjects.delete(project.key)
+      explicitProjects.set(to, renamed)
+      formerProjectKeys.set(project.key, project.id)
+      for (const issue of [...stored.values()]) {
+        if (issue.fields.project.id !== project.id) {
+          continue
+        }
+        const key = `${to}-${issue.key.slice(issue.key.indexOf('-') + 1)}`
+        formerIssueKeys.set(issue.key.toUpperCase(), issue.id)
+        idsByKey.delete(issue.key.toUpperCase())
+        idsByKey.set(key.toUpperCase(), issue.id)
+        stored.set(issue.id, { ...issue, key, fields: { ...issue.fields, project: renamed } })
+      }
+    },
+    moveIssue(key, toProject) {
+      const before = existing(key)
+      const target = projects().find((p) => p.key === toProject)
+      if (!target) {
+        throw new Error(`fake Jira has no project ${toProject}`)
+      }
+      const numbers = [...stored.values()]
+        .filter((issue) => issue.fields.project.id === target.id)
+        .map((issue) => Number(issue.key.slice(issue.key.indexOf('-') + 1)))
+      const moved: JiraIssue = {
+        ...before,
+        key: `${target.key}-${Math.max(0, ...numbers) + 1}`,
+        fields: { ...before.fields, project: target, updated: jiraTimestamp(now) },
+      }
+      formerIssueKeys.set(before.key.toUpperCase(), before.id)
+      idsByKey.delete(before.key.toUpperCase())
+      idsByKey.set(moved.key.toUpperCase(), before.id)
+      stored.set(before.id, moved)
+      return copy(moved)
+    },
+    truncateSearch(times = 1) {
+      search.truncate(times)
+    },
     rateLimit(fault = {}) {
       server.fail(overload(429, fault))
     },
@@ -315,6 +390,9 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       pending.clear()
       explicitProjects.clear()
       explicitUsers.clear()
+      formerProjectKeys.clear()
+      formerIssueKeys.clear()
+      search.truncate(0)
       lagMs = 0
       now = toDate(options.now ?? FAKE_JIRA_DEFAULT_NOW)
       search.setHook(undefined)

@@ -53,6 +53,8 @@ export type FakeServer = {
     body?: (status: number) => unknown
   }): void
   clearFaults(): void
+  /** Every later request matching `path` (all when omitted) is answered `ms` later (0 turns it off). */
+  setLatency(ms: number, path?: string | RegExp): void
   close(): Promise<void>
 }
 
@@ -119,6 +121,7 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
       }
     | undefined
   const sockets = new Set<import('node:net').Socket>()
+  let latency: { ms: number; path?: string | RegExp } = { ms: 0 }
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -175,6 +178,9 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
         send(res, { status, headers: random.headers, body: random.body(status) })
         return
       }
+      if (latency.ms > 0 && matches({ kind: 'delay', ...latency }, recorded)) {
+        await new Promise((resolve) => setTimeout(resolve, latency.ms))
+      }
       try {
         send(res, await handle(recorded))
       } catch (err) {
@@ -208,6 +214,10 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
     clearFaults() {
       faults.length = 0
       random = undefined
+      latency = { ms: 0 }
+    },
+    setLatency(ms, path) {
+      latency = { ms, ...(path !== undefined && { path }) }
     },
     async close() {
       for (const socket of sockets) {
