@@ -79,17 +79,17 @@ export function namespaceIn(
  */
 export function createIndexRoutes(store: Map<string, Map<string, FakeVector>>, dimension: number) {
   const space = (namespace: string) => namespaceIn(store, namespace)
-  // The ids of a namespace in byte order, kept while its size is unchanged and no write happened
-  // through these routes, so listing a large namespace page by page stays cheap.
-  const sorted = new Map<string, { size: number; ids: string[] }>()
+  // The ids of a namespace in byte order, kept while its record map and size are unchanged and no
+  // write happened through these routes, so listing a large namespace page by page stays cheap.
+  const sorted = new Map<string, { of: Map<string, FakeVector>; size: number; ids: string[] }>()
   function sortedIds(namespace: string): string[] {
     const records = store.get(namespace) ?? new Map<string, FakeVector>()
     const cached = sorted.get(namespace)
-    if (cached && cached.size === records.size) {
+    if (cached && cached.of === records && cached.size === records.size) {
       return cached.ids
     }
     const ids = [...records.keys()].sort(byteOrder)
-    sorted.set(namespace, { size: records.size, ids })
+    sorted.set(namespace, { of: records, size: records.size, ids })
     return ids
   }
   // First index in `ids` (byte order) of an id after `bound` (or at it, when `inclusive`).

@@ -1,11 +1,12 @@
 import type { Database } from '#core/db/client.ts'
+import { databaseNow } from '#core/db/database-now.ts'
 import { advanceWatermark, readWatermarks } from '#core/db/sync-state.ts'
 import type { StepResult } from '#core/jobs/types.ts'
 import type { Logger } from '#core/log.ts'
 import { failureToStep, type RetryStep, type UpstreamResult } from '#core/upstreams/failure.ts'
 import type { TempoClient, TempoWorklog, WorklogPage } from '#core/upstreams/tempo/client.ts'
 import type { WorklogWriter } from './page-writer.ts'
-import { databaseNow, findUnseenWorklogs } from './worklogs-table.ts'
+import { findUnseenWorklogs } from './worklogs-table.ts'
 
 /**
  * The chunk runners of the Tempo kinds (see kinds.ts). A window chunk scans `from`..`to` page by

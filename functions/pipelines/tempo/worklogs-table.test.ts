@@ -1,9 +1,9 @@
 import { inArray, sql } from 'drizzle-orm'
 import { describe, expect, it } from 'vitest'
+import { databaseNow } from '#core/db/database-now.ts'
 import { tempoWorklogs } from '#db/schema.ts'
 import { useTestDatabase } from '#test/database.ts'
 import {
-  databaseNow,
   deleteWorklogs,
   findUnseenWorklogs,
   touchWorklogs,

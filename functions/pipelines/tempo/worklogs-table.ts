@@ -14,15 +14,6 @@ export type WorklogRow = Omit<typeof tempoWorklogs.$inferInsert, 'id' | 'created
 /** A stored worklog the window scan did not see: what the check with Tempo needs. */
 export type UnseenWorklog = { worklogId: string; issueId: string }
 
-/** The database's clock, truncated to milliseconds (so a JS `Date` holds it exactly). */
-export async function databaseNow(db: Database): Promise<Date> {
-  const result = await db.execute<{ now: Date | string }>(
-    sql`select date_trunc('milliseconds', now()) as now`,
-  )
-  const value = result.rows[0]?.now
-  return new Date(value ?? Number.NaN)
-}
-
 /** Inserts or replaces worklogs by `worklog_id`; a repeated id in `rows` keeps the last. */
 export async function upsertWorklogs(db: Database, rows: readonly WorklogRow[]): Promise<void> {
   // One row per id: Postgres refuses an upsert that touches the same row twice.
