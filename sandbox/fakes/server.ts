@@ -55,6 +55,8 @@ export type FakeServer = {
   clearFaults(): void
   /** Every later request matching `path` (all when omitted) is answered `ms` later (0 turns it off). */
   setLatency(ms: number, path?: string | RegExp): void
+  /** Awaited before each request is answered, so a test can hold one back (undefined: none). */
+  onRequest(hook: ((req: RecordedRequest) => Promise<void> | void) | undefined): void
   close(): Promise<void>
 }
 
@@ -122,6 +124,7 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
     | undefined
   const sockets = new Set<import('node:net').Socket>()
   let latency: { ms: number; path?: string | RegExp } = { ms: 0 }
+  let hook: ((req: RecordedRequest) => Promise<void> | void) | undefined
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -178,6 +181,7 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
         send(res, { status, headers: random.headers, body: random.body(status) })
         return
       }
+      await hook?.(recorded)
       if (latency.ms > 0 && matches({ kind: 'delay', ...latency }, recorded)) {
         await new Promise((resolve) => setTimeout(resolve, latency.ms))
       }
@@ -215,9 +219,13 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
       faults.length = 0
       random = undefined
       latency = { ms: 0 }
+      hook = undefined
     },
     setLatency(ms, path) {
       latency = { ms, ...(path !== undefined && { path }) }
+    },
+    onRequest(next) {
+      hook = next
     },
     async close() {
       for (const socket of sockets) {

@@ -21,7 +21,7 @@ import { JIRA_FIELDS, parseIssueTime } from './document.ts'
 import type { JiraBackfillParams } from './inputs.ts'
 import { type IssueWriterDeps, writeIssues } from './issue-writer.ts'
 import { type CoveredProject, projectsToCover, resolveProject } from './projects.ts'
-import { type ReconcileCursor, reconcile, startReconcile } from './reconcile.ts'
+import { KEY_PAGE_SIZE, type ReconcileCursor, reconcile, startReconcile } from './reconcile.ts'
 
 /**
  * The Jira → Pinecone job kinds (docs/ARCHITECTURE.md, "Pipelines"):
@@ -59,6 +59,8 @@ export type JiraJobDeps = Pick<
 > & {
   /** How long planning may wait for Jira, in ms (default `PLAN_TIMEOUT_MS`). */
   planTimeoutMs?: number
+  /** Keys per page of the reconcile's key scan (default `KEY_PAGE_SIZE`, Jira's most). */
+  keyPageSize?: number
 }
 
 /** The watermark source for Jira in `sync_state` (scope: the project's id). */
@@ -125,8 +127,13 @@ function startCursor(scope: JiraScope, resumed: JiraCursor | null): JiraCursor {
   }
 }
 
-function writerDeps(deps: JiraJobDeps, upstreams: Upstreams): IssueWriterDeps & Upstreams {
-  return { ...deps, ...upstreams, jiraBaseUrl: deps.config.jira?.baseUrl ?? '' }
+function writerDeps(deps: JiraJobDeps, upstreams: Upstreams) {
+  return {
+    ...deps,
+    ...upstreams,
+    jiraBaseUrl: deps.config.jira?.baseUrl ?? '',
+    keyPageSize: deps.keyPageSize ?? KEY_PAGE_SIZE,
+  }
 }
 
 /**

@@ -42,6 +42,8 @@ export type ReconcileCursor = {
 export type ReconcileDeps = IssueWriterDeps & {
   jira: Pick<JiraClient, 'searchPage' | 'issuesByKeys' | 'issuesByIds'>
   pinecone: Pick<PineconeSink, 'upsertDocuments' | 'deleteIds' | 'listPage'>
+  /** keys per page of the key scan (`KEY_PAGE_SIZE`) */
+  keyPageSize: number
 }
 
 /** Keys per page of the key scan: Jira serves up to 5000 when only `key` is asked. */
@@ -127,7 +129,7 @@ async function scanKeys(
   const page = await deps.jira.searchPage({
     jql: projectKeysJql(project.id),
     fields: ['key'],
-    maxResults: KEY_PAGE_SIZE,
+    maxResults: deps.keyPageSize,
     signal,
     ...(cursor.keyToken !== undefined && { nextPageToken: cursor.keyToken }),
   })
