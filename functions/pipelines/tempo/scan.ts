@@ -332,7 +332,7 @@ async function* removeGone(
     const warnings: string[] = []
     if ((cursor.unreadable ?? 0) > 0) {
       warnings.push(
-        `Held back ${gone.length} deletions of worklogs dated ${window}: Tempo sent ${cursor.unreadable} worklogs that could not be read; start a backfill with confirmDeletions: true to apply them.`,
+        `Held back ${gone.length} deletions of worklogs dated ${window}: Tempo sent worklogs whose id could not be read; start a backfill with confirmDeletions: true to apply them.`,
       )
       gone = []
     } else {
