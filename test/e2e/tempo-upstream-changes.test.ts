@@ -5,7 +5,7 @@
 // compared with the fakes' own truth.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { eq } from 'drizzle-orm'
-import { assert, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { tempoWorklogs } from '#db/schema.ts'
 import {
   aJiraIssue,
