@@ -13,6 +13,8 @@ import type { FakeResponse, RecordedRequest } from './server.ts'
 
 /** What the search routes read from the fake's state. */
 export type SearchStore = {
+  /** Changes whenever the issues, their search view or the clock change (ranked results are kept until then). */
+  version(): number
   /** Former project keys (→ project id) and issue keys (→ issue id), upper-case, that still resolve. */
   aliases(): { projects: ReadonlyMap<string, string>; issues: ReadonlyMap<string, string> }
   now(): number
@@ -28,6 +30,8 @@ export type SearchStore = {
 export type SearchPageEvent = { page: number; jql: string; nextPageToken: string | undefined }
 
 export type SearchPageHook = (event: SearchPageEvent) => void | Promise<void>
+
+type Ranked = { issue: JiraIssue; at: SortValues }
 
 type Cursor = { jql: string; fields: string; after: SortValues; page: number; issuedAt: number }
 
@@ -192,6 +196,9 @@ export function createSearchRoutes(store: SearchStore) {
   let issued = 0
   let hook: SearchPageHook | undefined
   let truncations = 0
+  // The last ranking per query, reused while the store's version holds: each page re-runs the
+  // query (as Jira does), and a project of 200,000 issues must not be sorted again for each.
+  const rankings = new Map<string, { version: number; ranked: Ranked[] }>()
 
   function issueToken(cursor: Cursor): string {
     issued += 1
@@ -232,11 +239,17 @@ export function createSearchRoutes(store: SearchStore) {
     await hook?.({ page, jql: params.jql, nextPageToken: params.nextPageToken })
 
     const order: JqlSort[] = effectiveOrder(checked.query)
-    const ranked = store
-      .searchView(params.reconcile)
-      .filter((issue) => matchesJql(checked.query, issue))
-      .map((issue) => ({ issue, at: sortValues(issue, order) }))
-      .sort((a, b) => compareSortValues(a.at, b.at, order))
+    const rankingKey = `${params.jql}\n${[...params.reconcile].sort().join(',')}`
+    const cached = rankings.get(rankingKey)
+    const ranked =
+      cached && cached.version === store.version()
+        ? cached.ranked
+        : store
+            .searchView(params.reconcile)
+            .filter((issue) => matchesJql(checked.query, issue))
+            .map((issue) => ({ issue, at: sortValues(issue, order) }))
+            .sort((a, b) => compareSortValues(a.at, b.at, order))
+    rankings.set(rankingKey, { version: store.version(), ranked })
     const after = cursor?.after
     const remaining = after
       ? ranked.filter((r) => compareSortValues(r.at, after, order) > 0)

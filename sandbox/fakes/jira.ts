@@ -128,6 +128,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
   const formerProjectKeys = new Map<string, string>() // upper-case former key → project id
   const formerIssueKeys = new Map<string, string>() // upper-case former issue key → issue id
   let lagMs = 0
+  let version = 0 // bumped by every change the search can see
 
   function find(idOrKey: string): JiraIssue | undefined {
     const upper = idOrKey.toUpperCase()
@@ -175,6 +176,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     formerProjectId: (key) => formerProjectKeys.get(key.toUpperCase()),
   })
   const search = createSearchRoutes({
+    version: () => version,
     aliases: () => ({ projects: formerProjectKeys, issues: formerIssueKeys }),
     now: () => now.getTime(),
     baseUrl: () => baseUrl,
@@ -282,12 +284,14 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     email,
     apiToken,
     setProjects(list) {
+      version += 1
       explicitProjects.clear()
       for (const project of list) {
         explicitProjects.set(project.key, copy(project))
       }
     },
     setIssues(list) {
+      version += 1
       stored.clear()
       idsByKey.clear()
       pending.clear()
@@ -296,6 +300,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       }
     },
     loadIssues(list) {
+      version += 1
       stored.clear()
       idsByKey.clear()
       pending.clear()
@@ -305,11 +310,13 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       }
     },
     addIssue(issue) {
+      version += 1
       store(issue)
       pending.set(issue.id, { before: undefined, at: now.getTime() })
       return copy(issue)
     },
     updateIssue(key, patch) {
+      version += 1
       const before = existing(key)
       const updated = {
         ...before,
@@ -323,6 +330,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       return copy(updated)
     },
     deleteIssue(key) {
+      version += 1
       const issue = existing(key)
       stored.delete(issue.id)
       idsByKey.delete(issue.key.toUpperCase())
@@ -341,12 +349,14 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       search.setHook(hook)
     },
     setSearchLag(ms) {
+      version += 1
       lagMs = ms
     },
     expireSearchTokens() {
       search.expireTokens()
     },
     renameProject(from, to) {
+      version += 1
       const project = projects().find((p) => p.key === from.toUpperCase())
       if (!project || projects().some((p) => p.key === to)) {
         throw new Error(`fake Jira cannot rename ${from} to ${to}`)
@@ -367,6 +377,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       }
     },
     moveIssue(key, toProject) {
+      version += 1
       const before = existing(key)
       const target = projects().find((p) => p.key === toProject)
       if (!target) {
@@ -396,9 +407,11 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       server.fail(overload(503, fault))
     },
     setNow(date) {
+      version += 1
       now = toDate(date)
     },
     reset() {
+      version += 1
       stored.clear()
       idsByKey.clear()
       pending.clear()

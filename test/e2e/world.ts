@@ -59,6 +59,8 @@ export type WorldOptions = {
   keyPageSize?: number
   tempo?: Partial<TempoKindOptions>
   engine?: Partial<WorkerOptions>
+  /** outbound pace (default: production's budgets) */
+  budgets?: Parameters<typeof createPacer>[0]['budgets']
 }
 
 /** The system as production composes it, over `database` and the fakes. */
@@ -80,7 +82,7 @@ export function createWorld(database: TestDatabase, fakes: Fakes, options: World
       log: log.log,
       rateLimiter: createMemoryRateLimiter(clock),
       // Pacing runs on real time (a fixed clock would never free a slot).
-      pacer: createPacer({ budgets: PACE_BUDGETS }),
+      pacer: createPacer({ budgets: options.budgets ?? PACE_BUDGETS }),
     },
     { upstreams: createUpstreams },
   )

@@ -34,6 +34,8 @@ export type ReconcileCursor = {
   /** vectors listed, gone and moved in the counting pass; deleted in the deleting pass */
   stored: number
   gone: number
+  /** the gone keys while they are few (`GONE_KEYS_KEPT`): the deleting pass then lists nothing */
+  goneKeys?: string[]
   moved: number
   deleted: number
 }
@@ -48,6 +50,10 @@ export type ReconcileDeps = IssueWriterDeps & {
 
 /** Keys per page of the key scan: Jira serves up to 5000 when only `key` is asked. */
 export const KEY_PAGE_SIZE = 5000
+/** Pinecone list pages (of up to 100 ids) per step: a step of 2000 ids is one database round trip. */
+export const LIST_PAGES_PER_STEP = 20
+/** Gone keys kept in the cursor; past this many, the deleting pass lists the vectors again. */
+export const GONE_KEYS_KEPT = 1000
 
 type Context = {
   project: JiraProjectRef
@@ -65,6 +71,7 @@ export function startReconcile(since: Date): ReconcileCursor {
     scanned: 0,
     stored: 0,
     gone: 0,
+    goneKeys: [],
     moved: 0,
     deleted: 0,
   }
@@ -89,6 +96,17 @@ export async function* reconcile<C extends Json>(
   }
   const { project } = context
   while (cursor.prefix < project.keys.length) {
+    if (cursor.step === 'delete' && cursor.goneKeys) {
+      // Few gone keys are known by name: they are deleted without listing again.
+      const deleted = await deleteKnown(deps, context, cursor)
+      if (deleted.kind === 'retry') {
+        yield deleted
+        return
+      }
+      cursor = deleted.cursor
+      yield { ...deleted, cursor: wrap(cursor) }
+      continue
+    }
     const step = await listStep(deps, context, cursor)
     if (step.kind === 'retry') {
       yield step
@@ -204,6 +222,59 @@ async function judge(
   return { moved, gone: [...left] }
 }
 
+// A batch of the gone keys the counting pass kept: asked of Jira again (so only what is still gone
+// goes), then deleted.
+async function deleteKnown(
+  deps: ReconcileDeps,
+  context: Context,
+  cursor: ReconcileCursor,
+): Promise<Step | RetryStep> {
+  const { project, signal } = context
+  const keys = cursor.goneKeys ?? []
+  const batch = keys.slice(0, 100)
+  const verdict =
+    batch.length > 0 ? await judge(deps, context, batch) : { moved: new Map(), gone: [] }
+  if (!('moved' in verdict)) {
+    return verdict
+  }
+  // Moved since the count: written under its new key (when still here), the old id deleted.
+  const movedHere = [...verdict.moved.values()].filter(
+    (issue) => issue.fields?.project?.id === project.id,
+  )
+  const written = await writeIssues(deps, context, movedHere)
+  if ('kind' in written) {
+    return written
+  }
+  const doomed = [...verdict.gone, ...verdict.moved.keys()].map(jiraVectorId)
+  if (doomed.length > 0) {
+    const deleted = await deps.pinecone.deleteIds(doomed, signal)
+    if (!deleted.ok) {
+      return failureToStep(deleted, 'pinecone', signal)
+    }
+    deps.log.info(
+      { project: project.key, deleted: verdict.gone.length, ids: verdict.gone.slice(0, 20) },
+      'jira reconcile: vectors of issues Jira no longer has deleted',
+    )
+  }
+  const rest = keys.slice(batch.length)
+  const next: ReconcileCursor = {
+    ...cursor,
+    deleted: cursor.deleted + verdict.gone.length,
+    moved: cursor.moved + verdict.moved.size,
+    prefix: rest.length > 0 ? cursor.prefix : project.keys.length,
+    goneKeys: rest,
+  }
+  if (rest.length === 0) {
+    delete next.goneKeys
+  }
+  return {
+    kind: 'page',
+    cursor: next,
+    fetched: batch.length,
+    written: written.written + doomed.length,
+  }
+}
+
 // One page of the vectors under one of the project's keys: moves what Jira re-keyed, and counts
 // (first pass) or deletes (second pass) what Jira no longer has.
 async function listStep(
@@ -213,10 +284,20 @@ async function listStep(
 ): Promise<Step | RetryStep> {
   const { project, signal } = context
   const prefix = `jira-${project.keys[cursor.prefix]}-`
-  const page = await deps.pinecone.listPage(prefix, cursor.listToken, signal)
-  if (!page.ok) {
-    return failureToStep(page, 'pinecone', signal)
+  const ids: string[] = []
+  let token = cursor.listToken
+  for (let n = 0; n < LIST_PAGES_PER_STEP; n += 1) {
+    const listed = await deps.pinecone.listPage(prefix, token, signal)
+    if (!listed.ok) {
+      return failureToStep(listed, 'pinecone', signal)
+    }
+    ids.push(...listed.ids)
+    token = listed.next
+    if (!token) {
+      break
+    }
   }
+  const page = { ids, next: token }
   const keys = page.ids.map((id) => id.slice('jira-'.length))
   const seen = await keysSeenSince(deps.db, keys, new Date(cursor.since))
   const unseen = keys.filter((key) => !seen.has(key))
@@ -266,6 +347,11 @@ async function listStep(
       ? { stored: cursor.stored + page.ids.length, gone: cursor.gone + gone.length }
       : { deleted: cursor.deleted + gone.length }),
     moved: cursor.moved + moved,
+  }
+  const known = cursor.goneKeys && [...cursor.goneKeys, ...gone]
+  delete next.goneKeys
+  if (cursor.step === 'count' && known && known.length <= GONE_KEYS_KEPT) {
+    next.goneKeys = known
   }
   if (page.next) {
     next.listToken = page.next
