@@ -457,6 +457,33 @@ describe('jira job kinds', () => {
     })
   })
 
+  describe('large deletions', () => {
+    it('deletes more gone vectors than it keeps by name by listing them again, once confirmed', async () => {
+      jira.setIssues(issues('MANY', 1_100))
+      const backfill = createJiraBackfillKind(deps())
+      await runChunk(backfill, scopeOf('MANY'), null, 1_000)
+      expect(jiraKeys()).toHaveLength(1_100)
+      for (let n = 1; n <= 1_050; n += 1) {
+        jira.deleteIssue(`MANY-${n}`)
+      }
+      const steps = await runChunkWith(
+        backfill,
+        scopeOf('MANY'),
+        { confirmDeletions: true },
+        null,
+        1_000,
+      )
+      expect(steps.every((step) => step.kind === 'page' && !step.warning)).toBe(true)
+      expect(jiraKeys()).toEqual(
+        Array.from({ length: 50 }, (_, n) => `jira-MANY-${1_051 + n}`).sort(),
+      )
+      // The first run listed once; this one counts in one listing and deletes in a second (1,050
+      // gone is more than it keeps by name).
+      const lists = pinecone.requests.filter((r) => r.path === '/vectors/list')
+      expect(lists.filter((r) => r.query.get('paginationToken') === null)).toHaveLength(3)
+    })
+  })
+
   describe('errors', () => {
     it('asks for a retry with Jira’s wait on 429, and writes nothing', async () => {
       jira.setIssues(issues('OPS', 3))
