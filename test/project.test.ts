@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { SETTINGS } from '#core/config.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const project = parse(readFileSync(join(ROOT, 'project.yml'), 'utf8'))
@@ -113,15 +114,28 @@ describe('project.yml', () => {
     }
   })
 
-  it('reads configuration from environment placeholders, never from parameters', () => {
+  it('carries the settings every deployment needs as placeholders, and APP_ENV as production', () => {
     const text = readFileSync(join(ROOT, 'project.yml'), 'utf8')
     expect(text).not.toMatch(/^\s*parameters:/m)
-    for (const [name, value] of Object.entries(project.environment as Record<string, string>)) {
-      expect(value).toBe(`\${${name}}`)
+    const environment = project.environment as Record<string, string>
+    expect(environment.APP_ENV).toBe('production')
+    const placeholders = Object.entries(environment).filter(([name]) => name !== 'APP_ENV')
+    for (const [name, value] of placeholders) {
+      expect(value, name).toBe(`\${${name}}`)
     }
+    // A placeholder for an optional setting would stop every deployment that leaves it unset.
+    const required = SETTINGS.filter((setting) => setting.requiredInProduction)
+      .map((setting) => setting.name)
+      .filter((name) => name !== 'APP_ENV')
+    expect(placeholders.map(([name]) => name).sort()).toEqual([...required].sort())
+    // The deployer substitutes anywhere in the file, comments included.
+    expect(text.match(/\$\{[^}]*\}/g)?.length).toBe(placeholders.length)
+  })
+
+  it('lists every setting in .env.example', () => {
     const example = readFileSync(join(ROOT, '.env.example'), 'utf8')
-    for (const name of Object.keys(project.environment)) {
-      expect(example, `.env.example lacks ${name}`).toMatch(new RegExp(`^${name}=`, 'm'))
+    for (const { name } of SETTINGS) {
+      expect(example, `.env.example lacks ${name}`).toMatch(new RegExp(`^#? ?${name}=`, 'm'))
     }
   })
 

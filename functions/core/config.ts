@@ -30,8 +30,10 @@ const pem = v.pipe(
 )
 
 // Every variable the functions read. Values arrive as strings; conversions and defaults live here.
+// APP_ENV has no default: a deployed function gets the literal `production` from project.yml and
+// the local server sets `development` itself, so a blank one is a mistake, never development.
 const Env = v.object({
-  APP_ENV: v.optional(v.picklist(['production', 'development', 'test']), 'development'),
+  APP_ENV: v.picklist(['production', 'development', 'test']),
   APP_VERSION: v.optional(nonEmpty),
   LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
   DATABASE_URL: url,
@@ -80,11 +82,32 @@ const REQUIRED_IN_PRODUCTION = [
   'PINECONE_INDEX_HOST',
 ] as const satisfies readonly (keyof Env)[]
 
+/** One variable the functions read, and whether a production deployment must supply it. */
+export type Setting = { name: string; requiredInProduction: boolean }
+
+/**
+ * Every variable of the schema, in its order: required in production when the schema has no
+ * default for it or production requires it. `npm run deploy` and the tests derive project.yml's
+ * environment and the README's table from this list (README, "Configuration").
+ */
+export const SETTINGS: readonly Setting[] = Object.entries(Env.entries).map(([name, schema]) => ({
+  name,
+  requiredInProduction:
+    schema.type !== 'optional' || (REQUIRED_IN_PRODUCTION as readonly string[]).includes(name),
+}))
+
 export type Config = ReturnType<typeof toConfig>
 
 /** The environment is incomplete or malformed. The message names variables, never values. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
+  /** The missing or invalid variables. */
+  readonly variables: readonly string[]
+
+  constructor(variables: readonly string[], message?: string) {
+    super(message ?? `Missing or invalid environment variables: ${variables.join(', ')}`)
+    this.variables = variables
+  }
 }
 
 /**
@@ -104,7 +127,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     // Names only: valibot's messages quote the received value, which may be a secret.
     const invalid = result.success ? [] : result.issues.map((issue) => v.getDotPath(issue) ?? '?')
     const names = new Set([...invalid, ...missingForProduction])
-    throw new ConfigError(`Missing or invalid environment variables: ${[...names].join(', ')}`)
+    throw new ConfigError([...names])
   }
   const output = result.output
   return toConfig(output)
