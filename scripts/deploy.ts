@@ -131,6 +131,14 @@ async function main() {
   say(
     `      ok: ${environment.required.length} required, ${environment.optional.length} optional set`,
   )
+  if (
+    /[?&]sslmode=/.test(process.env.DATABASE_URL ?? '') &&
+    !environment.optional.includes('DATABASE_CA_CERT')
+  ) {
+    say(
+      "      warning: DATABASE_URL asks for TLS but DATABASE_CA_CERT is unset; DigitalOcean's CA is not in Node's trust store",
+    )
+  }
 
   say(`[2/4] building the functions into ${relative(ROOT, outDir) || '.'}/…`)
   await writeDeployProject({ environment, outDir, mapsDir })

@@ -132,6 +132,39 @@ describe('project.yml', () => {
     expect(text.match(/\$\{[^}]*\}/g)?.length).toBe(placeholders.length)
   })
 
+  it("agrees with the README's configuration table: required, optional and fixed alike", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const section = readme.slice(
+      readme.indexOf('## Configuration'),
+      readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
+    )
+    const documented = new Map<string, string>()
+    for (const row of section.matchAll(/^\| ((?:`[A-Z0-9_]+`(?:, )?)+) \| (\w+) \|/gm)) {
+      for (const name of (row[1] ?? '').matchAll(/`([A-Z0-9_]+)`/g)) {
+        documented.set(name[1] ?? '', row[2] ?? '')
+      }
+    }
+    const environment = project.environment as Record<string, string>
+    const expected = (name: string, requiredInProduction: boolean) =>
+      name in environment && !environment[name]?.startsWith('${')
+        ? 'fixed'
+        : requiredInProduction
+          ? 'required'
+          : 'optional'
+    for (const { name, requiredInProduction } of SETTINGS) {
+      expect(documented.get(name), `README row for ${name}`).toBe(
+        expected(name, requiredInProduction),
+      )
+    }
+    const settingNames = new Set(SETTINGS.map((setting) => setting.name))
+    for (const [name, deploy] of documented) {
+      expect(
+        settingNames.has(name) || deploy === 'local',
+        `README documents ${name} as ${deploy}`,
+      ).toBe(true)
+    }
+  })
+
   it('lists every setting in .env.example', () => {
     const example = readFileSync(join(ROOT, '.env.example'), 'utf8')
     for (const { name } of SETTINGS) {
