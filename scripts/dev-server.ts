@@ -2,7 +2,6 @@
 // context shapes; scheduled functions on their crons; embedded PostgreSQL and the sandbox fakes
 // when the environment names no real ones.
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import { once } from 'node:events'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
@@ -203,13 +202,17 @@ async function main() {
       )
     })()
   })
-  await step(`listening on 127.0.0.1:${wantedPort}`, async () => {
-    server.listen(wantedPort, '127.0.0.1')
-    await Promise.race([
-      once(server, 'listening'),
-      once(server, 'error').then(([err]) => Promise.reject(err)),
-    ])
-  })
+  await step(
+    `listening on 127.0.0.1:${wantedPort}`,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(wantedPort, '127.0.0.1', () => {
+          server.off('error', reject)
+          resolve()
+        })
+      }),
+  )
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : wantedPort
 
