@@ -62,7 +62,7 @@ export type FakeOpenWhisk = FakeServer & {
   triggers: Map<string, StoredTrigger>
 }
 
-// The Node runtimes DigitalOcean lists ("Functions runtimes"); nodejs:default moves, so it is 18 here.
+// The Node runtimes DigitalOcean lists (README, "Deploying and operating"); its default moves.
 const RUNTIMES = {
   nodejs: [
     { kind: 'nodejs:14', default: false, deprecated: true },
@@ -89,7 +89,10 @@ function doError(status: number, id: string, message: string): FakeResponse {
 }
 
 function bumped(version: string | undefined): string {
-  const [major = 0, minor = 0, patch = -1] = (version ?? '').split('.').map(Number)
+  if (!version) {
+    return '0.0.1'
+  }
+  const [major = 0, minor = 0, patch = 0] = version.split('.').map(Number)
   return `${major}.${minor}.${patch + 1}`
 }
 
