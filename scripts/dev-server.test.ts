@@ -69,7 +69,8 @@ describe('npm start (the local server)', () => {
     const live = await call('v1/health')
     expect(live.status).toBe(200)
     expect(live.headers.get('x-request-id')).toBeTruthy()
-    const deep = await call('v1/health?deep=1')
+    // Deep checks run for an admin (or a monitor token) only.
+    const deep = await call('v1/health?deep=1', { headers: { 'x-admin-key': adminKey } })
     expect(deep.status, JSON.stringify(deep.body)).toBe(200)
     expect(Object.keys(deep.body.checks)).toEqual(
       expect.arrayContaining(['database', 'migrations', 'rateLimit', 'pinecone', 'queue']),

@@ -177,6 +177,32 @@ describe('toHttpRequest', () => {
       )
     })
 
+    it('reads an envelope from any event and context, never throwing', () => {
+      // Null-prototype objects too: String() of one throws.
+      const any = fc.anything({ withNullPrototype: true, withBoxedValues: true })
+      const shape = fc.record(
+        { method: any, path: any, headers: any, queryString: any, body: any },
+        { requiredKeys: [] },
+      )
+      const event = fc.oneof(
+        fc.anything(),
+        fc.record({ http: shape }),
+        fc.dictionary(fc.string(), fc.anything()),
+      )
+      fc.assert(
+        fc.property(
+          event,
+          fc.record({ activationId: fc.string() }, { requiredKeys: [] }),
+          (e, context) => {
+            const envelope = envelopeOf(e, context)
+            expect(typeof envelope.method).toBe('string')
+            expect(typeof envelope.requestId).toBe('string')
+          },
+        ),
+        { numRuns: 500 },
+      )
+    })
+
     it('round-trips any JSON body', () => {
       fc.assert(
         fc.property(fc.jsonValue(), (value) => {

@@ -39,6 +39,15 @@ function record(value: unknown): Record<string, unknown> {
     : {}
 }
 
+// A field as text: strings as they are, numbers and booleans spelled out, anything else absent
+// (String() of an object can throw, and nothing about the envelope may).
+function textOf(value: unknown): string | undefined {
+  if (typeof value === 'string') {
+    return value
+  }
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined
+}
+
 // Client-chosen names become keys: a null-prototype object keeps `__proto__` or `constructor` an
 // ordinary key, which validation then refuses as unknown, instead of one that silently vanishes.
 function emptyRecord<T>(): Record<string, T> {
@@ -145,8 +154,8 @@ export function envelopeOf(event: unknown, context: DoContext): Envelope {
   const fields = record(event)
   const http: RawHttp = record(fields.http)
   const headers = lowerCaseHeaders(http.headers ?? fields.__ow_headers)
-  const method = String(http.method ?? fields.__ow_method ?? 'GET').toUpperCase()
-  const rawPath = String(http.path ?? fields.__ow_path ?? '')
+  const method = (textOf(http.method) ?? textOf(fields.__ow_method) ?? 'GET').toUpperCase()
+  const rawPath = textOf(http.path) ?? textOf(fields.__ow_path) ?? ''
   const path = rawPath === '/' ? '' : rawPath.replace(/\/+$/, '')
   const fromClient = headers['x-request-id']
   const common = {
@@ -159,7 +168,7 @@ export function envelopeOf(event: unknown, context: DoContext): Envelope {
   }
   if (isRaw(http)) {
     const query = firstValues(
-      new URLSearchParams(String(http.queryString ?? '').replace(/^\?/, '')),
+      new URLSearchParams((textOf(http.queryString) ?? '').replace(/^\?/, '')),
     )
     return { ...common, query, hasBody: typeof http.body === 'string' && http.body !== '' }
   }
