@@ -71,7 +71,8 @@ describe('npm start (the local server)', () => {
     expect(live.headers.get('x-request-id')).toBeTruthy()
     // One Content-Type header: fetch would join two into "application/json, application/json".
     expect(live.headers.get('content-type')).toBe('application/json')
-    const deep = await call('v1/health?deep=1')
+    // Deep checks run for an admin (or a monitor token) only.
+    const deep = await call('v1/health?deep=1', { headers: { 'x-admin-key': adminKey } })
     expect(deep.status, JSON.stringify(deep.body)).toBe(200)
     expect(Object.keys(deep.body.checks)).toEqual(
       expect.arrayContaining(['database', 'migrations', 'rateLimit', 'pinecone', 'queue']),

@@ -43,6 +43,41 @@ describe('loadConfig', () => {
     )
   })
 
+  it('treats every allowed domain as a Workspace domain unless WORKSPACE_DOMAINS says otherwise', () => {
+    const domains = { ALLOWED_EMAIL_DOMAINS: 'example.com, gmail.com' }
+    expect(loadConfig(testEnv(domains)).auth.workspaceDomains).toEqual(['example.com', 'gmail.com'])
+    const some = loadConfig(testEnv({ ...domains, WORKSPACE_DOMAINS: 'Example.com' }))
+    expect(some.auth.workspaceDomains).toEqual(['example.com'])
+    const none = loadConfig(testEnv({ ...domains, WORKSPACE_DOMAINS: 'none' }))
+    expect(none.auth.workspaceDomains).toEqual([])
+    expect(configError(testEnv({ ...domains, WORKSPACE_DOMAINS: 'other.org' }))).toBe(
+      'Missing or invalid environment variables: WORKSPACE_DOMAINS',
+    )
+  })
+
+  it('refuses e-mails and domains that are not plain ASCII (the Kelvin sign lower-cases to k)', () => {
+    expect(configError(testEnv({ ADMIN_EMAILS: 'lea\u212a@example.com' }))).toContain(
+      'ADMIN_EMAILS',
+    )
+    expect(configError(testEnv({ ALLOWED_EMAIL_DOMAINS: 'exampl\u00e9.com' }))).toContain(
+      'ALLOWED_EMAIL_DOMAINS',
+    )
+    expect(configError(testEnv({ WORKSPACE_DOMAINS: 'example.co\u212a' }))).toContain(
+      'WORKSPACE_DOMAINS',
+    )
+  })
+
+  it('reads monitor token digests like admin key digests', () => {
+    const digest = 'a'.repeat(64)
+    expect(loadConfig(testEnv({ MONITOR_TOKEN_SHA256: digest })).auth.monitorTokenDigests).toEqual([
+      digest,
+    ])
+    expect(loadConfig(testEnv()).auth.monitorTokenDigests).toEqual([])
+    expect(configError(testEnv({ MONITOR_TOKEN_SHA256: 'not-a-digest' }))).toContain(
+      'MONITOR_TOKEN_SHA256',
+    )
+  })
+
   it('counts secret length in bytes', () => {
     expect(() => loadConfig(testEnv({ JWT_SECRET_KEY: 'é'.repeat(16) }))).not.toThrow()
     expect(configError(testEnv({ JWT_SECRET_KEY: 'é'.repeat(15) }))).toContain('JWT_SECRET_KEY')
