@@ -268,7 +268,8 @@ async function main() {
   }
   sandbox?.banner(say, `http://127.0.0.1:${port}`)
   say()
-  say(`try: curl ${base}v1/health?deep=1`)
+  const key = adminKey ? ` -H 'X-Admin-Key: ${adminKey}'` : ''
+  say(`try: curl ${base}v1/health?deep=1${key}`)
 }
 
 main().catch((err: unknown) => {

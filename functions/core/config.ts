@@ -141,7 +141,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
   if (
     workspace.some((domain) => domain !== 'none' && !output.ALLOWED_EMAIL_DOMAINS.includes(domain))
   ) {
-    throw new ConfigError('Missing or invalid environment variables: WORKSPACE_DOMAINS')
+    throw new ConfigError(['WORKSPACE_DOMAINS'])
   }
   return toConfig(output)
 }
