@@ -33,7 +33,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       banner.push(line)
-      const key = /X-Admin-Key: (\S+)/.exec(line)
+      const key = /X-Admin-Key: ([A-Za-z0-9_-]+)/.exec(line)
       if (key?.[1]) {
         adminKey = key[1]
       }
