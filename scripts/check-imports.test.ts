@@ -68,6 +68,8 @@ describe('import rules', () => {
           "export type { BackfillJiraInput } from '#pipelines/jira/inputs.ts'",
           "import type * as v from 'valibot'",
           "import { readJson } from './http.ts'",
+          "export type Code = 'node:crypto' | 'valibot'",
+          "export function f(code = 'from') {\n  return code\n}",
         ].join('\n'),
         'client/http.ts': 'export const readJson = 1',
       }),

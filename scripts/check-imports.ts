@@ -49,10 +49,11 @@ const ALIASES: Record<string, string> = {
   '#client/': 'client/',
 }
 
-// An import or re-export (group 1: what precedes the specifier, group 2: the specifier), or a
-// dynamic import (group 3).
+// An import or re-export `… from '<specifier>'` (group 1: the names between, only identifiers,
+// braces, commas, `*` and spaces; group 2: the specifier), a bare `import '<specifier>'` (group 3),
+// or a dynamic import (group 4).
 const IMPORT =
-  /(?:^|\n)\s*(?:import|export)\s([^'"]*?)['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g
+  /(?:^|\n)\s*(?:import|export)\s+([\w\s{},*$]*?)\s*from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g
 
 /** The layer of a repository path, or undefined for files outside the layers (configs). */
 export function layerOf(path: string): Layer | undefined {
@@ -110,7 +111,7 @@ export function findViolations(files: readonly string[], read: (path: string) =>
       continue
     }
     for (const match of read(from).matchAll(IMPORT)) {
-      const specifier = match[2] ?? match[3] ?? ''
+      const specifier = match[2] ?? match[3] ?? match[4] ?? ''
       const typeOnly = /^type\s/.test(match[1] ?? '')
       const to = resolveImport(from, specifier)
       const toLayer = to ? layerOf(to) : undefined
