@@ -1,132 +1,30 @@
-import * as v from 'valibot'
 import { assert, beforeEach, describe, expect, it } from 'vitest'
-import { adminKeyDigest } from '#core/auth/admin-key.ts'
-import { createJobRegistry } from '#core/jobs/registry.ts'
-import { webEntry } from '#core/platform/web-entry.ts'
-import { createMemoryRateLimiter } from '#core/rate-limit/memory.ts'
-import type { RateLimiter, RateLimitRule } from '#core/rate-limit/rules.ts'
-import type { Services } from '#core/services.ts'
-import { createBackfillHandler } from '#pipelines/backfill/routes.ts'
-import { BackfillJiraInput } from '#pipelines/jira/inputs.ts'
-import { fixedClock } from '#test/clock.ts'
+import { CLIENT_ADMIN_KEY, clientWorld, refusing, type WorldOptions } from '#test/client-world.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { useFakeGoogle } from '#test/fakes.ts'
-import { FUNCTIONS_BASE, functionsFetch } from '#test/functions-fetch.ts'
-import { testServices } from '#test/services.ts'
-import { createSyntheticKind, memorySink } from '#test/synthetic-kind.ts'
-import { createLoginHandler } from '../functions/v1/login/handler.ts'
+import { FUNCTIONS_BASE } from '#test/functions-fetch.ts'
 import { createApiClient } from './api.ts'
 import { memorySession } from './session.ts'
 import type { JobView, Session } from './types.ts'
 
-// The client against the real login and backfill routes (a synthetic job kind that takes the Jira
-// start's input), over this file's database, through a fetch that hands requests to the functions.
+// The client against the real login and backfill routes (test/client-world.ts), over this file's
+// database, through a fetch that hands requests to the functions.
 
 const getDatabase = useTestDatabase()
 const NOW = new Date('2026-06-01T12:00:00.000Z')
 const google = useFakeGoogle({ now: NOW })
-const ADMIN_KEY = 'apm_client-test-admin-key-0123456789abcdef'
+const ADMIN_KEY = CLIENT_ADMIN_KEY
 const HOUR = 3_600_000
 
 beforeEach(async () => {
   await getDatabase().pool.query('delete from jobs')
 })
 
-type WorldOptions = {
-  /** Wraps the limiter (every function shares it), e.g. to refuse some requests. */
-  limiter?: (real: RateLimiter) => RateLimiter
-  /** Runs at each read of a long poll on the server, after the clock moved. */
-  onServerTick?: (tick: number, services: Services) => Promise<void>
-}
-
-/** The functions, a fetch into them, a client, and one clock for all. */
-function world(options: WorldOptions = {}) {
-  const clock = fixedClock(NOW)
-  const real = createMemoryRateLimiter(clock)
-  const services = testServices({
-    database: getDatabase(),
-    clock,
-    rateLimiter: options.limiter?.(real) ?? real,
-    env: {
-      GOOGLE_JWKS_URL: google.jwksUrl,
-      GOOGLE_CLIENT_ID: google.clientId,
-      ADMIN_EMAILS: 'admin@example.com',
-      ADMIN_API_KEY_SHA256: adminKeyDigest(ADMIN_KEY),
-    },
-  })
-  let ticks = 0
-  const backfill = createBackfillHandler(
-    {
-      ...services,
-      registry: createJobRegistry([createSyntheticKind({ sink: memorySink() })]),
-      sleep: async (ms) => {
-        clock.advance(ms)
-        await options.onServerTick?.(++ticks, services)
-      },
-    },
-    {
-      kind: 'synthetic',
-      label: 'synthetic backfill',
-      input: v.pipe(
-        BackfillJiraInput,
-        v.transform((input) => ({
-          scopes: (input.projects ?? ['OPS']).map((key) => ({ key, pages: 2, perPage: 5 })),
-        })),
-      ),
-      dedupeKey: () => 'synthetic',
-      rateRule: { name: 'synthetic-start', limit: 100, windowSeconds: 3600 },
-    },
-  )
-  const fetch = functionsFetch(
-    {
-      login: webEntry({ services: () => services, handler: createLoginHandler }),
-      'backfill-jira': webEntry({ services: () => services, handler: () => backfill }),
-    },
-    { now: () => clock.now().getTime() },
-  )
-  const sleeps: number[] = []
-  const client = (extra: Partial<Parameters<typeof createApiClient>[0]> = {}) =>
-    createApiClient({
-      baseUrl: FUNCTIONS_BASE,
-      fetch,
-      now: () => clock.now().getTime(),
-      sleep: async (ms) => {
-        sleeps.push(ms)
-        clock.advance(ms)
-      },
-      ...extra,
-    })
-  return { clock, services, fetch, sleeps, client }
-}
+const world = (options: Omit<WorldOptions, 'database' | 'google'> = {}) =>
+  clientWorld({ database: getDatabase(), google, ...options })
 
 const credential = (email = 'admin@example.com') =>
   google.mintIdToken({ email, sub: `sub-${email}`, name: 'Ada' })
-
-/** Refuses `rule` for the calls `refuse` picks (counted from 1), with a wait of `seconds`. */
-function refusing(
-  real: RateLimiter,
-  rule: string,
-  refuse: (call: number) => boolean,
-  seconds = 7,
-): RateLimiter {
-  let calls = 0
-  return {
-    check: () => real.check(),
-    async consume(limit: RateLimitRule, key: string) {
-      if (limit.name === rule && refuse(++calls)) {
-        const resetAt = NOW.getTime() + HOUR
-        return {
-          kind: 'denied',
-          limit: limit.limit,
-          remaining: 0,
-          resetAt,
-          retryAfterSeconds: seconds,
-        }
-      }
-      return real.consume(limit, key)
-    },
-  }
-}
 
 /** The path and query of each request the functions received, e.g. `GET /refresh`. */
 const seen = (fetch: ReturnType<typeof world>['fetch']) =>
