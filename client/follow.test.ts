@@ -13,8 +13,9 @@ describe('paceMs', () => {
     expect(paceMs({ limit: 200, remaining: 100, resetSeconds: 1000 }, 2000)).toBe(20_000)
   })
 
-  it('waits at most a minute, also with nothing left', () => {
+  it('waits at most a minute (or the maximum given), also with nothing left', () => {
     expect(paceMs({ limit: 200, remaining: 1, resetSeconds: 3000 }, 2000)).toBe(60_000)
     expect(paceMs({ limit: 200, remaining: 0, resetSeconds: 3000 }, 2000)).toBe(60_000)
+    expect(paceMs({ limit: 200, remaining: 199, resetSeconds: 3600 }, 500, 1000)).toBe(1000)
   })
 })

@@ -11,8 +11,13 @@ export type FollowOptions = {
   onWait?: (wait: { seconds: number; error: ApiError }) => void
   /** Seconds each long poll may wait for a change, 0–20 (default 20). */
   waitSeconds?: number
-  /** At least this long between the starts of two requests (default 2000 ms). */
+  /** At least this long between the starts of two long polls (default 2000 ms). */
   minIntervalMs?: number
+  /**
+   * At most this long between them (default 60 000 ms): the pace otherwise follows the budget the
+   * answers report, keeping half of it for the rest of the page.
+   */
+  maxIntervalMs?: number
   /** Consecutive refusals or failures after which following stops (default 10; the job goes on). */
   maxRefusals?: number
   signal?: AbortSignal
@@ -21,25 +26,25 @@ export type FollowOptions = {
 const FINAL = new Set(['succeeded', 'failed', 'cancelled'])
 // Refusals and failures that pass: wait and ask again.
 const TRANSIENT = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'NETWORK_ERROR', 'INVALID_RESPONSE'])
-const MAX_PACE_SECONDS = 60
+const MAX_BACKOFF_SECONDS = 60
 
 /**
- * Milliseconds between the starts of two requests: `minIntervalMs`, or more when the budget
- * (`RateLimit-Remaining` requests in `RateLimit-Reset` seconds) would run out at that pace, so
- * that half of it stays for everything else this client does; at most a minute.
+ * Milliseconds between the starts of two requests: enough to spend at most half of the budget the
+ * last answer reported (`RateLimit-Remaining` requests in `RateLimit-Reset` seconds), within
+ * `minMs`…`maxMs` (`minMs` without a budget).
  */
-export function paceMs(rateLimit: RateLimitInfo | null, minIntervalMs: number): number {
+export function paceMs(rateLimit: RateLimitInfo | null, minMs: number, maxMs = 60_000): number {
   if (!rateLimit) {
-    return minIntervalMs
+    return minMs
   }
   const { remaining, resetSeconds } = rateLimit
-  const spread = remaining > 0 ? (resetSeconds / remaining) * 2 : MAX_PACE_SECONDS
-  return Math.max(minIntervalMs, Math.min(MAX_PACE_SECONDS, Math.ceil(spread)) * 1000)
+  const spread = remaining > 0 ? Math.ceil((resetSeconds / remaining) * 2) * 1000 : maxMs
+  return Math.max(minMs, Math.min(maxMs, spread))
 }
 
 /** How long to wait after a failure without `Retry-After`: 2 s doubling, at most a minute. */
 function backoffSeconds(refusals: number): number {
-  return Math.min(MAX_PACE_SECONDS, 2 ** refusals)
+  return Math.min(MAX_BACKOFF_SECONDS, 2 ** refusals)
 }
 
 /**
@@ -60,6 +65,7 @@ export async function followJob(
 ): Promise<ApiResult<JobView>> {
   const waitSeconds = options.waitSeconds ?? 20
   const minIntervalMs = options.minIntervalMs ?? 2000
+  const maxIntervalMs = options.maxIntervalMs ?? 60_000
   const maxRefusals = options.maxRefusals ?? 10
   let since: string | undefined
   let refusals = 0
@@ -70,9 +76,10 @@ export async function followJob(
       await deps.sleep(delay, options.signal)
     }
     const started = deps.now()
-    // The first request answers at once; later ones wait for a change from the last version.
+    // The first look answers at once; later requests wait for a change from the last version.
+    const firstLook = since === undefined
     const result = await deps.get({
-      waitSeconds: since === undefined ? 0 : waitSeconds,
+      waitSeconds: firstLook ? 0 : waitSeconds,
       ...(since !== undefined && { since }),
       ...(options.signal && { signal: options.signal }),
     })
@@ -95,6 +102,7 @@ export async function followJob(
     if (FINAL.has(job.status)) {
       return { ok: true, value: job, meta: result.meta }
     }
-    nextAt = started + paceMs(result.meta.rateLimit, minIntervalMs)
+    // The first long poll goes out right after the first look; later ones are paced.
+    nextAt = firstLook ? 0 : started + paceMs(result.meta.rateLimit, minIntervalMs, maxIntervalMs)
   }
 }

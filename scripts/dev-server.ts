@@ -135,10 +135,34 @@ async function main() {
   const wantedPort = Number(process.env.PORT ?? 3000)
   const prefix = `/api/v1/web/${namespace}/`
 
+  // DigitalOcean's invoke API (`doctl serverless functions invoke <pkg>/<fn>`), for any function:
+  // the JSON body is the event, the answer the function's result. Runs jobs/worker now rather
+  // than at the next minute.
+  const invokePrefix = `/api/v1/namespaces/${namespace}/actions/`
+  async function invoke(req: IncomingMessage, res: ServerResponse, name: string) {
+    const fn = functions.find((candidate) => `${candidate.pkg}/${candidate.name}` === name)
+    let event: unknown
+    try {
+      event = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+    } catch {
+      respond(res, { statusCode: 400, body: { error: 'The body must be JSON.' } })
+      return
+    }
+    if (!fn) {
+      respond(res, { statusCode: 404, body: { error: `No function ${name}.` } })
+      return
+    }
+    respond(res, { statusCode: 200, body: await fn.main(event, context(fn, namespace)) })
+  }
+
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1')
       if (sandbox && (await sandbox.handle(req, res, url))) {
+        return
+      }
+      if (req.method === 'POST' && url.pathname.startsWith(invokePrefix)) {
+        await invoke(req, res, url.pathname.slice(invokePrefix.length))
         return
       }
       const [pkg, name, ...rest] = url.pathname.startsWith(prefix)
