@@ -1,5 +1,6 @@
-// The typed client of the functions for front ends and scripts (README, "The client"). Runs in
-// browsers and in Node: fetch only, no Node module; its types come from the functions.
+// The typed client of the functions for front ends and scripts (README, "The API contract and
+// the client"). Runs in browsers and in Node: fetch only, no Node module; its types come from the
+// functions.
 import { type ApiResult, notSignedIn } from './errors.ts'
 import { type FollowOptions, followJob } from './follow.ts'
 import {

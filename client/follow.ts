@@ -63,7 +63,8 @@ export async function followJob(
   },
   options: FollowOptions = {},
 ): Promise<ApiResult<JobView>> {
-  const waitSeconds = options.waitSeconds ?? 20
+  // The route accepts whole seconds, 0–20.
+  const waitSeconds = Math.min(20, Math.max(0, Math.floor(options.waitSeconds ?? 20)))
   const minIntervalMs = options.minIntervalMs ?? 2000
   const maxIntervalMs = options.maxIntervalMs ?? 60_000
   const maxRefusals = options.maxRefusals ?? 10

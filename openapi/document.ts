@@ -410,8 +410,14 @@ export function buildOpenApiDocument(): Json {
         url: 'https://{host}/api/v1/web/{namespace}',
         description: 'DigitalOcean Functions',
         variables: {
-          host: { default: 'faas-nyc1-2ef2e6cc.doserverless.co' },
-          namespace: { default: 'fn-00000000-0000-0000-0000-000000000000' },
+          host: {
+            default: 'faas-nyc1-00000000.doserverless.co',
+            description: 'The API host of the namespace (`doctl serverless status`).',
+          },
+          namespace: {
+            default: 'fn-00000000-0000-0000-0000-000000000000',
+            description: "The namespace's id.",
+          },
         },
       },
       { url: 'http://127.0.0.1:3000/api/v1/web/local', description: 'npm start' },

@@ -1,6 +1,6 @@
 // `npm run openapi`: writes openapi.json, the API's published contract (README, "The API
-// contract"), from the functions' schemas. openapi/document.test.ts fails when the committed file
-// differs from what this writes.
+// contract and the client"), from the functions' schemas. openapi/document.test.ts fails when the
+// committed file differs from what this writes.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { buildOpenApiDocument } from '#openapi/document.ts'
