@@ -152,10 +152,59 @@ async function main() {
   const wantedPort = Number(process.env.PORT ?? 3000)
   const prefix = `/api/v1/web/${namespace}/`
 
+  // DigitalOcean's invoke API for any function: the JSON body is the event. `?blocking=true`
+  // waits and answers the activation (`&result=true`: its result alone); otherwise 202 with the
+  // activation id at once, the function running on, as the platform's asynchronous invocation.
+  const invokePrefix = `/api/v1/namespaces/${namespace}/actions/`
+  async function invoke(req: IncomingMessage, res: ServerResponse, url: URL) {
+    const name = url.pathname.slice(invokePrefix.length)
+    const fn = functions.find((candidate) => `${candidate.pkg}/${candidate.name}` === name)
+    let event: unknown
+    try {
+      event = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+    } catch {
+      send(
+        res,
+        toAnswer({ statusCode: 400, body: { error: 'The request content was malformed.' } }),
+      )
+      return
+    }
+    if (!fn) {
+      send(
+        res,
+        toAnswer({ statusCode: 404, body: { error: 'The requested resource does not exist.' } }),
+      )
+      return
+    }
+    const context = activationContext(fn, namespace)
+    const running = runActivation(fn.main, event, context, timeoutOf(fn)).then((activation) => {
+      logFailure(fn, activation)
+      return activation
+    })
+    if (url.searchParams.get('blocking') !== 'true') {
+      send(res, toAnswer({ statusCode: 202, body: { activationId: context.activationId } }))
+      return
+    }
+    const activation = await running
+    const result = activation.kind === 'result' ? activation.result : { error: 'timeout' }
+    const body =
+      url.searchParams.get('result') === 'true'
+        ? result
+        : {
+            activationId: context.activationId,
+            response: { success: activation.kind === 'result', result },
+          }
+    send(res, toAnswer({ statusCode: 200, body }))
+  }
+
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1')
       if (sandbox && (await sandbox.handle(req, res, url))) {
+        return
+      }
+      if (req.method === 'POST' && url.pathname.startsWith(invokePrefix)) {
+        await invoke(req, res, url)
         return
       }
       const [pkg, name, ...rest] = url.pathname.startsWith(prefix)

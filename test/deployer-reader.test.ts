@@ -65,15 +65,20 @@ describe("the deployer's reader on the repository", () => {
       },
       'v1/backfill-jira': {
         ...web,
-        limits: { timeout: 15_000, memory: 256 },
+        limits: { timeout: 25_000, memory: 256 },
         hasCode: expect.any(Boolean),
       },
       'v1/backfill-tempo': {
         ...web,
-        limits: { timeout: 15_000, memory: 256 },
+        limits: { timeout: 25_000, memory: 256 },
         hasCode: expect.any(Boolean),
       },
       'v1/health': {
+        ...web,
+        limits: { timeout: 10_000, memory: 256 },
+        hasCode: expect.any(Boolean),
+      },
+      'v1/openapi': {
         ...web,
         limits: { timeout: 10_000, memory: 256 },
         hasCode: expect.any(Boolean),

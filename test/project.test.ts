@@ -69,7 +69,7 @@ describe('project.yml', () => {
     }
   })
 
-  it('declares the seven functions of the design with an explicit runtime and limits', () => {
+  it('declares the eight functions of the design with an explicit runtime and limits', () => {
     expect(functions.map(({ pkg, fn }) => `${pkg}/${fn.name}`).sort()).toEqual([
       'jobs/cleanup',
       'jobs/sync',
@@ -78,6 +78,7 @@ describe('project.yml', () => {
       'v1/backfill-tempo',
       'v1/health',
       'v1/login',
+      'v1/openapi',
     ])
     for (const { fn } of functions) {
       expect(fn.runtime, fn.name).toBe('nodejs:22')
