@@ -239,6 +239,48 @@ describe('job queue', () => {
     })
   })
 
+  describe('concurrent completion', () => {
+    it('settles every job once its last chunks finish at the same time, as its chunks ended', async () => {
+      const kind = `race-${randomUUID()}`
+      // 48 jobs of 2 or 3 chunks; one chunk of every third job fails.
+      const planned = Array.from({ length: 48 }, (_, n) =>
+        Array.from({ length: 2 + (n % 2) }, (_, seq) => ({ fail: n % 3 === 0 && seq === n % 2 })),
+      )
+      const queued = await Promise.all(
+        planned.map((scopes) => queue().enqueue(aJob({ kind, scopes }))),
+      )
+      // Rounds of 8 claims, then 8 completions at once: claims go in job order, so each round
+      // finishes the last chunks of a few jobs side by side, from different connections.
+      for (let round = 0; ; round++) {
+        assert(round < 100, 'the chunks never ran out')
+        const claimed = await Promise.all(
+          Array.from({ length: 8 }, () => queue().claim({ kinds: [kind], leaseMs: 60_000 })),
+        )
+        const leases = claimed.filter((chunk) => chunk !== null)
+        if (leases.length === 0) {
+          break
+        }
+        const finished = await Promise.all(
+          leases.map((chunk) =>
+            (chunk.scope as { fail: boolean }).fail
+              ? queue().fail(chunk.lease, 'Jira refused the credentials.')
+              : queue().complete(chunk.lease),
+          ),
+        )
+        expect(finished).toEqual(leases.map(() => ({ kind: 'done' })))
+      }
+      const outcomes = await Promise.all(queued.map(({ job }) => queue().getJob(job.id)))
+      expect(
+        outcomes.map((job) => [job?.status, job?.finishedAt !== null, job?.progress.chunksFailed]),
+      ).toEqual(
+        planned.map((scopes) => {
+          const failed = scopes.filter((scope) => scope.fail).length
+          return [failed > 0 ? 'failed' : 'succeeded', true, failed]
+        }),
+      )
+    })
+  })
+
   describe('failure, resume and reaping', () => {
     it('fails a chunk after max_attempts keeping its cursor, and resume requeues it with fresh attempts', async () => {
       const request = aJob({ scopes: [{ n: 1 }, { n: 2 }], maxAttempts: 2 })
