@@ -98,6 +98,12 @@ const CLAIMABLE_JOB = `(SELECT j.kind = ANY($1::text[]) AND j.status IN ('queued
  * partial index in that order and stops at the first claimable chunk, so a claim costs the same
  * whatever the backlog (see `queued` in db/schema.ts); coalesce() runs the second only when the
  * first finds nothing. A single UPDATE, no CTEs: planning is much of a claim's cost.
+ *
+ * Its commit does not wait for the WAL flush (synchronous_commit off, for this transaction only):
+ * the flush is half the commit waits of a chunk's claim and completion. A claim lost in a crash
+ * before the next flush (the walwriter's, or any synchronous commit's, such as its worker's next
+ * write) is a lease gone early, as if it had expired: that worker's writes find it lost and the
+ * chunk is claimed again. Its completion, checkpoints and every other write still commit durably.
  */
 export const CLAIM = `
   UPDATE job_chunks c SET status = 'running', lease_token = gen_random_uuid(),
@@ -115,7 +121,8 @@ export const CLAIM = `
       ORDER BY c.run_after, c.job_id, c.seq
       LIMIT 1 FOR UPDATE OF c SKIP LOCKED))
   RETURNING c.id, c.job_id, c.seq, c.scope, c.cursor, c.attempts, c.max_attempts, c.lease_token,
-    j.kind, j.params, j.status AS job_status`
+    j.kind, j.params, j.status AS job_status,
+    set_config('synchronous_commit', 'off', true) AS synchronous_commit`
 
 /**
  * Marks a queued job started, after a claim of one of its chunks (as CLAIM's `job_status` asked),

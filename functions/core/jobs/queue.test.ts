@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import pg from 'pg'
 import { assert, describe, expect, it } from 'vitest'
 import { useTestDatabase } from '#test/database.ts'
 import { createJobQueue, type EnqueueRequest } from './queue.ts'
@@ -207,6 +208,23 @@ describe('job queue', () => {
       expect(
         await queue().checkpoint(fresh.lease, { page: 2 }, { fetched: 1, written: 1 }, 60_000),
       ).toEqual({ kind: 'ok' })
+    })
+
+    it('relaxes synchronous_commit for the claim’s own transaction only', async () => {
+      const client = new pg.Client({ connectionString: getDatabase().url })
+      await client.connect()
+      try {
+        const request = aJob({ scopes: [{ n: 1 }] })
+        const jobs = createJobQueue(client)
+        await jobs.enqueue(request)
+        assert(await jobs.claim({ kinds: [request.kind], leaseMs: 60_000 }))
+        const setting = await client.query<{ synchronous_commit: string }>(
+          'SHOW synchronous_commit',
+        )
+        expect(setting.rows[0]?.synchronous_commit).toBe('on')
+      } finally {
+        await client.end()
+      }
     })
 
     it('does not hand out a chunk before its run_after, nor kinds the worker does not run', async () => {
