@@ -8,6 +8,8 @@ export default defineConfig({
       'db/**/*.test.ts',
       'scripts/**/*.test.ts',
       'sandbox/**/*.test.ts',
+      'openapi/**/*.test.ts',
+      'client/**/*.test.ts',
     ],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,

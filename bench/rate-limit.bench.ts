@@ -5,7 +5,11 @@
 // Run: DATABASE_URL=postgres://… REDIS_URL=redis://127.0.0.1:6379 npm run bench -- bench/rate-limit.bench.ts
 import { randomUUID } from 'node:crypto'
 import { bench, describe } from 'vitest'
+import { createAdminKeyCheck } from '#core/auth/admin-key.ts'
+import { createGuard } from '#core/auth/guard.ts'
+import { createAppTokens } from '#core/auth/tokens.ts'
 import { systemClock } from '#core/clock.ts'
+import { createDatabase } from '#core/db/client.ts'
 import { createMemoryRateLimiter } from '#core/rate-limit/memory.ts'
 import { createPacer, type Pacer } from '#core/rate-limit/pacer.ts'
 import { enforceLimits, type RateLimiter, type RateLimitRule } from '#core/rate-limit/rules.ts'
@@ -97,5 +101,73 @@ describe('pacer.acquire', () => {
       await sharedPacer().acquire('pinecone')
     },
     options,
+  )
+})
+
+// What the request path adds to each request with a credential: the principal, read without a
+// database (docs/ARCHITECTURE.md, "Rate limits and pacing").
+describe('guard.identify (a bearer token, no database read)', () => {
+  const tokens = createAppTokens({
+    secret: 'bench-secret-key-that-is-at-least-32-bytes',
+    ttlHours: 24,
+    clock: systemClock,
+  })
+  const guard = createGuard({
+    // A pool that never connects: identify reads no database.
+    db: createDatabase({ url: 'postgres://unused@127.0.0.1:1/none', poolMax: 1, caCert: undefined })
+      .db,
+    log,
+    tokens,
+    adminKeys: createAdminKeyCheck([]),
+  })
+  const user = { id: randomUUID(), role: 'member' as const, tokenVersion: 0 }
+  let headers: Record<string, string> | undefined
+  bench(
+    'valid token',
+    async () => {
+      headers ??= {
+        authorization: `Bearer ${(await tokens.issue(user, { rememberMe: false })).token}`,
+      }
+      await guard.identify(headers)
+    },
+    options,
+  )
+  bench(
+    'made-up token',
+    async () => {
+      await guard.identify({ authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.c2ln' })
+    },
+    options,
+  )
+})
+
+// The waits the tests only order: a decision when the store is slower than its timeout, and the
+// fifth start on a budget of 4 per 200 ms.
+describe('waits', () => {
+  bench.skipIf(!redisAvailable)(
+    'decision with the store slower than a 300 ms timeout',
+    async () => {
+      const slow = createUpstashRateLimiter({
+        redis: createUpstashRedis({ url: bridge().url, token: bridge().token }),
+        timeoutMs: 300,
+      })
+      bridge().setDelay(600)
+      try {
+        await slow.consume(hourly, 'ip:203.0.113.9')
+      } finally {
+        bridge().setDelay(0)
+      }
+    },
+    { time: 1000, iterations: 5 },
+  )
+  bench(
+    'five starts on a budget of 4 per 200 ms, in-process',
+    async () => {
+      const paced = createPacer({ budgets: { jira: { limit: 4, windowMs: 200 } } })
+      for (let n = 0; n < 5; n++) {
+        await paced.acquire('jira')
+      }
+    },
+    { time: 1000, iterations: 5 },
   )
 })

@@ -124,6 +124,11 @@ export const jobChunks = pgTable(
     warning: text('warning'),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
+    // status = 'queued', for the claim index and the claim. Without statistics (before the first
+    // ANALYZE, or stale ones) the planner guesses 1 row in 200 for `status = 'queued'` but 1 in 2
+    // for a boolean column; with the former it may sort every queued chunk on each claim instead of
+    // reading the claim index in order and stopping at the first claimable one.
+    queued: boolean('queued').generatedAlwaysAs(sql`status = 'queued'`),
     ...timestamps,
   },
   (table) => [
@@ -131,9 +136,9 @@ export const jobChunks = pgTable(
     // The claim reads queued chunks by priority and run_after, running ones by lease expiry.
     index('job_chunks_claim_idx')
       .on(table.priority, table.runAfter, table.jobId, table.seq)
-      .where(sql`${table.status} = 'queued'`),
+      .where(sql`${table.queued}`),
     index('job_chunks_lease_idx').on(table.leaseExpiresAt).where(sql`${table.status} = 'running'`),
-    // "Has this job an open chunk?" after every chunk transition.
+    // A job's open chunks: a finishing chunk locks one (see FINISH), SETTLE looks for any.
     index('job_chunks_open_idx')
       .on(table.jobId)
       .where(sql`${table.status} in ('queued', 'running')`),

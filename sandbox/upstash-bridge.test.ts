@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Ratelimit } from '@upstash/ratelimit'
 import { Redis } from '@upstash/redis'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { useUpstashBridge } from '#test/redis.ts'
 import { startUpstashBridge, type UpstashBridge } from './upstash-bridge.ts'
 
@@ -34,6 +34,20 @@ async function call(
       : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   })
   return { status: res.status, body: (await res.json()) as unknown }
+}
+
+/** Waits (real time) until the bridge has answered every request since `before`, and one came. */
+async function repliesLanded(before: number): Promise<void> {
+  const landed = () => {
+    const sent = bridge().requests.slice(before)
+    return sent.length > 0 && sent.every((request) => request.status !== undefined)
+  }
+  for (let n = 0; !landed(); n++) {
+    if (n > 1000) {
+      throw new Error('the bridge never answered')
+    }
+    await sleep(10)
+  }
 }
 
 function limiterFor(target: UpstashBridge, limiter: Ratelimit['limiter'], timeout = 5_000) {
@@ -166,6 +180,16 @@ describe.skipIf(!redisAvailable)('upstash bridge', () => {
   })
 
   describe('rate limits through @upstash/ratelimit', () => {
+    // The windows follow Date.now(): pinned mid-minute, a run never straddles a window's end.
+    // Date only; the timers the client and the bridge's delay use stay real.
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(new Date('2026-06-01T12:00:30.000Z'))
+    })
+    afterEach(() => {
+      vi.useRealTimers()
+    })
+
     it.each([
       ['fixed window', Ratelimit.fixedWindow(3, '60 s')],
       ['sliding window', Ratelimit.slidingWindow(3, '60 s')],
@@ -212,11 +236,30 @@ describe.skipIf(!redisAvailable)('upstash bridge', () => {
     it('lets the limiter fail open with reason "timeout" when replies are slower than its timeout', async () => {
       const limiter = limiterFor(bridge(), Ratelimit.fixedWindow(3, '60 s'), 100)
       bridge().setDelay(400)
-      const started = Date.now()
+      const before = bridge().requests.length
       const result = await limiter.limit('caller-1')
       expect(result).toMatchObject({ success: true, limit: 0, remaining: 0, reason: 'timeout' })
-      expect(Date.now() - started).toBeLessThan(400)
-      await sleep(450) // let the delayed reply land before the next test
+      // The limiter gave up before the bridge answered anything.
+      const answered = bridge()
+        .requests.slice(before)
+        .filter((request) => request.status !== undefined)
+      expect(answered).toEqual([])
+      await repliesLanded(before) // the delayed reply lands before the next test
+    })
+
+    it('counts a fixed window the same whatever second of the minute it runs at', async () => {
+      for (const at of ['12:01:00.000', '12:01:59.999']) {
+        vi.setSystemTime(new Date(`2026-06-01T${at}Z`))
+        const results = await limitFiveTimes(limiterFor(bridge(), Ratelimit.fixedWindow(3, '60 s')))
+        expect(
+          results.map((r) => r.success),
+          at,
+        ).toEqual([true, true, true, false, false])
+        expect(
+          results.map((r) => r.reset),
+          at,
+        ).toEqual(Array(5).fill(Date.parse('2026-06-01T12:02:00.000Z')))
+      }
     })
   })
 
@@ -294,9 +337,16 @@ describe.skipIf(!redisAvailable)('upstash bridge', () => {
 
     it('delays every reply by the setDelay amount', async () => {
       bridge().setDelay(150)
-      const started = Date.now()
-      expect(await call(bridge(), ['ping'])).toEqual({ status: 200, body: { result: 'PONG' } })
-      expect(Date.now() - started).toBeGreaterThanOrEqual(140)
+      const events: string[] = []
+      // A 100 ms timer set before the bridge receives the request, so before its 150 ms one.
+      const timer = sleep(100).then(() => events.push('100 ms passed'))
+      const reply = call(bridge(), ['ping']).then((res) => {
+        events.push('reply')
+        return res
+      })
+      expect(await reply).toEqual({ status: 200, body: { result: 'PONG' } })
+      await timer
+      expect(events).toEqual(['100 ms passed', 'reply'])
     })
 
     it('records each request with its path and commands', async () => {

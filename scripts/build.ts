@@ -1,6 +1,6 @@
 // Bundles each function of project.yml into packages/<pkg>/<fn>/index.js (CommonJS, one file).
 import { mkdir, rm, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, relative } from 'node:path'
 import { build } from 'esbuild'
 import { type ProjectFunction, ROOT, readFunctions } from './project.ts'
 
@@ -10,11 +10,24 @@ const TARGETS: Record<string, string> = {
   'nodejs:24': 'node24',
 }
 
+export type BuildOptions = {
+  quiet?: boolean
+  /** The project directory whose packages/ receives the bundles (default: the repository). */
+  outDir?: string
+  /** Where the source maps go (default: .cache/sourcemaps). */
+  mapsDir?: string
+}
+
 /** Builds every function; returns them with their bundle paths. */
-export async function buildAll(options: { quiet?: boolean } = {}): Promise<ProjectFunction[]> {
-  await rm(join(ROOT, 'packages'), { recursive: true, force: true })
-  const functions = readFunctions()
-  await rm(join(ROOT, '.cache', 'sourcemaps'), { recursive: true, force: true })
+export async function buildAll(options: BuildOptions = {}): Promise<ProjectFunction[]> {
+  const outDir = options.outDir ?? ROOT
+  const mapsDir = options.mapsDir ?? join(ROOT, '.cache', 'sourcemaps')
+  await rm(join(outDir, 'packages'), { recursive: true, force: true })
+  const functions = readFunctions().map((fn) => ({
+    ...fn,
+    bundle: join(outDir, 'packages', fn.pkg, fn.name, 'index.js'),
+  }))
+  await rm(mapsDir, { recursive: true, force: true })
   await Promise.all(
     functions.map(async (fn) => {
       const result = await build({
@@ -36,7 +49,7 @@ export async function buildAll(options: { quiet?: boolean } = {}): Promise<Proje
       })
       for (const file of result.outputFiles) {
         const target = file.path.endsWith('.map')
-          ? join(ROOT, '.cache', 'sourcemaps', fn.pkg, fn.name, 'index.js.map')
+          ? join(mapsDir, fn.pkg, fn.name, 'index.js.map')
           : file.path
         await mkdir(dirname(target), { recursive: true })
         await writeFile(target, file.contents)
@@ -45,7 +58,7 @@ export async function buildAll(options: { quiet?: boolean } = {}): Promise<Proje
   )
   if (!options.quiet) {
     for (const fn of functions) {
-      process.stdout.write(`built ${fn.pkg}/${fn.name} → ${fn.bundle.slice(ROOT.length + 1)}\n`)
+      process.stdout.write(`built ${fn.pkg}/${fn.name} → ${relative(ROOT, fn.bundle)}\n`)
     }
   }
   return functions

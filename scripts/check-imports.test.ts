@@ -58,4 +58,65 @@ describe('import rules', () => {
       }),
     ).toEqual(['functions/core/auth: folders import in a cycle'])
   })
+
+  it('lets the client import types from the functions, and nothing at run time but itself', () => {
+    expect(
+      rulesBroken({
+        'client/api.ts': [
+          "import type { JobView } from '#core/jobs/job-view.ts'",
+          "import type { UserView } from '../functions/v1/login/handler.ts'",
+          "export type { BackfillJiraInput } from '#pipelines/jira/inputs.ts'",
+          "import type * as v from 'valibot'",
+          "import { readJson } from './http.ts'",
+          "export type Code = 'node:crypto' | 'valibot'",
+          "export function f(code = 'from') {\n  return code\n}",
+        ].join('\n'),
+        'client/http.ts': 'export const readJson = 1',
+      }),
+    ).toEqual([])
+    expect(
+      rulesBroken({
+        'client/api.ts': [
+          "import { isActive } from '#core/jobs/job-view.ts'",
+          "import { type JobView } from '#core/jobs/job-view.ts'",
+          "import * as v from 'valibot'",
+          "import { createHash } from 'node:crypto'",
+          "import type { Buffer } from 'node:buffer'",
+          "import type { Fake } from '#sandbox/fakes/jira.ts'",
+          "const m = await import('#test/harness.ts')",
+        ].join('\n'),
+      }),
+    ).toEqual([
+      'client/api.ts: client imports only types from the functions (import type)',
+      'client/api.ts: client imports only types from the functions (import type)',
+      'client/api.ts: client imports no package at run time',
+      'client/api.ts: client runs in browsers: no node: module',
+      'client/api.ts: client runs in browsers: no node: module',
+      'client/api.ts: client may not import sandbox',
+      'client/api.ts: client may not import test',
+    ])
+  })
+
+  it('keeps the OpenAPI generator and the client out of everything that runs in a function', () => {
+    expect(
+      rulesBroken({
+        'openapi/document.ts': "import { SignInBody } from '../functions/v1/login/handler.ts'",
+        'scripts/openapi.ts': "import { buildOpenApiDocument } from '#openapi/document.ts'",
+        'scripts/backfill.ts': "import { createApiClient } from '#client/api.ts'",
+        'functions/v1/openapi/index.ts': "import document from '../../../openapi.json'",
+      }),
+    ).toEqual([])
+    expect(
+      rulesBroken({
+        'functions/v1/openapi/handler.ts':
+          "import { buildOpenApiDocument } from '#openapi/document.ts'",
+        'functions/core/http/router.ts': "import type { Api } from '#client/api.ts'",
+        'openapi/document.ts': "import { createApiClient } from '#client/api.ts'",
+      }),
+    ).toEqual([
+      'functions/v1/openapi/handler.ts: entry may not import openapi',
+      'functions/core/http/router.ts: core may not import client',
+      'openapi/document.ts: openapi may not import client',
+    ])
+  })
 })

@@ -1,13 +1,25 @@
 // The dependency rules of docs/ARCHITECTURE.md ("Layers"), checked on every import of every
 // TypeScript file: entries → pipelines → core → db; nothing that runs in a function reaches the
-// sandbox, the tests or the scripts; no two folders import each other, directly or around a loop.
+// sandbox, the tests, the scripts, the OpenAPI generator or the client; the client (which runs in
+// browsers) imports nothing at run time but itself, and only types from elsewhere; no two folders
+// import each other, directly or around a loop.
 // Run by `npm run check`; exits 1 and names each offending import.
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { posix } from 'node:path'
 import { ROOT } from './project.ts'
 
-type Layer = 'entry' | 'pipelines' | 'core' | 'db' | 'sandbox' | 'test' | 'scripts' | 'bench'
+type Layer =
+  | 'entry'
+  | 'pipelines'
+  | 'core'
+  | 'db'
+  | 'sandbox'
+  | 'test'
+  | 'scripts'
+  | 'bench'
+  | 'openapi'
+  | 'client'
 
 // What each layer's non-test files may import (a test file may import anything).
 const ALLOWED: Record<Layer, readonly Layer[]> = {
@@ -16,10 +28,16 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   core: ['core', 'db'],
   db: ['db'],
   sandbox: ['sandbox'],
-  test: ['test', 'sandbox', 'entry', 'pipelines', 'core', 'db'],
-  scripts: ['scripts', 'sandbox', 'entry', 'pipelines', 'core', 'db'],
+  test: ['test', 'sandbox', 'entry', 'pipelines', 'core', 'db', 'openapi', 'client'],
+  scripts: ['scripts', 'sandbox', 'entry', 'pipelines', 'core', 'db', 'openapi', 'client'],
   bench: ['bench', 'test', 'sandbox', 'pipelines', 'core', 'db'],
+  openapi: ['openapi', 'entry', 'pipelines', 'core', 'db'],
+  client: ['client'],
 }
+
+// What the client may import as types only (`import type`, erased from every bundle): the shapes
+// the functions answer and validate. A value import of them would carry server code to browsers.
+const CLIENT_TYPES_FROM: readonly Layer[] = ['entry', 'pipelines', 'core', 'db', 'openapi']
 
 const ALIASES: Record<string, string> = {
   '#core/': 'functions/core/',
@@ -27,10 +45,15 @@ const ALIASES: Record<string, string> = {
   '#db/': 'db/',
   '#sandbox/': 'sandbox/',
   '#test/': 'test/',
+  '#openapi/': 'openapi/',
+  '#client/': 'client/',
 }
 
+// An import or re-export `… from '<specifier>'` (group 1: the names between, only identifiers,
+// braces, commas, `*` and spaces; group 2: the specifier), a bare `import '<specifier>'` (group 3),
+// or a dynamic import (group 4).
 const IMPORT =
-  /(?:^|\n)\s*(?:import|export)\s[^'"]*?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g
+  /(?:^|\n)\s*(?:import|export)\s+([\w\s{},*$]*?)\s*from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g
 
 /** The layer of a repository path, or undefined for files outside the layers (configs). */
 export function layerOf(path: string): Layer | undefined {
@@ -47,6 +70,8 @@ export function layerOf(path: string): Layer | undefined {
     test: 'test',
     scripts: 'scripts',
     bench: 'bench',
+    openapi: 'openapi',
+    client: 'client',
   }
   return top ? layers[top] : undefined
 }
@@ -86,12 +111,25 @@ export function findViolations(files: readonly string[], read: (path: string) =>
       continue
     }
     for (const match of read(from).matchAll(IMPORT)) {
-      const to = resolveImport(from, match[1] ?? match[2] ?? '')
-      const toLayer = to && layerOf(to)
-      if (!to || !toLayer || isTest(from)) {
+      const specifier = match[2] ?? match[3] ?? match[4] ?? ''
+      const typeOnly = /^type\s/.test(match[1] ?? '')
+      const to = resolveImport(from, specifier)
+      const toLayer = to ? layerOf(to) : undefined
+      if (isTest(from)) {
         continue
       }
-      if (!ALLOWED[fromLayer].includes(toLayer)) {
+      if (fromLayer === 'client') {
+        const rule = clientRule(specifier, toLayer, typeOnly)
+        if (rule) {
+          violations.push({ from, to: to ?? specifier, rule })
+        }
+      }
+      if (!to || !toLayer) {
+        continue
+      }
+      // The client's imports of the functions' types are judged by clientRule above.
+      const typeFromServer = fromLayer === 'client' && CLIENT_TYPES_FROM.includes(toLayer)
+      if (!ALLOWED[fromLayer].includes(toLayer) && !typeFromServer) {
         violations.push({ from, to, rule: `${fromLayer} may not import ${toLayer}` })
       }
       const fromFunction = from.split('/').slice(0, 3).join('/')
@@ -112,6 +150,25 @@ export function findViolations(files: readonly string[], read: (path: string) =>
     })
   }
   return violations
+}
+
+// The client's own rules, beyond its layer: it runs in browsers, so no Node module at all, and no
+// package at run time (types are erased).
+function clientRule(
+  specifier: string,
+  toLayer: Layer | undefined,
+  typeOnly: boolean,
+): string | undefined {
+  if (specifier.startsWith('node:')) {
+    return 'client runs in browsers: no node: module'
+  }
+  if (!toLayer && !specifier.startsWith('.') && !specifier.startsWith('#') && !typeOnly) {
+    return 'client imports no package at run time'
+  }
+  if (toLayer && toLayer !== 'client' && CLIENT_TYPES_FROM.includes(toLayer) && !typeOnly) {
+    return 'client imports only types from the functions (import type)'
+  }
+  return undefined
 }
 
 // Tarjan's strongly connected components: each one of several units is a cycle.

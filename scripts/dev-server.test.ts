@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -33,7 +33,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       banner.push(line)
-      const key = /X-Admin-Key: (\S+)/.exec(line)
+      const key = /X-Admin-Key: ([A-Za-z0-9_-]+)/.exec(line)
       if (key?.[1]) {
         adminKey = key[1]
       }
@@ -69,7 +69,10 @@ describe('npm start (the local server)', () => {
     const live = await call('v1/health')
     expect(live.status).toBe(200)
     expect(live.headers.get('x-request-id')).toBeTruthy()
-    const deep = await call('v1/health?deep=1')
+    // One Content-Type header: fetch would join two into "application/json, application/json".
+    expect(live.headers.get('content-type')).toBe('application/json')
+    // Deep checks run for an admin (or a monitor token) only.
+    const deep = await call('v1/health?deep=1', { headers: { 'x-admin-key': adminKey } })
     expect(deep.status, JSON.stringify(deep.body)).toBe(200)
     expect(Object.keys(deep.body.checks)).toEqual(
       expect.arrayContaining(['database', 'migrations', 'rateLimit', 'pinecone', 'queue']),
@@ -118,5 +121,27 @@ describe('npm start (the local server)', () => {
     expect(preflight.status).toBe(204)
     expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:5173')
     expect((await call('v1/nothing')).status).toBe(404)
+  })
+})
+
+describe('npm start when it cannot start', () => {
+  it('names the step and its cause', () => {
+    const result = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'dev-server.ts')],
+      {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none',
+          PORT: '0',
+        },
+        encoding: 'utf8',
+      },
+    )
+    expect(result.status).toBe(1)
+    expect(result.stderr.trim()).toBe(
+      'local server failed to start: applying migrations to DATABASE_URL: connect ECONNREFUSED 127.0.0.1:1',
+    )
   })
 })

@@ -2,22 +2,46 @@
 // context shapes; scheduled functions on their crons; embedded PostgreSQL and the sandbox fakes
 // when the environment names no real ones.
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import { once } from 'node:events'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import pg from 'pg'
 import { applyMigrations } from '#db/migrate.ts'
-import { startEmbeddedPostgres } from '#sandbox/embedded-postgres.ts'
+import { choosePort, startEmbeddedPostgres } from '#sandbox/embedded-postgres.ts'
 import { startSandbox } from '#sandbox/sandbox.ts'
 import { cronMatches } from './cron.ts'
+import { describeFailure } from './describe-failure.ts'
+import {
+  type Activation,
+  type Answer,
+  activationContext,
+  failedActivationAnswer,
+  type Main,
+  runActivation,
+  timeoutOf,
+  toAnswer,
+  toWebEvent,
+} from './local-platform.ts'
 import { ROOT, readFunctions } from './project.ts'
 
-type Main = (event: unknown, context: unknown) => Promise<Record<string, unknown>>
 type LocalFunction = ReturnType<typeof readFunctions>[number] & { main: Main }
 
 const DATA = join(ROOT, '.data')
+const EMBEDDED_POSTGRES_PORT = 54329
 const say = (line = '') => process.stdout.write(`${line}\n`)
+
+/** A start-up step failed; the message says which step and why. */
+class StartError extends Error {
+  override readonly name = 'StartError'
+}
+
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (err) {
+    throw new StartError(`${what}: ${describeFailure(err)}`, { cause: err })
+  }
+}
 
 // A value kept in .data/ so tokens and keys survive restarts of the local server.
 function persisted(name: string, make: () => string): string {
@@ -34,19 +58,30 @@ function persisted(name: string, make: () => string): string {
 async function ensureDatabase(notes: string[]): Promise<void> {
   if (!process.env.DATABASE_URL) {
     const dataDir = join(DATA, 'postgres')
+    const port = await choosePort(EMBEDDED_POSTGRES_PORT)
+    if (port !== EMBEDDED_POSTGRES_PORT) {
+      say(`port ${EMBEDDED_POSTGRES_PORT} is in use, so the embedded PostgreSQL takes ${port}`)
+    }
     say(
       existsSync(join(dataDir, 'PG_VERSION'))
         ? 'starting the embedded PostgreSQL…'
         : 'creating the embedded PostgreSQL in .data/postgres (first start only)…',
     )
-    const server = await startEmbeddedPostgres({ dataDir, port: 54329 })
-    const admin = new pg.Client({ connectionString: server.url })
-    await admin.connect()
-    const found = await admin.query("select 1 from pg_database where datname = 'agent_pm'")
-    if (found.rowCount === 0) {
-      await admin.query('create database agent_pm')
-    }
-    await admin.end()
+    const server = await step('starting the embedded PostgreSQL', () =>
+      startEmbeddedPostgres({ dataDir, port }),
+    )
+    await step('creating the agent_pm database', async () => {
+      const admin = new pg.Client({ connectionString: server.url })
+      await admin.connect()
+      try {
+        const found = await admin.query("select 1 from pg_database where datname = 'agent_pm'")
+        if (found.rowCount === 0) {
+          await admin.query('create database agent_pm')
+        }
+      } finally {
+        await admin.end()
+      }
+    })
     process.env.DATABASE_URL = server.url.replace(/\/postgres$/, '/agent_pm')
     notes.push(
       `database: embedded PostgreSQL, data in .data/postgres (${process.env.DATABASE_URL})`,
@@ -55,7 +90,8 @@ async function ensureDatabase(notes: string[]): Promise<void> {
     notes.push('database: DATABASE_URL')
   }
   say('applying migrations…')
-  await applyMigrations(process.env.DATABASE_URL)
+  const url = process.env.DATABASE_URL
+  await step('applying migrations to DATABASE_URL', () => applyMigrations(url))
 }
 
 function defaultSecrets(notes: string[]): { adminKey?: string } {
@@ -79,66 +115,96 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
-function context(fn: LocalFunction, namespace: string) {
-  const timeout = Number(fn.limits.timeout ?? 60_000)
-  const deadline = Date.now() + timeout
-  return {
-    functionName: `/${namespace}/${fn.pkg}/${fn.name}`,
-    functionVersion: '0.0.0',
-    namespace,
-    activationId: randomUUID().replaceAll('-', ''),
-    deadline,
-    getRemainingTimeInMillis: () => deadline - Date.now(),
-  }
+function send(res: ServerResponse, answer: Answer) {
+  res.writeHead(answer.status, answer.headers)
+  res.end(answer.body)
 }
 
-// The platform's answer: object bodies become JSON; the result may not exceed 1 MB.
-function respond(res: ServerResponse, result: Record<string, unknown>) {
-  const headers = (result.headers ?? {}) as Record<string, string>
-  const status = Number(result.statusCode ?? (result.body === undefined ? 204 : 200))
-  const body =
-    result.body === undefined
-      ? ''
-      : typeof result.body === 'string'
-        ? result.body
-        : JSON.stringify(result.body)
-  if (Buffer.byteLength(body) > 1024 * 1024) {
-    res.writeHead(502, { 'content-type': 'application/json' })
-    res.end(
-      JSON.stringify({ error: 'The action produced a response that exceeded the allowed length.' }),
-    )
-    return
+// The activation record's line for a failed run, as `doctl serverless activations` would show it.
+function logFailure(fn: LocalFunction, activation: Activation) {
+  if (activation.kind !== 'result') {
+    say(`[${fn.pkg}/${fn.name}] ${activation.message}`)
   }
-  res.writeHead(status, {
-    ...(body && typeof result.body !== 'string' && { 'content-type': 'application/json' }),
-    ...headers,
-  })
-  res.end(body)
 }
 
 async function main() {
   if (existsSync(join(ROOT, '.env'))) {
-    process.loadEnvFile(join(ROOT, '.env'))
+    await step('reading .env', async () => process.loadEnvFile(join(ROOT, '.env')))
   }
+  // Deployed functions get APP_ENV=production from project.yml; locally it is development
+  // unless the environment says otherwise, and the functions never guess it.
+  process.env.APP_ENV ||= 'development'
   const notes: string[] = []
   await ensureDatabase(notes)
   const { adminKey } = defaultSecrets(notes)
   say('starting fakes for the upstreams the environment leaves unset (if any)…')
-  const sandbox = await startSandbox(notes)
+  const sandbox = await step('starting the sandbox', () => startSandbox(notes))
 
   const functions: LocalFunction[] = []
   for (const fn of readFunctions()) {
-    const module = (await import(fn.source)) as { main: Main }
+    const module = await step(
+      `loading ${fn.pkg}/${fn.name}`,
+      async () => (await import(fn.source)) as { main: Main },
+    )
     functions.push({ ...fn, main: module.main })
   }
   const namespace = process.env.NAMESPACE || 'local'
   const wantedPort = Number(process.env.PORT ?? 3000)
   const prefix = `/api/v1/web/${namespace}/`
 
+  // DigitalOcean's invoke API for any function: the JSON body is the event. `?blocking=true`
+  // waits and answers the activation (`&result=true`: its result alone); otherwise 202 with the
+  // activation id at once, the function running on, as the platform's asynchronous invocation.
+  const invokePrefix = `/api/v1/namespaces/${namespace}/actions/`
+  async function invoke(req: IncomingMessage, res: ServerResponse, url: URL) {
+    const name = url.pathname.slice(invokePrefix.length)
+    const fn = functions.find((candidate) => `${candidate.pkg}/${candidate.name}` === name)
+    let event: unknown
+    try {
+      event = JSON.parse((await readBody(req)).toString('utf8') || '{}')
+    } catch {
+      send(
+        res,
+        toAnswer({ statusCode: 400, body: { error: 'The request content was malformed.' } }),
+      )
+      return
+    }
+    if (!fn) {
+      send(
+        res,
+        toAnswer({ statusCode: 404, body: { error: 'The requested resource does not exist.' } }),
+      )
+      return
+    }
+    const context = activationContext(fn, namespace)
+    const running = runActivation(fn.main, event, context, timeoutOf(fn)).then((activation) => {
+      logFailure(fn, activation)
+      return activation
+    })
+    if (url.searchParams.get('blocking') !== 'true') {
+      send(res, toAnswer({ statusCode: 202, body: { activationId: context.activationId } }))
+      return
+    }
+    const activation = await running
+    const result = activation.kind === 'result' ? activation.result : { error: 'timeout' }
+    const body =
+      url.searchParams.get('result') === 'true'
+        ? result
+        : {
+            activationId: context.activationId,
+            response: { success: activation.kind === 'result', result },
+          }
+    send(res, toAnswer({ statusCode: 200, body }))
+  }
+
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1')
       if (sandbox && (await sandbox.handle(req, res, url))) {
+        return
+      }
+      if (req.method === 'POST' && url.pathname.startsWith(invokePrefix)) {
+        await invoke(req, res, url)
         return
       }
       const [pkg, name, ...rest] = url.pathname.startsWith(prefix)
@@ -148,7 +214,10 @@ async function main() {
         (candidate) => candidate.pkg === pkg && candidate.name === name && candidate.web !== false,
       )
       if (!fn) {
-        respond(res, { statusCode: 404, body: { error: 'The requested resource does not exist.' } })
+        send(
+          res,
+          toAnswer({ statusCode: 404, body: { error: 'The requested resource does not exist.' } }),
+        )
         return
       }
       const body = await readBody(req)
@@ -164,28 +233,35 @@ async function main() {
         : peer
       headers['x-forwarded-proto'] = 'http'
       headers['x-request-id'] ||= randomUUID()
-      const event = {
-        http: {
-          method: req.method ?? 'GET',
-          path: rest.length ? `/${rest.join('/')}` : '',
-          headers,
-          queryString: url.search.replace(/^\?/, ''),
-          body: body.toString('utf8'),
-          isBase64Encoded: false,
-        },
-      }
-      try {
-        respond(res, await fn.main(event, context(fn, namespace)))
-      } catch {
-        respond(res, {
-          statusCode: 502,
-          body: { error: 'The action did not produce a valid response.' },
-        })
-      }
+      const event = toWebEvent({
+        method: req.method ?? 'GET',
+        path: rest.length ? `/${rest.join('/')}` : '',
+        search: url.search,
+        headers,
+        body,
+      })
+      const context = activationContext(fn, namespace)
+      const activation = await runActivation(fn.main, event, context, timeoutOf(fn))
+      logFailure(fn, activation)
+      send(
+        res,
+        activation.kind === 'result'
+          ? toAnswer(activation.result)
+          : failedActivationAnswer(context.activationId),
+      )
     })()
   })
-  server.listen(wantedPort, '127.0.0.1')
-  await once(server, 'listening')
+  await step(
+    `listening on 127.0.0.1:${wantedPort}`,
+    () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(wantedPort, '127.0.0.1', () => {
+          server.off('error', reject)
+          resolve()
+        })
+      }),
+  )
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : wantedPort
 
@@ -197,12 +273,14 @@ async function main() {
         sourceDetails: { cron: string; withBody?: unknown }
       }>) {
         if (cronMatches(trigger.sourceDetails.cron, now)) {
-          void fn.main(trigger.sourceDetails.withBody ?? {}, context(fn, namespace)).then(
-            (result) =>
-              result.ok === false &&
-              say(`[cron] ${fn.pkg}/${fn.name} failed: ${JSON.stringify(result)}`),
-            (err: unknown) => say(`[cron] ${fn.pkg}/${fn.name} failed: ${String(err)}`),
-          )
+          const event = trigger.sourceDetails.withBody ?? {}
+          const context = activationContext(fn, namespace)
+          void runActivation(fn.main, event, context, timeoutOf(fn)).then((activation) => {
+            logFailure(fn, activation)
+            if (activation.kind === 'result' && activation.result.ok === false) {
+              say(`[${fn.pkg}/${fn.name}] failed: ${JSON.stringify(activation.result)}`)
+            }
+          })
         }
       }
     }
@@ -239,12 +317,18 @@ async function main() {
   }
   sandbox?.banner(say, `http://127.0.0.1:${port}`)
   say()
-  say(`try: curl ${base}v1/health?deep=1`)
+  const key = adminKey ? ` -H 'X-Admin-Key: ${adminKey}'` : ''
+  say(`try: curl ${base}v1/health?deep=1${key}`)
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(
-    `local server failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  )
+  // A failed step names itself and its cause; anything else is a bug and keeps its stack.
+  const reason =
+    err instanceof StartError
+      ? err.message
+      : err instanceof Error
+        ? (err.stack ?? describeFailure(err))
+        : describeFailure(err)
+  process.stderr.write(`local server failed to start: ${reason}\n`)
   process.exit(1)
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { pollDelaySeconds, renderProgress } from './progress-bar.ts'
+import { renderJobRow, renderProgress } from './progress-bar.ts'
 
 const progress = {
   chunksTotal: 8,
@@ -40,27 +40,16 @@ describe('renderProgress', () => {
   })
 })
 
-describe('pollDelaySeconds', () => {
-  const reply = (status: number, headers: Record<string, string>) => ({
-    status,
-    headers: new Headers(headers),
-  })
-
-  it('spreads the remaining per-client budget over the window, keeping half of it', () => {
-    expect(
-      pollDelaySeconds(reply(200, { 'RateLimit-Remaining': '199', 'RateLimit-Reset': '3600' })),
-    ).toBe(37)
-    expect(
-      pollDelaySeconds(reply(200, { 'RateLimit-Remaining': '150', 'RateLimit-Reset': '60' })),
-    ).toBe(2)
-    expect(
-      pollDelaySeconds(reply(200, { 'RateLimit-Remaining': '3', 'RateLimit-Reset': '3000' })),
-    ).toBe(60)
-  })
-
-  it("waits out a 429's Retry-After, and backs off without headers", () => {
-    expect(pollDelaySeconds(reply(429, { 'Retry-After': '120' }))).toBe(120)
-    expect(pollDelaySeconds(reply(503, {}))).toBe(30)
-    expect(pollDelaySeconds(reply(200, {}))).toBe(20)
+describe('renderJobRow', () => {
+  it('shows the id, the creation minute in UTC and a short bar', () => {
+    const job = {
+      id: '00000000-0000-4000-8000-000000000001',
+      createdAt: '2026-06-01T12:34:56.789Z',
+      status: 'succeeded' as const,
+      progress: { ...progress, chunksDone: 8, chunksFailed: 0, etaSeconds: null },
+    }
+    expect(renderJobRow(job)).toBe(
+      '00000000-0000-4000-8000-000000000001  2026-06-01 12:34  [############]  8/8 chunks · 1,234 written · 56/s · succeeded',
+    )
   })
 })

@@ -1,4 +1,4 @@
-// What the backfill command shows of a job, and how often it asks.
+// What the backfill command shows of a job.
 import type { JobView } from '#core/jobs/job-view.ts'
 
 function duration(seconds: number): string {
@@ -43,20 +43,10 @@ export function renderProgress(job: Pick<JobView, 'status' | 'progress'>, width 
   return parts.join(' · ').replace(' · ', '  ')
 }
 
-/**
- * Seconds until the next poll: every request counts against the per-client limit (200 an hour),
- * so spread what remains of the window over it; wait out a 429's Retry-After.
- */
-export function pollDelaySeconds(reply: { status: number; headers: Headers }): number {
-  const retryAfter = Number(reply.headers.get('retry-after'))
-  if (reply.status === 429 || reply.status === 503) {
-    return Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : 30
-  }
-  const remaining = Number(reply.headers.get('ratelimit-remaining'))
-  const reset = Number(reply.headers.get('ratelimit-reset'))
-  if (!Number.isFinite(remaining) || !Number.isFinite(reset) || remaining <= 0) {
-    return 20
-  }
-  // Keep half of the budget for everything else this address does.
-  return Math.min(60, Math.max(2, Math.ceil((reset / remaining) * 2)))
+/** A line of `npm run backfill -- jobs`: id, when it was created (UTC), and its progress. */
+export function renderJobRow(
+  job: Pick<JobView, 'id' | 'createdAt' | 'status' | 'progress'>,
+): string {
+  const created = job.createdAt.slice(0, 16).replace('T', ' ')
+  return `${job.id}  ${created}  ${renderProgress(job, 12)}`
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildAll } from '../scripts/build.ts'
@@ -50,6 +51,11 @@ const cases: Array<{
 }> = [
   { fn: 'v1/health', event: aWebEvent(), expect: (r) => expect(r.statusCode).toBe(200) },
   {
+    fn: 'v1/openapi',
+    event: aWebEvent(),
+    expect: (r) => expect(r.body).toMatchObject({ openapi: '3.1.1' }),
+  },
+  {
     fn: 'v1/login',
     event: aWebEvent({ method: 'POST', rawBody: '{"credential":' }),
     expect: (r) => expect(r.statusCode).toBe(400),
@@ -84,6 +90,14 @@ const cases: Array<{
 describe('built bundles', () => {
   it('writes one CommonJS file per function of project.yml', () => {
     expect(built.map((fn) => `${fn.pkg}/${fn.name}`).sort()).toEqual(cases.map((c) => c.fn).sort())
+  })
+
+  it('keeps the OpenAPI generator out of every bundle (v1/openapi carries the document as data)', () => {
+    for (const fn of built) {
+      const code = readFileSync(fn.bundle, 'utf8')
+      expect(code, `${fn.pkg}/${fn.name}`).not.toContain('cannot be converted to JSON Schema')
+      expect(code, `${fn.pkg}/${fn.name}`).not.toContain('openapi-schema-validator')
+    }
   })
 
   for (const runtime of ['node 20 (local)', 'node 22 (nodejs:22)']) {

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { SETTINGS } from '#core/config.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 const project = parse(readFileSync(join(ROOT, 'project.yml'), 'utf8'))
@@ -68,7 +69,7 @@ describe('project.yml', () => {
     }
   })
 
-  it('declares the seven functions of the design with an explicit runtime and limits', () => {
+  it('declares the eight functions of the design with an explicit runtime and limits', () => {
     expect(functions.map(({ pkg, fn }) => `${pkg}/${fn.name}`).sort()).toEqual([
       'jobs/cleanup',
       'jobs/sync',
@@ -77,6 +78,7 @@ describe('project.yml', () => {
       'v1/backfill-tempo',
       'v1/health',
       'v1/login',
+      'v1/openapi',
     ])
     for (const { fn } of functions) {
       expect(fn.runtime, fn.name).toBe('nodejs:22')
@@ -113,15 +115,61 @@ describe('project.yml', () => {
     }
   })
 
-  it('reads configuration from environment placeholders, never from parameters', () => {
+  it('carries the settings every deployment needs as placeholders, and APP_ENV as production', () => {
     const text = readFileSync(join(ROOT, 'project.yml'), 'utf8')
     expect(text).not.toMatch(/^\s*parameters:/m)
-    for (const [name, value] of Object.entries(project.environment as Record<string, string>)) {
-      expect(value).toBe(`\${${name}}`)
+    const environment = project.environment as Record<string, string>
+    expect(environment.APP_ENV).toBe('production')
+    const placeholders = Object.entries(environment).filter(([name]) => name !== 'APP_ENV')
+    for (const [name, value] of placeholders) {
+      expect(value, name).toBe(`\${${name}}`)
     }
+    // A placeholder for an optional setting would stop every deployment that leaves it unset.
+    const required = SETTINGS.filter((setting) => setting.requiredInProduction)
+      .map((setting) => setting.name)
+      .filter((name) => name !== 'APP_ENV')
+    expect(placeholders.map(([name]) => name).sort()).toEqual([...required].sort())
+    // The deployer substitutes anywhere in the file, comments included.
+    expect(text.match(/\$\{[^}]*\}/g)?.length).toBe(placeholders.length)
+  })
+
+  it("agrees with the README's configuration table: required, optional and fixed alike", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    const section = readme.slice(
+      readme.indexOf('## Configuration'),
+      readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
+    )
+    const documented = new Map<string, string>()
+    for (const row of section.matchAll(/^\| ((?:`[A-Z0-9_]+`(?:, )?)+) \| (\w+) \|/gm)) {
+      for (const name of (row[1] ?? '').matchAll(/`([A-Z0-9_]+)`/g)) {
+        documented.set(name[1] ?? '', row[2] ?? '')
+      }
+    }
+    const environment = project.environment as Record<string, string>
+    const expected = (name: string, requiredInProduction: boolean) =>
+      name in environment && !environment[name]?.startsWith('${')
+        ? 'fixed'
+        : requiredInProduction
+          ? 'required'
+          : 'optional'
+    for (const { name, requiredInProduction } of SETTINGS) {
+      expect(documented.get(name), `README row for ${name}`).toBe(
+        expected(name, requiredInProduction),
+      )
+    }
+    const settingNames = new Set(SETTINGS.map((setting) => setting.name))
+    for (const [name, deploy] of documented) {
+      expect(
+        settingNames.has(name) || deploy === 'local',
+        `README documents ${name} as ${deploy}`,
+      ).toBe(true)
+    }
+  })
+
+  it('lists every setting in .env.example', () => {
     const example = readFileSync(join(ROOT, '.env.example'), 'utf8')
-    for (const name of Object.keys(project.environment)) {
-      expect(example, `.env.example lacks ${name}`).toMatch(new RegExp(`^${name}=`, 'm'))
+    for (const { name } of SETTINGS) {
+      expect(example, `.env.example lacks ${name}`).toMatch(new RegExp(`^#? ?${name}=`, 'm'))
     }
   })
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { testEnv } from '#test/config.ts'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, loadConfig, SETTINGS } from './config.ts'
 
 function configError(env: Record<string, string | undefined>): string {
   try {
@@ -40,6 +40,41 @@ describe('loadConfig', () => {
     expect(configError(testEnv({ GOOGLE_CLIENT_ID: '' }))).toContain('GOOGLE_CLIENT_ID')
     expect(configError(testEnv({ ALLOWED_EMAIL_DOMAINS: ' , ' }))).toContain(
       'ALLOWED_EMAIL_DOMAINS',
+    )
+  })
+
+  it('treats every allowed domain as a Workspace domain unless WORKSPACE_DOMAINS says otherwise', () => {
+    const domains = { ALLOWED_EMAIL_DOMAINS: 'example.com, gmail.com' }
+    expect(loadConfig(testEnv(domains)).auth.workspaceDomains).toEqual(['example.com', 'gmail.com'])
+    const some = loadConfig(testEnv({ ...domains, WORKSPACE_DOMAINS: 'Example.com' }))
+    expect(some.auth.workspaceDomains).toEqual(['example.com'])
+    const none = loadConfig(testEnv({ ...domains, WORKSPACE_DOMAINS: 'none' }))
+    expect(none.auth.workspaceDomains).toEqual([])
+    expect(configError(testEnv({ ...domains, WORKSPACE_DOMAINS: 'other.org' }))).toBe(
+      'Missing or invalid environment variables: WORKSPACE_DOMAINS',
+    )
+  })
+
+  it('refuses e-mails and domains that are not plain ASCII (the Kelvin sign lower-cases to k)', () => {
+    expect(configError(testEnv({ ADMIN_EMAILS: 'lea\u212a@example.com' }))).toContain(
+      'ADMIN_EMAILS',
+    )
+    expect(configError(testEnv({ ALLOWED_EMAIL_DOMAINS: 'exampl\u00e9.com' }))).toContain(
+      'ALLOWED_EMAIL_DOMAINS',
+    )
+    expect(configError(testEnv({ WORKSPACE_DOMAINS: 'example.co\u212a' }))).toContain(
+      'WORKSPACE_DOMAINS',
+    )
+  })
+
+  it('reads monitor token digests like admin key digests', () => {
+    const digest = 'a'.repeat(64)
+    expect(loadConfig(testEnv({ MONITOR_TOKEN_SHA256: digest })).auth.monitorTokenDigests).toEqual([
+      digest,
+    ])
+    expect(loadConfig(testEnv()).auth.monitorTokenDigests).toEqual([])
+    expect(configError(testEnv({ MONITOR_TOKEN_SHA256: 'not-a-digest' }))).toContain(
+      'MONITOR_TOKEN_SHA256',
     )
   })
 
@@ -99,4 +134,53 @@ describe('loadConfig', () => {
         .adminKeyDigests,
     ).toEqual([digest, 'b'.repeat(64)])
   })
+
+  it('never takes a blank or missing APP_ENV for development', () => {
+    for (const blank of ['', '  ', undefined]) {
+      const error = (() => {
+        try {
+          loadConfig(testEnv({ APP_ENV: blank }))
+          return undefined
+        } catch (err) {
+          return err
+        }
+      })()
+      expect(error).toBeInstanceOf(ConfigError)
+      expect((error as ConfigError).variables).toEqual(['APP_ENV'])
+    }
+  })
 })
+
+describe('SETTINGS', () => {
+  it('marks as required in production exactly the settings without a usable default there', () => {
+    const required = SETTINGS.filter((setting) => setting.requiredInProduction).map((s) => s.name)
+    expect(required).toEqual(
+      expect.arrayContaining(['APP_ENV', 'DATABASE_URL', 'JWT_SECRET_KEY', 'JIRA_API_TOKEN']),
+    )
+    expect(required).not.toContain('LOG_LEVEL')
+    expect(required).not.toContain('PINECONE_NAMESPACE')
+    expect(required).not.toContain('JWT_SECRET_KEY_PREVIOUS')
+    // The list is the schema: a production config loads from the required settings alone.
+    const minimal = Object.fromEntries(
+      required.map((name) => [name, PRODUCTION_VALUES[name] ?? `missing ${name}`]),
+    )
+    expect(loadConfig(minimal).isProduction).toBe(true)
+  })
+})
+
+const PRODUCTION_VALUES: Record<string, string> = {
+  APP_ENV: 'production',
+  DATABASE_URL: 'postgres://fn:pw@db.example.com:25061/pool',
+  JWT_SECRET_KEY: 'config-test-secret-that-is-long-enough-01',
+  GOOGLE_CLIENT_ID: 'config-test.apps.googleusercontent.com',
+  ALLOWED_EMAIL_DOMAINS: 'example.com',
+  UPSTASH_REDIS_REST_URL: 'https://eu1.upstash.io',
+  UPSTASH_REDIS_REST_TOKEN: 'token',
+  WEB_BASE_URL: 'https://pm.example.com',
+  JIRA_BASE_URL: 'https://acme.atlassian.net',
+  JIRA_EMAIL: 'bot@example.com',
+  JIRA_API_TOKEN: 'token',
+  TEMPO_API_TOKEN: 'token',
+  PINECONE_API_KEY: 'key',
+  PINECONE_INDEX_HOST: 'https://idx.svc.pinecone.io',
+}

@@ -13,6 +13,9 @@ const commaList = v.pipe(
       .filter(Boolean),
   ),
 )
+// Addresses and domains compared with what Google sends: plain ASCII only, checked before the
+// list is lower-cased (which would turn the Kelvin sign U+212A into a `k`).
+const asciiCommaList = v.pipe(v.string(), v.regex(/^[\x20-\x7e]*$/), commaList)
 const hexDigests = v.pipe(
   commaList,
   v.check((items) => items.every((item) => /^[0-9a-f]{64}$/.test(item))),
@@ -30,8 +33,10 @@ const pem = v.pipe(
 )
 
 // Every variable the functions read. Values arrive as strings; conversions and defaults live here.
+// APP_ENV has no default: a deployed function gets the literal `production` from project.yml and
+// the local server sets `development` itself, so a blank one is a mistake, never development.
 const Env = v.object({
-  APP_ENV: v.optional(v.picklist(['production', 'development', 'test']), 'development'),
+  APP_ENV: v.picklist(['production', 'development', 'test']),
   APP_VERSION: v.optional(nonEmpty),
   LOG_LEVEL: v.optional(v.picklist(['trace', 'debug', 'info', 'warn', 'error', 'silent']), 'info'),
   DATABASE_URL: url,
@@ -43,11 +48,14 @@ const Env = v.object({
   GOOGLE_CLIENT_ID: nonEmpty,
   GOOGLE_JWKS_URL: v.optional(url, 'https://www.googleapis.com/oauth2/v3/certs'),
   ALLOWED_EMAIL_DOMAINS: v.pipe(
-    commaList,
+    asciiCommaList,
     v.check((items) => items.length > 0),
   ),
-  ADMIN_EMAILS: v.optional(commaList, ''),
+  // Blank: every allowed domain; `none`: no domain is a Workspace domain.
+  WORKSPACE_DOMAINS: v.optional(asciiCommaList),
+  ADMIN_EMAILS: v.optional(asciiCommaList, ''),
   ADMIN_API_KEY_SHA256: v.optional(hexDigests, ''),
+  MONITOR_TOKEN_SHA256: v.optional(hexDigests, ''),
   UPSTASH_REDIS_REST_URL: v.optional(url),
   UPSTASH_REDIS_REST_TOKEN: v.optional(nonEmpty),
   RATE_LIMIT_TIMEOUT_MS: v.optional(positive, '1000'),
@@ -80,11 +88,32 @@ const REQUIRED_IN_PRODUCTION = [
   'PINECONE_INDEX_HOST',
 ] as const satisfies readonly (keyof Env)[]
 
+/** One variable the functions read, and whether a production deployment must supply it. */
+export type Setting = { name: string; requiredInProduction: boolean }
+
+/**
+ * Every variable of the schema, in its order: required in production when the schema has no
+ * default for it or production requires it. `npm run deploy` and the tests derive project.yml's
+ * environment and the README's table from this list (README, "Configuration").
+ */
+export const SETTINGS: readonly Setting[] = Object.entries(Env.entries).map(([name, schema]) => ({
+  name,
+  requiredInProduction:
+    schema.type !== 'optional' || (REQUIRED_IN_PRODUCTION as readonly string[]).includes(name),
+}))
+
 export type Config = ReturnType<typeof toConfig>
 
 /** The environment is incomplete or malformed. The message names variables, never values. */
 export class ConfigError extends Error {
   override readonly name = 'ConfigError'
+  /** The missing or invalid variables. */
+  readonly variables: readonly string[]
+
+  constructor(variables: readonly string[], message?: string) {
+    super(message ?? `Missing or invalid environment variables: ${variables.join(', ')}`)
+    this.variables = variables
+  }
 }
 
 /**
@@ -104,10 +133,26 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     // Names only: valibot's messages quote the received value, which may be a secret.
     const invalid = result.success ? [] : result.issues.map((issue) => v.getDotPath(issue) ?? '?')
     const names = new Set([...invalid, ...missingForProduction])
-    throw new ConfigError(`Missing or invalid environment variables: ${[...names].join(', ')}`)
+    throw new ConfigError([...names])
   }
   const output = result.output
+  // A Workspace domain that may not sign in at all is a typo, not a policy.
+  const workspace = output.WORKSPACE_DOMAINS ?? []
+  if (
+    workspace.some((domain) => domain !== 'none' && !output.ALLOWED_EMAIL_DOMAINS.includes(domain))
+  ) {
+    throw new ConfigError(['WORKSPACE_DOMAINS'])
+  }
   return toConfig(output)
+}
+
+// `WORKSPACE_DOMAINS` as the list it means: blank is every allowed domain, `none` is none.
+function workspaceDomainsOf(env: Env): readonly string[] {
+  const listed = env.WORKSPACE_DOMAINS
+  if (listed === undefined || listed.length === 0) {
+    return env.ALLOWED_EMAIL_DOMAINS
+  }
+  return listed.filter((domain) => domain !== 'none')
 }
 
 function optionalGroup<T>(values: Record<string, unknown>, build: () => T): T | undefined {
@@ -157,8 +202,12 @@ function toConfig(env: Env) {
       googleClientId: env.GOOGLE_CLIENT_ID,
       googleJwksUrl: env.GOOGLE_JWKS_URL,
       allowedEmailDomains: env.ALLOWED_EMAIL_DOMAINS,
+      /** domains on Google Workspace: their accounts must carry `hd` (README, "Sign-in and sessions") */
+      workspaceDomains: workspaceDomainsOf(env),
       adminEmails: env.ADMIN_EMAILS,
       adminKeyDigests: env.ADMIN_API_KEY_SHA256,
+      /** digests of the tokens uptime monitors send as `X-Monitor-Token` for `v1/health?deep=1` */
+      monitorTokenDigests: env.MONITOR_TOKEN_SHA256,
     },
     rateLimit: { upstash, timeoutMs: env.RATE_LIMIT_TIMEOUT_MS },
     web: { baseUrl: env.WEB_BASE_URL?.replace(/\/+$/, '') },

@@ -6,61 +6,159 @@ export type Logger = Pick<
   'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'child'
 >
 
-// Keys whose values are secrets wherever they appear (pino's redact paths are per depth).
-const SECRET_KEYS = [
+const CENSOR = '[redacted]'
+
+// A key names a secret when, lower-cased and stripped of everything but letters and digits, it is
+// one of these or ends with one of them: `Authorization`, `x-admin-key`, `Api-Key`, `apiToken`,
+// `JWT_SECRET_KEY`, `idToken`, `set-cookie`, `client_secret`, `password`, …
+const SECRET_ENDINGS = [
   'authorization',
-  'x-admin-key',
   'cookie',
   'credential',
+  'credentials',
   'token',
-  'accessToken',
-  'refreshToken',
-  'idToken',
-  'apiKey',
-  'apiToken',
-  'api_key',
-  'password',
   'secret',
-  'jwtSecret',
-  'jwtPreviousSecret',
+  'secretkey',
+  'password',
+  'passwd',
+  'apikey',
+  'adminkey',
+  'privatekey',
+  'monitortoken',
 ]
 
-function redactPaths(): string[] {
-  const paths: string[] = []
-  for (const key of SECRET_KEYS) {
-    const segment = /^[A-Za-z_]\w*$/.test(key) ? key : `["${key}"]`
-    const join = (prefix: string) =>
-      segment.startsWith('[') ? `${prefix}${segment}` : `${prefix}.${segment}`
-    paths.push(segment.startsWith('[') ? segment : key, join('*'), join('*.*'), join('*.*.*'))
-  }
-  return paths
+/** Whether a field of this name holds a secret, however it is spelled or cased. */
+export function isSecretKey(key: string): boolean {
+  const folded = key.toLowerCase().replace(/[^a-z0-9]/g, '')
+  return SECRET_ENDINGS.some((ending) => folded.endsWith(ending))
 }
 
-// Messages of some clients quote what they sent (Upstash: "command was: [...]"); cut that off,
-// and mask anything that looks like a bearer or basic credential or a JWT.
-function scrub(text: string): string {
-  return text
-    .replace(/command was:[\s\S]*$/i, 'command was: [redacted]')
-    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [redacted]')
-    .replace(/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[redacted-jwt]')
+// Secrets recognisable by their shape, wherever they appear in a line: bearer and basic
+// credentials, JWTs, Pinecone keys (`pcsk_…`), Atlassian API tokens (`ATATT…`), our admin keys
+// (`apm_…`), the password of a URL (`postgres://user:password@host`). Only token characters are
+// replaced, so the JSON of the line stays valid.
+const SECRET_SHAPES: ReadonlyArray<[RegExp, string]> = [
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@"]+:)[^/\s@"]+@/gi, `$1${CENSOR}@`],
+  [/\b(Bearer|Basic)(\s|%20)+[A-Za-z0-9._~+/=-]+/gi, `$1 ${CENSOR}`],
+  [/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g, '[redacted-jwt]'],
+  [/\bpcsk_[A-Za-z0-9_-]+/g, CENSOR],
+  [/\bATATT[A-Za-z0-9_=-]+/g, CENSOR],
+  [/\bapm_[A-Za-z0-9_-]{16,}/g, CENSOR],
+]
+
+// Messages of some clients quote what they sent (Upstash: "command was: [...]", with keys that
+// hold addresses): everything after it, to the end of the JSON string, goes.
+const QUOTED_COMMAND = /command was:(?:[^"\\]|\\.)*/gi
+
+/** Masks secrets recognisable by their shape in a text (a message, or a whole JSON log line). */
+export function scrubSecrets(text: string): string {
+  let out = text.replace(QUOTED_COMMAND, `command was: ${CENSOR}`)
+  for (const [shape, replacement] of SECRET_SHAPES) {
+    out = out.replace(shape, replacement)
+  }
+  return out
 }
 
-function serializeError(err: unknown): unknown {
-  const serialized = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>
-  if (!serialized || typeof serialized !== 'object') {
-    return serialized
+// Beyond this depth nothing is written: what is not printed cannot leak.
+const MAX_DEPTH = 12
+const MAX_CAUSES = 5
+
+/**
+ * An error as a log shows it: its type, message, code (a SQLSTATE, `ECONNREFUSED`, an
+ * `AppError` code), stack and the chain of causes, and nothing else. Libraries hang whole
+ * objects on their errors (pg its client: connection parameters, buffers, type tables), and
+ * fields such as pg's `detail` quote row values.
+ */
+export function serializeError(err: Error, causes = 0): Record<string, unknown> {
+  const code = (err as { code?: unknown }).code
+  const out: Record<string, unknown> = {
+    type: err.name || err.constructor?.name || 'Error',
+    message: String(err.message),
   }
-  for (const key of ['message', 'stack']) {
-    if (typeof serialized[key] === 'string') {
-      serialized[key] = scrub(serialized[key] as string)
-    }
+  if (typeof code === 'string' || typeof code === 'number') {
+    out.code = code
   }
-  return serialized
+  if (typeof err.stack === 'string') {
+    out.stack = err.stack
+  }
+  if (err.cause !== undefined && causes < MAX_CAUSES) {
+    out.cause =
+      err.cause instanceof Error
+        ? serializeError(err.cause, causes + 1)
+        : redactValue(err.cause, MAX_DEPTH - 2, new WeakSet())
+  }
+  return out
+}
+
+function isPlain(value: object): boolean {
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
 }
 
 /**
- * A pino logger with secret redaction. Synchronous to stdout by default (a function's container
- * may freeze right after it answers, so nothing may wait in a buffer).
+ * A copy of `value` safe to log: fields named like secrets (any case, any depth) censored, errors
+ * reduced by `serializeError`, buffers and class instances (a client, a socket) named rather than
+ * dumped, and nothing deeper than a dozen levels.
+ */
+export function redactValue(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
+  if (value === null || typeof value !== 'object') {
+    return typeof value === 'bigint' ? String(value) : value
+  }
+  if (value instanceof Error) {
+    return serializeError(value)
+  }
+  if (value instanceof Date || value instanceof URL) {
+    return value
+  }
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) {
+    return `[${value.byteLength} bytes]`
+  }
+  if (seen.has(value)) {
+    return '[circular]'
+  }
+  if (depth >= MAX_DEPTH) {
+    return '[truncated]'
+  }
+  seen.add(value)
+  try {
+    if (Array.isArray(value)) {
+      return value.map((item) => redactValue(item, depth + 1, seen))
+    }
+    if (!isPlain(value)) {
+      return `[${value.constructor?.name ?? 'object'}]`
+    }
+    const out: Record<string, unknown> = {}
+    for (const [key, item] of Object.entries(value)) {
+      out[key] =
+        isSecretKey(key) && item !== undefined ? CENSOR : redactValue(item, depth + 1, seen)
+    }
+    return out
+  } finally {
+    seen.delete(value)
+  }
+}
+
+const redactObject = (object: Record<string, unknown>) =>
+  redactValue(object) as Record<string, unknown>
+
+// The last word on every line, child bindings included (pino formats those once, without the
+// `log` formatter): fields named like secrets censored, then secret shapes masked.
+function safeLine(line: string): string {
+  let out = line
+  try {
+    out = `${JSON.stringify(redactValue(JSON.parse(line)))}${line.endsWith('\n') ? '\n' : ''}`
+  } catch {
+    // Not JSON (never from pino): the shapes below still apply.
+  }
+  return scrubSecrets(out)
+}
+
+/**
+ * A pino logger that keeps secrets out: fields named like secrets are censored at any depth and in
+ * any case, errors keep type, message, code, stack and causes only, and every written line is
+ * scrubbed of secrets recognisable by their shape (messages included). Synchronous to stdout by
+ * default (a function's container may freeze right after it answers, so nothing may wait in a
+ * buffer).
  * @example const log = createLogger({ level: 'info' })
  */
 export function createLogger(options: { level?: string; stream?: DestinationStream } = {}): Logger {
@@ -68,9 +166,14 @@ export function createLogger(options: { level?: string; stream?: DestinationStre
     {
       level: options.level ?? 'info',
       base: null,
-      redact: { paths: redactPaths(), censor: '[redacted]' },
-      serializers: { err: serializeError, error: serializeError },
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: {
+        level: (label) => ({ level: label }),
+        log: redactObject,
+        bindings: redactObject,
+      },
+      // Errors are already reduced by the `log` formatter; pino's own would undo that.
+      serializers: { err: (value: unknown) => value },
+      hooks: { streamWrite: safeLine },
     },
     options.stream ?? pino.destination({ sync: true }),
   )

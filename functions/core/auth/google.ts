@@ -10,6 +10,11 @@ export type GoogleIdentity = {
   email: string
   /** the lower-cased part after the `@`, one of the allowed domains */
   domain: string
+  /**
+   * the Workspace domain (`hd`, lower-cased), which equals `domain` when present; `undefined`
+   * for a personal account, which proved the address once, when it was created
+   */
+  hostedDomain: string | undefined
   /** the display name, or `undefined` when the token has none */
   name: string | undefined
 }
@@ -19,6 +24,7 @@ export type GoogleRefusal =
   | 'invalid-token'
   | 'expired'
   | 'email-unverified'
+  | 'email-not-ascii'
   | 'domain-not-allowed'
   | 'hd-mismatch'
   | 'keys-unavailable'
@@ -49,6 +55,9 @@ const CLOCK_TOLERANCE_SECONDS = 60
 // Google's ID tokens live an hour; google-auth-library refuses `exp` beyond a day.
 const MAX_LIFETIME_SECONDS = 86_400
 const EMAIL = /^[^\s@]+@([^\s@]+)$/
+// Printable ASCII. Lower-casing maps look-alikes onto plain letters (the Kelvin sign U+212A to
+// `k`), and so would NFKC: a mailbox spelled with one is another mailbox, never ours to match.
+const ASCII = /^[\x21-\x7e]+$/
 
 /** The key set could not be fetched or read: an outage on our side of the check, not a bad token. */
 class KeysUnavailable extends Error {
@@ -88,6 +97,11 @@ function checkIdentity(
   options: GoogleVerifierOptions,
   nowSeconds: number,
 ): GoogleVerifyResult {
+  // jose accepted an `aud` array holding our id; with other audiences in it, the token is ours
+  // only if it was issued to us (`azp`): docs/ARCHITECTURE.md, "Authentication".
+  if (Array.isArray(payload.aud) && payload.aud.length > 1 && payload.azp !== options.clientId) {
+    return { ok: false, reason: 'invalid-token', detail: 'azp' }
+  }
   if (typeof payload.exp === 'number' && payload.exp - nowSeconds > MAX_LIFETIME_SECONDS) {
     return { ok: false, reason: 'invalid-token', detail: 'exp-too-far' }
   }
@@ -103,24 +117,29 @@ function checkIdentity(
   if (!domain || email.length > 320) {
     return { ok: false, reason: 'invalid-token', detail: 'email' }
   }
+  if (!ASCII.test(email) || (payload.hd !== undefined && !ASCII.test(String(payload.hd)))) {
+    return { ok: false, reason: 'email-not-ascii' }
+  }
   // Exact match: a suffix test would let `example.com.evil.test` or `evil-example.com` through.
   if (!options.allowedDomains.includes(domain)) {
     return { ok: false, reason: 'domain-not-allowed' }
   }
-  if (payload.hd !== undefined && String(payload.hd).toLowerCase() !== domain) {
+  const hostedDomain = payload.hd === undefined ? undefined : String(payload.hd).toLowerCase()
+  if (hostedDomain !== undefined && hostedDomain !== domain) {
     return { ok: false, reason: 'hd-mismatch' }
   }
   const name =
     typeof payload.name === 'string' && payload.name.trim() !== ''
       ? payload.name.trim().slice(0, 200)
       : undefined
-  return { ok: true, identity: { sub: payload.sub, email, domain, name } }
+  return { ok: true, identity: { sub: payload.sub, email, domain, hostedDomain, name } }
 }
 
 /**
  * Verifies Google ID tokens against Google's key set (fetched on first use and cached by jose;
- * create one verifier per warm container). RS256 only, both issuers, `aud` = our client id,
- * `exp`/`iat` with 60 s tolerance, then `email_verified`, the e-mail domain and `hd`.
+ * create one verifier per warm container). RS256 only, both issuers, `aud` = our client id (or an
+ * array holding it, with `azp` = our client id when it holds others), `exp`/`iat` with 60 s
+ * tolerance, then `email_verified`, a plain-ASCII e-mail, its domain and `hd`.
  * A key set that cannot be read is `keys-unavailable`, never a pass.
  * @example const google = createGoogleVerifier({ clientId, jwksUrl, allowedDomains, clock })
  */

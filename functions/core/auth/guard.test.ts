@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { Role, User } from '#core/db/users.ts'
 import { AppError } from '#core/errors.ts'
@@ -15,6 +16,7 @@ import { createAppTokens } from './tokens.ts'
 const getDatabase = useTestDatabase()
 const SECRET = 'guard-test-secret-key-at-least-32-bytes!'
 const ADMIN_KEY = 'apm_guard-test-admin-key-0123456789abcdef'
+const MONITOR_TOKEN = 'guard-test-monitor-token-0123456789abcdef'
 
 function setup(options: { digests?: string[] } = {}) {
   const clock = fixedClock()
@@ -25,6 +27,7 @@ function setup(options: { digests?: string[] } = {}) {
     log: captured.log,
     tokens,
     adminKeys: createAdminKeyCheck(options.digests ?? [adminKeyDigest(ADMIN_KEY)]),
+    monitorTokens: createAdminKeyCheck([adminKeyDigest(MONITOR_TOKEN)]),
   })
   return { clock, tokens, guard, ...captured }
 }
@@ -206,6 +209,87 @@ describe('guard', () => {
       const { token } = await tokens.issue(user, { rememberMe: false })
       const req = aRequest({ cookie: `auth_token=${token}` })
       expect(await codeOf(guard.authenticate(req))).toBe('UNAUTHENTICATED')
+    })
+
+    it('refuses random wrong admin keys on the admin path (property)', async () => {
+      const { guard } = setup()
+      await fc.assert(
+        fc.asyncProperty(fc.string({ minLength: 1, maxLength: 100 }), async (key) => {
+          fc.pre(key !== ADMIN_KEY)
+          expect(await codeOf(guard.requireAdmin(aRequest({ 'x-admin-key': key })))).toBe(
+            'UNAUTHENTICATED',
+          )
+        }),
+        { numRuns: 500 },
+      )
+    })
+  })
+
+  describe('identify (the principal the limits count)', () => {
+    it('names a valid token by its user, an admin key and a monitor token by their digest', async () => {
+      const { guard, tokens } = setup()
+      const user = await aUser()
+      const prefix = (secret: string) => adminKeyDigest(secret).slice(0, 12)
+      expect(await guard.identify(await bearerFor(tokens, user))).toBe(user.id)
+      expect(await guard.identify({ 'x-admin-key': ADMIN_KEY })).toBe(
+        `admin-key:${prefix(ADMIN_KEY)}`,
+      )
+      expect(await guard.identify({ 'x-monitor-token': MONITOR_TOKEN })).toBe(
+        `monitor:${prefix(MONITOR_TOKEN)}`,
+      )
+      expect(guard.isMonitor({ headers: { 'x-monitor-token': MONITOR_TOKEN } })).toBe(true)
+    })
+
+    it('reads no database: a valid token of a deleted user still names its user', async () => {
+      const { guard, tokens } = setup()
+      const user = await aUser()
+      const headers = await bearerFor(tokens, user)
+      await getDatabase().db.delete(users).where(eq(users.id, user.id))
+      expect(await guard.identify(headers)).toBe(user.id)
+    })
+
+    it('names nobody for no credential, or any credential that does not verify', async () => {
+      const { guard, tokens, clock } = setup()
+      const user = await aUser()
+      const foreign = createAppTokens({ secret: `${SECRET}-other`, ttlHours: 24, clock })
+      const forged = bearer((await foreign.issue(user, { rememberMe: false })).token)
+      const expired = await bearerFor(tokens, user)
+      clock.advance(25 * 3600_000)
+      for (const headers of [
+        {},
+        forged,
+        expired,
+        { authorization: 'Basic dXNlcjpwYXNz' },
+        { 'x-admin-key': 'wrong' },
+        { 'x-monitor-token': 'wrong' },
+        { 'x-admin-key': ADMIN_KEY, authorization: 'Bearer made.up.token' },
+        { 'x-monitor-token': MONITOR_TOKEN, 'x-admin-key': 'wrong' },
+      ]) {
+        expect(await guard.identify(headers), JSON.stringify(headers)).toBeUndefined()
+      }
+      expect(guard.isMonitor({ headers: { 'x-monitor-token': 'wrong' } })).toBe(false)
+      expect(guard.isMonitor({ headers: {} })).toBe(false)
+    })
+
+    it('never throws and names nobody for arbitrary credential headers (property)', async () => {
+      const { guard } = setup()
+      const header = fc.option(fc.string({ maxLength: 300 }), { nil: undefined })
+      await fc.assert(
+        fc.asyncProperty(header, header, header, async (authorization, key, monitor) => {
+          const headers: Record<string, string> = {}
+          for (const [name, value] of [
+            ['authorization', authorization],
+            ['x-admin-key', key],
+            ['x-monitor-token', monitor],
+          ] as const) {
+            if (value !== undefined) {
+              headers[name] = value
+            }
+          }
+          expect(await guard.identify(headers)).toBeUndefined()
+        }),
+        { numRuns: 300 },
+      )
     })
   })
 })

@@ -24,6 +24,16 @@ export type Guard = {
   requireAdmin(req: HttpRequest): Promise<Principal>
   /** Whether `requireAdmin` would pass; never throws (for optional admin-only detail). */
   isAdmin(req: HttpRequest): Promise<boolean>
+  /** Whether the request carries a valid `X-Monitor-Token` (uptime monitors); never throws. */
+  isMonitor(req: Pick<HttpRequest, 'headers'>): boolean
+  /**
+   * The principal a request's credentials name, checked cheaply (a token's signature, a key's
+   * digest; no database read), for counting it (docs/ARCHITECTURE.md, "Rate limits and pacing"):
+   * a user id, `admin-key:<id>` or `monitor:<id>`. `undefined` when the request carries no
+   * credential, or any credential it carries does not verify, so a made-up one counts against
+   * the client address like no credential at all. Never throws.
+   */
+  identify(headers: Readonly<Record<string, string>>): Promise<string | undefined>
 }
 
 // A compact JWS of ours is a few hundred characters.
@@ -57,7 +67,11 @@ export function createGuard(deps: {
   log: Logger
   tokens: AppTokens
   adminKeys: AdminKeyCheck
+  /** digests of `X-Monitor-Token`s (none: every monitor token is refused) */
+  monitorTokens?: AdminKeyCheck
 }): Guard {
+  const monitorTokens = deps.monitorTokens ?? (() => ({ kind: 'disabled' }) as const)
+
   async function authenticate(req: HttpRequest): Promise<Session> {
     const claims = await deps.tokens.verify(bearerTokenOf(req.headers))
     const user = await findUserById(deps.db, claims.userId)
@@ -112,5 +126,39 @@ export function createGuard(deps: {
     )
   }
 
-  return { authenticate, requireRole, requireAdmin, isAdmin }
+  function isMonitor(req: Pick<HttpRequest, 'headers'>): boolean {
+    const token = req.headers['x-monitor-token']
+    return token !== undefined && monitorTokens(token).kind === 'valid'
+  }
+
+  async function identify(headers: Readonly<Record<string, string>>) {
+    const key = headers['x-admin-key']
+    const monitor = headers['x-monitor-token']
+    let principal: string | undefined
+    if (key !== undefined) {
+      const decision = deps.adminKeys(key)
+      if (decision.kind !== 'valid') {
+        return undefined
+      }
+      principal = `admin-key:${decision.keyId}`
+    }
+    if (headers.authorization !== undefined) {
+      try {
+        const claims = await deps.tokens.verify(bearerTokenOf(headers))
+        principal ??= claims.userId
+      } catch {
+        return undefined
+      }
+    }
+    if (monitor !== undefined) {
+      const decision = monitorTokens(monitor)
+      if (decision.kind !== 'valid') {
+        return undefined
+      }
+      principal ??= `monitor:${decision.keyId}`
+    }
+    return principal
+  }
+
+  return { authenticate, requireRole, requireAdmin, isAdmin, isMonitor, identify }
 }

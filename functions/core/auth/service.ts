@@ -20,7 +20,8 @@ export type Auth = Guard & {
   signIn: SignIn
   /**
    * A new token for the bearer of a valid, unexpired one, in the same session; `rememberMe`
-   * defaults to the old token's choice. The old token stays valid until it expires. A session
+   * defaults to the old token's choice and can shorten it, never lengthen it (a 24-hour session
+   * stays one). The old token stays valid until it expires. A session
    * is renewed for at most `MAX_SESSION_AGE_SECONDS` (30 days) after its sign-in, and none of
    * its tokens outlives that; then the person signs in again.
    * @throws {AppError} UNAUTHENTICATED when the session is older than 30 days, or the token
@@ -63,6 +64,7 @@ export function createAuth(
     log: deps.log,
     tokens,
     adminKeys: createAdminKeyCheck(settings.adminKeyDigests),
+    monitorTokens: createAdminKeyCheck(settings.monitorTokenDigests),
   })
   const signIn = createSignIn({
     db: deps.db,
@@ -70,6 +72,7 @@ export function createAuth(
     google,
     tokens,
     adminEmails: settings.adminEmails,
+    workspaceDomains: settings.workspaceDomains,
   })
 
   return {
@@ -85,8 +88,9 @@ export function createAuth(
           headers: { 'WWW-Authenticate': 'Bearer' },
         })
       }
+      // Keep or shorten: whoever holds a short session's token cannot turn it into a long one.
       const token = await tokens.issue(user, {
-        rememberMe: rememberMe ?? claims.rememberMe,
+        rememberMe: claims.rememberMe && (rememberMe ?? true),
         sessionStartedAt: startedAt,
       })
       return { user, token }

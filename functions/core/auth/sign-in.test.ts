@@ -14,7 +14,12 @@ const NOW = new Date('2026-06-01T12:00:00.000Z')
 
 const google = useFakeGoogle({ now: NOW })
 
-function signIn(adminEmails: string[] = [], verifier?: GoogleVerifier) {
+// example.com is a Workspace domain unless a test says otherwise, as WORKSPACE_DOMAINS defaults.
+function signIn(
+  adminEmails: string[] = [],
+  verifier?: GoogleVerifier,
+  workspaceDomains = ['example.com'],
+) {
   const clock = fixedClock(NOW)
   return createSignIn({
     db: getDatabase().db,
@@ -33,6 +38,7 @@ function signIn(adminEmails: string[] = [], verifier?: GoogleVerifier) {
       clock,
     }),
     adminEmails,
+    workspaceDomains,
   })
 }
 
@@ -54,8 +60,11 @@ async function rowsOf(person: { sub: string; email: string }) {
     )
 }
 
-async function credentialOf(person: { sub: string; email: string; name: string }) {
-  return google.mintIdToken({ sub: person.sub, email: person.email, name: person.name })
+async function credentialOf(
+  person: { sub: string; email: string; name: string },
+  claims: { hd?: string | undefined } = {},
+) {
+  return google.mintIdToken({ sub: person.sub, email: person.email, name: person.name, ...claims })
 }
 
 describe('sign-in', () => {
@@ -120,7 +129,7 @@ describe('sign-in', () => {
 
     it('settles concurrent first sign-ins of one person on a single row', async () => {
       const person = aPerson()
-      const identity = { ...person, domain: 'example.com' }
+      const identity = { ...person, domain: 'example.com', hostedDomain: 'example.com' }
       // A verifier that holds every call until all have arrived, so their row lookups race.
       const racers = 8
       let arrived = 0
@@ -192,6 +201,64 @@ describe('sign-in', () => {
       })
       expect(result).toMatchObject({ ok: false, reason: 'email-taken', userId: before[0]?.id })
       expect(await rowsOf(impostor)).toEqual(before)
+    })
+
+    describe('personal Google accounts on a Workspace domain', () => {
+      it('cannot link a waiting row: refused, the row stays for its Workspace owner', async () => {
+        const owner = aPerson('Real Owner')
+        const [waiting] = await getDatabase()
+          .db.insert(users)
+          .values({ email: owner.email, name: 'Waiting', role: 'member' })
+          .returning()
+        const personal = { ...owner, sub: `${owner.sub}7`, name: 'Ex Employee' }
+        const refused = await signIn()(await credentialOf(personal, { hd: undefined }), {
+          rememberMe: false,
+        })
+        expect(refused).toEqual({ ok: false, reason: 'personal-account' })
+        expect(await rowsOf(owner)).toEqual([waiting])
+        const linked = await signIn()(await credentialOf(owner, { hd: 'example.com' }), {
+          rememberMe: false,
+        })
+        expect(linked).toMatchObject({ ok: true, user: { id: waiting?.id, googleSub: owner.sub } })
+      })
+
+      it('cannot take an ADMIN_EMAILS slot, nor queue up as pending under the address', async () => {
+        const boss = aPerson()
+        const personal = await credentialOf(boss, { hd: undefined })
+        expect(await signIn([boss.email])(personal, { rememberMe: false })).toEqual({
+          ok: false,
+          reason: 'personal-account',
+        })
+        expect(await signIn()(personal, { rememberMe: false })).toEqual({
+          ok: false,
+          reason: 'personal-account',
+        })
+        expect(await rowsOf(boss)).toEqual([])
+        const real = await signIn([boss.email])(await credentialOf(boss, { hd: 'example.com' }), {
+          rememberMe: false,
+        })
+        expect(real).toMatchObject({ ok: true, user: { role: 'admin', googleSub: boss.sub } })
+      })
+
+      it('is refused even with a verifier that let it through, before any read', async () => {
+        const person = aPerson()
+        const identity = { ...person, domain: 'example.com', hostedDomain: undefined }
+        const google: GoogleVerifier = { verify: async () => ({ ok: true, identity }) }
+        const result = await signIn([person.email], google)('credential', { rememberMe: false })
+        expect(result).toEqual({ ok: false, reason: 'personal-account' })
+        expect(await rowsOf(person)).toEqual([])
+      })
+
+      it('links and bootstraps as before on a domain that is not on Workspace', async () => {
+        const person = aPerson()
+        await getDatabase().db.insert(users).values({ email: person.email, role: 'member' })
+        const result = await signIn(
+          [person.email],
+          undefined,
+          [],
+        )(await credentialOf(person, { hd: undefined }), { rememberMe: false })
+        expect(result).toMatchObject({ ok: true, user: { role: 'admin', googleSub: person.sub } })
+      })
     })
   })
 })

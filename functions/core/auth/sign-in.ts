@@ -12,10 +12,16 @@ import type { AppTokens, IssuedToken } from './tokens.ts'
 
 /**
  * Why a sign-in was refused: the ID token's checks (`GoogleRefusal`), or the account's state:
- * `pending` (role `no_access`, waiting for an admin), `disabled`, or `email-taken` (the e-mail
- * belongs to a row already linked to another Google account).
+ * `pending` (role `no_access`, waiting for an admin), `disabled`, `email-taken` (the e-mail
+ * belongs to a row already linked to another Google account), or `personal-account` (a Google
+ * account without `hd` for an address on a Workspace domain).
  */
-export type SignInRefusal = GoogleRefusal | 'pending' | 'disabled' | 'email-taken'
+export type SignInRefusal =
+  | GoogleRefusal
+  | 'pending'
+  | 'disabled'
+  | 'email-taken'
+  | 'personal-account'
 
 /** A signed-in user with a fresh token, or the refusal (with the user's id when a row exists). */
 export type SignInResult =
@@ -35,7 +41,7 @@ const MAX_ATTEMPTS = 3
 
 /**
  * Sign-in as docs/ARCHITECTURE.md ("Authentication") describes it. Writes only what the outcome
- * needs: a refused token writes nothing; an unknown person gets a `no_access` row (so an admin can approve them) and a pending
+ * needs: a refused token, or a personal account on a Workspace domain, writes nothing; an unknown person gets a `no_access` row (so an admin can approve them) and a pending
  * answer; a pre-provisioned row is linked to its Google `sub` once; a disabled account is left
  * untouched; `last_login_at` (and an `ADMIN_EMAILS` promotion) is written for accepted sign-ins only.
  */
@@ -46,6 +52,8 @@ export function createSignIn(deps: {
   tokens: AppTokens
   /** lower-case addresses that are made or promoted admin on sign-in, never demoted */
   adminEmails: readonly string[]
+  /** lower-case domains on Google Workspace, whose accounts must carry `hd` */
+  workspaceDomains: readonly string[]
 }): SignIn {
   async function resolve(identity: GoogleIdentity, isAdminEmail: boolean): Promise<Resolution> {
     const now = deps.clock.now()
@@ -82,6 +90,17 @@ export function createSignIn(deps: {
       return verified
     }
     const { identity } = verified
+    // On a Workspace domain the organisation vouches for its people through `hd`. A personal
+    // account with such an address (an ex-employee's, a shared alias, a catch-all mailbox) only
+    // proved the address when it was created: it may not link a waiting row, take an
+    // ADMIN_EMAILS slot, or queue up as pending for an admin to approve under the real owner's
+    // name. Refused before anything is read or written.
+    if (
+      deps.workspaceDomains.includes(identity.domain) &&
+      identity.hostedDomain !== identity.domain
+    ) {
+      return { ok: false, reason: 'personal-account' }
+    }
     const isAdminEmail = deps.adminEmails.includes(identity.email.toLowerCase())
 
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {

@@ -35,6 +35,10 @@ describe('CORS', () => {
     expect(headers['Access-Control-Allow-Headers']).toContain('Authorization')
     expect(headers['Access-Control-Expose-Headers']).toContain('Retry-After')
     expect(headers['Access-Control-Expose-Headers']).toContain('RateLimit-Remaining')
+    // Script reads our request id, and the client's own beside it, to quote in a report.
+    expect(headers['Access-Control-Expose-Headers']?.split(', ')).toEqual(
+      expect.arrayContaining(['X-Request-Id', 'X-Client-Request-Id', 'Location']),
+    )
     expect(
       corsHeaders(production, 'https://evil.test', true)['Access-Control-Allow-Origin'],
     ).toBeUndefined()

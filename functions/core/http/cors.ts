@@ -2,7 +2,7 @@ import type { Config } from '#core/config.ts'
 
 const ALLOWED_HEADERS = 'Authorization, Content-Type, X-Admin-Key, X-Request-Id'
 const EXPOSED_HEADERS =
-  'Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Request-Id, Location'
+  'Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Request-Id, X-Client-Request-Id, Location'
 const LOCALHOST = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/
 
 /** Whether a browser on `origin` may call us: exactly WEB_BASE_URL in production; in development

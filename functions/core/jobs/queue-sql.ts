@@ -85,42 +85,58 @@ export const FIND_RIVAL = `
   WHERE me.id = $1 AND rival.id <> me.id AND rival.status IN ('queued', 'running')
   LIMIT 1`
 
-// A chunk's job is of a kind this worker runs, active, and not being cancelled.
-const CLAIMABLE_JOB = `EXISTS (
-  SELECT 1 FROM jobs j WHERE j.id = c.job_id AND j.kind = ANY($1::text[])
-    AND j.status IN ('queued', 'running') AND j.cancel_requested_at IS NULL)`
+// Whether chunk c's job is of a kind this worker runs, active, and not being cancelled. A scalar
+// subquery (a primary-key probe per candidate) rather than EXISTS, which the planner may turn into
+// a join driven from jobs that sorts all of a job's open chunks on every claim. The claim then
+// steps over due chunks that fail it, one probe each; there are few, as every worker function
+// registers every kind and a cancel cancels its job's queued chunks at once.
+const CLAIMABLE_JOB = `(SELECT j.kind = ANY($1::text[]) AND j.status IN ('queued', 'running')
+    AND j.cancel_requested_at IS NULL FROM jobs j WHERE j.id = c.job_id)`
 
 /**
- * One statement: lock the next claimable chunk (skipping those other workers hold), lease it, and
- * mark its job started. Claimable: running under an expired lease with attempts left (its worker
- * died; the reaper fails the exhausted ones), else queued and due, by priority (0 first: daily syncs
- * before backfill chunks), then oldest first and in seq order within a job. Each branch walks its own partial index, so a claim costs the same whatever the
- * backlog; coalesce() runs the second only when the first finds nothing.
+ * One statement: lock the next claimable chunk (skipping those other workers hold) and lease it,
+ * returning its job's status too (a queued job is then started with START_JOB). Claimable: running
+ * under an expired lease with attempts left (its worker died; the reaper fails the exhausted ones),
+ * else queued and due, by priority (0 first: daily syncs before backfill chunks), then oldest
+ * first and in seq order within a job. Each branch reads its own
+ * partial index in that order and stops at the first claimable chunk, so a claim costs the same
+ * whatever the backlog (see `queued` in db/schema.ts); coalesce() runs the second only when the
+ * first finds nothing. A single UPDATE, no CTEs: planning is much of a claim's cost.
+ *
+ * Its commit does not wait for the WAL flush (synchronous_commit off, for this transaction only):
+ * the flush is half the commit waits of a chunk's claim and completion. A claim lost in a crash
+ * before the next flush (the walwriter's, or any synchronous commit's, such as its worker's next
+ * write) is a lease gone early, as if it had expired: that worker's writes find it lost and the
+ * chunk is claimed again. Its completion, checkpoints and every other write still commit durably.
  */
 export const CLAIM = `
-  WITH next AS (
-    SELECT coalesce(
-      (SELECT c.id FROM job_chunks c
-        WHERE c.status = 'running' AND c.lease_expires_at <= now()
-          AND c.attempts < c.max_attempts AND ${CLAIMABLE_JOB}
-        ORDER BY c.lease_expires_at
-        LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
-      (SELECT c.id FROM job_chunks c
-        WHERE c.status = 'queued' AND c.run_after <= now() AND ${CLAIMABLE_JOB}
-        ORDER BY c.priority, c.run_after, c.job_id, c.seq
-        LIMIT 1 FOR UPDATE OF c SKIP LOCKED)
-    ) AS id
-  ), claimed AS (
-    UPDATE job_chunks c SET status = 'running', lease_token = gen_random_uuid(),
-      lease_expires_at = now() + make_interval(secs => $2::float8 / 1000),
-      attempts = c.attempts + 1, started_at = coalesce(c.started_at, now()), updated_at = now()
-    FROM next WHERE c.id = next.id
-    RETURNING c.id, c.job_id, c.seq, c.scope, c.cursor, c.attempts, c.max_attempts, c.lease_token
-  ), started AS (
-    UPDATE jobs j SET status = 'running', started_at = coalesce(j.started_at, now()), updated_at = now()
-    FROM claimed WHERE j.id = claimed.job_id AND j.status = 'queued'
-  )
-  SELECT claimed.*, j.kind, j.params FROM claimed JOIN jobs j ON j.id = claimed.job_id`
+  UPDATE job_chunks c SET status = 'running', lease_token = gen_random_uuid(),
+    lease_expires_at = now() + make_interval(secs => $2::float8 / 1000),
+    attempts = c.attempts + 1, started_at = coalesce(c.started_at, now()), updated_at = now()
+  FROM jobs j
+  WHERE j.id = c.job_id AND c.id = coalesce(
+    (SELECT c.id FROM job_chunks c
+      WHERE c.status = 'running' AND c.lease_expires_at <= now()
+        AND c.attempts < c.max_attempts AND ${CLAIMABLE_JOB}
+      ORDER BY c.lease_expires_at
+      LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
+    (SELECT c.id FROM job_chunks c
+      WHERE c.queued AND c.run_after <= now() AND ${CLAIMABLE_JOB}
+      ORDER BY c.priority, c.run_after, c.job_id, c.seq
+      LIMIT 1 FOR UPDATE OF c SKIP LOCKED))
+  RETURNING c.id, c.job_id, c.seq, c.scope, c.cursor, c.attempts, c.max_attempts, c.lease_token,
+    j.kind, j.params, j.status AS job_status,
+    set_config('synchronous_commit', 'off', true) AS synchronous_commit`
+
+/**
+ * Marks a queued job started, after a claim of one of its chunks (as CLAIM's `job_status` asked),
+ * under that chunk's lease; a running job is not written.
+ */
+export const START_JOB = `
+  UPDATE jobs j SET status = 'running', started_at = coalesce(j.started_at, now()), updated_at = now()
+  FROM job_chunks c
+  WHERE c.id = $1 AND c.lease_token = $2 AND c.status = 'running' AND j.id = c.job_id
+    AND j.status = 'queued'`
 
 const HELD = `c.id = $1 AND c.lease_token = $2 AND c.status = 'running' AND j.id = c.job_id`
 
@@ -142,12 +158,35 @@ export const HEARTBEAT = `
   FROM jobs j WHERE ${HELD}
   RETURNING j.cancel_requested_at IS NOT NULL AS cancel_requested`
 
-/** Ends a chunk as succeeded or failed (keeping its cursor) under its lease. */
+// Another chunk of the finishing chunk's job, open now (see FINISH), held until this commits.
+const OTHER_OPEN = (status: string) => `EXISTS (
+  SELECT FROM job_chunks o WHERE o.job_id = c.job_id AND o.id <> c.id AND o.status = '${status}'
+  LIMIT 1 FOR SHARE OF o SKIP LOCKED)`
+
+/**
+ * Ends a chunk as succeeded or failed (keeping its cursor) under its lease; no row when the lease
+ * is lost. `settle` is false when another chunk of the job is open, so its job need not be settled
+ * now; when true, the caller runs SETTLE (usually this was the job's last open chunk).
+ *
+ * Every part of a statement reads one snapshot, taken before this chunk's row was locked, so merely
+ * seeing another open chunk proves nothing: two workers finishing a job's last two chunks at once
+ * would each see the other's still running, and neither would settle. So the other chunk is
+ * locked, FOR SHARE (it conflicts with the update that would close it) and SKIP LOCKED (never
+ * waiting, so no deadlock): a lock is taken on a chunk's latest committed version, which is
+ * re-checked (READ COMMITTED's EvalPlanQual), so a chunk locked here is open now; and it stays
+ * locked until this commits, so whoever closes it commits after this one and settles the job then
+ * (FINISH through the same test, the other transitions through SETTLE afterwards). Without such a
+ * chunk (none left, or each one being changed by another transaction right now) `settle` is true,
+ * and SETTLE's fresh snapshot, taken after this commit, sees what this one could not. Queued chunks
+ * are preferred: a claim skips a locked chunk, while a running chunk's next write would wait.
+ * Settling here as well (a data-modifying CTE on jobs) costs every completion about 0.15 ms more
+ * planning, where SETTLE costs only a job's last completion a second round trip.
+ */
 export const FINISH = `
   UPDATE job_chunks c SET status = $3, last_error = $4, lease_token = NULL, lease_expires_at = NULL,
     finished_at = now(), updated_at = now()
-  FROM jobs j WHERE ${HELD}
-  RETURNING c.status`
+  WHERE c.id = $1 AND c.lease_token = $2 AND c.status = 'running'
+  RETURNING c.status, NOT (${OTHER_OPEN('queued')} OR ${OTHER_OPEN('running')}) AS settle`
 
 /**
  * Back to the queue after `$3` ms, or failed when this was the last attempt; cancelled instead
@@ -253,7 +292,7 @@ export const DELETE_EXPIRED = `
 export const STATS = `
   SELECT
     extract(epoch FROM now() - (
-      SELECT min(run_after) FROM job_chunks WHERE status = 'queued' AND run_after <= now()
+      SELECT min(run_after) FROM job_chunks WHERE queued AND run_after <= now()
     ))::float8 AS oldest_due_seconds,
     (SELECT count(*) FROM job_chunks
       WHERE status = 'running' AND lease_expires_at <= now())::int AS expired_leases,

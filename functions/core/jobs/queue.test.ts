@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import pg from 'pg'
 import { assert, describe, expect, it } from 'vitest'
 import { useTestDatabase } from '#test/database.ts'
 import { createJobQueue, type EnqueueRequest } from './queue.ts'
@@ -247,6 +248,23 @@ describe('job queue', () => {
       expect((await queue().enqueue(aJob())).job.progress.warnings).toEqual([])
     })
 
+    it('relaxes synchronous_commit for the claim’s own transaction only', async () => {
+      const client = new pg.Client({ connectionString: getDatabase().url })
+      await client.connect()
+      try {
+        const request = aJob({ scopes: [{ n: 1 }] })
+        const jobs = createJobQueue(client)
+        await jobs.enqueue(request)
+        assert(await jobs.claim({ kinds: [request.kind], leaseMs: 60_000 }))
+        const setting = await client.query<{ synchronous_commit: string }>(
+          'SHOW synchronous_commit',
+        )
+        expect(setting.rows[0]?.synchronous_commit).toBe('on')
+      } finally {
+        await client.end()
+      }
+    })
+
     it('does not hand out a chunk before its run_after, nor kinds the worker does not run', async () => {
       const request = aJob({ scopes: [{ n: 1 }] })
       await queue().enqueue(request)
@@ -274,6 +292,48 @@ describe('job queue', () => {
       })
       const again = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
       expect(again).toMatchObject({ attempt: 1, cursor: { page: 3 } })
+    })
+  })
+
+  describe('concurrent completion', () => {
+    it('settles every job once its last chunks finish at the same time, as its chunks ended', async () => {
+      const kind = `race-${randomUUID()}`
+      // 48 jobs of 2 or 3 chunks; one chunk of every third job fails.
+      const planned = Array.from({ length: 48 }, (_, n) =>
+        Array.from({ length: 2 + (n % 2) }, (_, seq) => ({ fail: n % 3 === 0 && seq === n % 2 })),
+      )
+      const queued = await Promise.all(
+        planned.map((scopes) => queue().enqueue(aJob({ kind, scopes }))),
+      )
+      // Rounds of 8 claims, then 8 completions at once: claims go in job order, so each round
+      // finishes the last chunks of a few jobs side by side, from different connections.
+      for (let round = 0; ; round++) {
+        assert(round < 100, 'the chunks never ran out')
+        const claimed = await Promise.all(
+          Array.from({ length: 8 }, () => queue().claim({ kinds: [kind], leaseMs: 60_000 })),
+        )
+        const leases = claimed.filter((chunk) => chunk !== null)
+        if (leases.length === 0) {
+          break
+        }
+        const finished = await Promise.all(
+          leases.map((chunk) =>
+            (chunk.scope as { fail: boolean }).fail
+              ? queue().fail(chunk.lease, 'Jira refused the credentials.')
+              : queue().complete(chunk.lease),
+          ),
+        )
+        expect(finished).toEqual(leases.map(() => ({ kind: 'done' })))
+      }
+      const outcomes = await Promise.all(queued.map(({ job }) => queue().getJob(job.id)))
+      expect(
+        outcomes.map((job) => [job?.status, job?.finishedAt !== null, job?.progress.chunksFailed]),
+      ).toEqual(
+        planned.map((scopes) => {
+          const failed = scopes.filter((scope) => scope.fail).length
+          return [failed > 0 ? 'failed' : 'succeeded', true, failed]
+        }),
+      )
     })
   })
 

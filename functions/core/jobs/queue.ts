@@ -114,6 +114,7 @@ type ClaimRow = {
   lease_token: string
   kind: string
   params: Json
+  job_status: string
 }
 
 /**
@@ -158,12 +159,22 @@ export function createJobQueue(pool: Queryable) {
     return row.cancel_requested ? { kind: 'cancelled' } : { kind: 'ok' }
   }
 
+  // One round trip; a second (SETTLE) only when FINISH found no other open chunk of the job to hold
+  // (usually: this was its last).
   async function finish(lease: Lease, status: 'succeeded' | 'failed', error: string | null) {
-    const result = await pool.query(sql.FINISH, [lease.chunkId, lease.token, status, error])
-    if (result.rowCount === 0) {
+    const result = await pool.query<{ settle: boolean }>(sql.FINISH, [
+      lease.chunkId,
+      lease.token,
+      status,
+      error,
+    ])
+    const [row] = result.rows
+    if (!row) {
       return { kind: 'lost' } as const
     }
-    await settle(lease.jobId)
+    if (row.settle) {
+      await settle(lease.jobId)
+    }
     return { kind: 'done' } as const
   }
 
@@ -202,7 +213,10 @@ export function createJobQueue(pool: Queryable) {
       throw new Error(`Could not enqueue a ${request.kind} job: its key kept changing hands.`)
     },
 
-    /** Leases the next due chunk of one of `kinds` for `leaseMs`, or null when none is due. */
+    /**
+     * Leases the next due chunk of one of `kinds` for `leaseMs`, or null when none is due; the
+     * first claim of a job also marks it started (a second statement, once per job).
+     */
     async claim(options: {
       kinds: readonly string[]
       leaseMs: number
@@ -211,6 +225,9 @@ export function createJobQueue(pool: Queryable) {
       const row = result.rows[0]
       if (!row) {
         return null
+      }
+      if (row.job_status === 'queued') {
+        await pool.query(sql.START_JOB, [row.id, row.lease_token])
       }
       return {
         lease: { chunkId: row.id, jobId: row.job_id, token: row.lease_token },

@@ -64,6 +64,25 @@ describe('toHttpRequest', () => {
       expect(errorCode(() => toHttpRequest(big, aContext()))).toBe('PAYLOAD_TOO_LARGE')
     })
 
+    it('accepts a body of exactly 1,048,576 bytes and refuses 1,048,577, counting bytes', () => {
+      const sized = (bytes: number, fill = 'x') =>
+        aWebEvent({
+          method: 'POST',
+          rawBody: JSON.stringify(fill.repeat((bytes - 2) / Buffer.byteLength(fill))),
+        })
+      expect(toHttpRequest(sized(1_048_576), aContext()).body).toHaveLength(1_048_574)
+      expect(errorCode(() => toHttpRequest(sized(1_048_577), aContext()))).toBe('PAYLOAD_TOO_LARGE')
+      // Two bytes a character in UTF-8: 524,287 of them and the quotes are the limit exactly.
+      expect(toHttpRequest(sized(1_048_576, 'é'), aContext()).body).toHaveLength(524_287)
+      const over = aWebEvent({ method: 'POST', rawBody: `${JSON.stringify('é'.repeat(524_287))} ` })
+      expect(errorCode(() => toHttpRequest(over, aContext()))).toBe('PAYLOAD_TOO_LARGE')
+      // Base64 bodies count what they decode to.
+      const encoded = sized(1_048_576)
+      encoded.http.body = Buffer.from(encoded.http.body).toString('base64')
+      encoded.http.isBase64Encoded = true
+      expect(toHttpRequest(encoded, aContext()).body).toHaveLength(1_048_574)
+    })
+
     it('accepts JSON with a charset and vendor +json types', () => {
       const event = aWebEvent({
         method: 'POST',
@@ -81,23 +100,60 @@ describe('toHttpRequest', () => {
         days: '7',
         n: 3,
       }
-      const req = toHttpRequest(event, aContext())
+      const context = { ...aContext(), activationId: 'activation-0002' }
+      const req = toHttpRequest(event, context)
       expect(req.query).toEqual({ days: '7' })
       expect(req.body).toEqual({ days: '7', n: 3 })
-      expect(req.requestId).toBe('req-12345678')
+      expect(req.requestId).toBe('activation-0002')
+      expect(envelopeOf(event, context).clientRequestId).toBe('req-12345678')
+    })
+  })
+
+  describe('merged web events (web: true), size', () => {
+    it('accepts parameters of exactly 1,048,576 bytes as JSON and refuses 1,048,577', () => {
+      // {"pad":"…"} is the padding plus 10 bytes.
+      const merged = (bytes: number) => ({
+        http: { method: 'post', path: '', headers: {} },
+        pad: 'x'.repeat(bytes - 10),
+      })
+      expect(toHttpRequest(merged(1_048_576), aContext()).body).toMatchObject({
+        pad: expect.any(String),
+      })
+      expect(errorCode(() => toHttpRequest(merged(1_048_577), aContext()))).toBe(
+        'PAYLOAD_TOO_LARGE',
+      )
+      const get = { ...merged(1_048_577), http: { method: 'get', path: '', headers: {} } }
+      expect(errorCode(() => toHttpRequest(get, aContext()))).toBe('PAYLOAD_TOO_LARGE')
     })
   })
 
   describe('request ids', () => {
-    it('uses a well-formed x-request-id, else the activation id', () => {
+    it("uses the activation id, never a client's x-request-id, which is only kept beside it", () => {
       const context = { ...aContext(), activationId: 'activation-0001' }
-      expect(
-        toHttpRequest(aWebEvent({ headers: { 'x-request-id': 'abc-123-def' } }), context).requestId,
-      ).toBe('abc-123-def')
-      expect(
-        toHttpRequest(aWebEvent({ headers: { 'x-request-id': 'bad id\n<script>' } }), context)
-          .requestId,
-      ).toBe('activation-0001')
+      const sent = aWebEvent({ headers: { 'x-request-id': 'abc-123-def' } })
+      expect(toHttpRequest(sent, context).requestId).toBe('activation-0001')
+      expect(envelopeOf(sent, context)).toMatchObject({
+        requestId: 'activation-0001',
+        clientRequestId: 'abc-123-def',
+      })
+      const malformed = aWebEvent({ headers: { 'x-request-id': 'bad id\n<script>' } })
+      expect(envelopeOf(malformed, context)).toMatchObject({
+        requestId: 'activation-0001',
+        clientRequestId: undefined,
+      })
+    })
+
+    it('makes up a UUID when the activation id is missing or malformed', () => {
+      const { activationId: _, ...withoutId } = aContext()
+      for (const context of [withoutId, { ...withoutId, activationId: 'bad id\n' }]) {
+        const { requestId } = envelopeOf(
+          aWebEvent({ headers: { 'x-request-id': 'abc-123-def' } }),
+          context,
+        )
+        expect(requestId).toMatch(
+          /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+        )
+      }
     })
   })
 
@@ -118,6 +174,32 @@ describe('toHttpRequest', () => {
             }
           }
         }),
+      )
+    })
+
+    it('reads an envelope from any event and context, never throwing', () => {
+      // Null-prototype objects too: String() of one throws.
+      const any = fc.anything({ withNullPrototype: true, withBoxedValues: true })
+      const shape = fc.record(
+        { method: any, path: any, headers: any, queryString: any, body: any },
+        { requiredKeys: [] },
+      )
+      const event = fc.oneof(
+        fc.anything(),
+        fc.record({ http: shape }),
+        fc.dictionary(fc.string(), fc.anything()),
+      )
+      fc.assert(
+        fc.property(
+          event,
+          fc.record({ activationId: fc.string() }, { requiredKeys: [] }),
+          (e, context) => {
+            const envelope = envelopeOf(e, context)
+            expect(typeof envelope.method).toBe('string')
+            expect(typeof envelope.requestId).toBe('string')
+          },
+        ),
+        { numRuns: 500 },
       )
     })
 
@@ -146,12 +228,12 @@ describe('clientIpOf', () => {
 })
 
 describe('envelopeOf', () => {
-  it('reads method, headers and request id from both event shapes', () => {
+  it('reads method, headers and the client request id from both event shapes', () => {
     const raw = envelopeOf(
       aWebEvent({ method: 'options', headers: { 'X-Request-Id': 'req-abcdefgh' } }),
       aContext(),
     )
-    expect(raw).toMatchObject({ method: 'OPTIONS', requestId: 'req-abcdefgh' })
+    expect(raw).toMatchObject({ method: 'OPTIONS', clientRequestId: 'req-abcdefgh' })
     const legacy = envelopeOf(
       {
         __ow_method: 'options',
@@ -159,7 +241,7 @@ describe('envelopeOf', () => {
       },
       aContext(),
     )
-    expect(legacy).toMatchObject({ method: 'OPTIONS', requestId: 'legacy-0001' })
+    expect(legacy).toMatchObject({ method: 'OPTIONS', clientRequestId: 'legacy-0001' })
     expect(legacy.headers.origin).toBe('http://localhost:5173')
   })
 })

@@ -39,8 +39,23 @@ function record(value: unknown): Record<string, unknown> {
     : {}
 }
 
+// A field as text: strings as they are, numbers and booleans spelled out, anything else absent
+// (String() of an object can throw, and nothing about the envelope may).
+function textOf(value: unknown): string | undefined {
+  if (typeof value === 'string') {
+    return value
+  }
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined
+}
+
+// Client-chosen names become keys: a null-prototype object keeps `__proto__` or `constructor` an
+// ordinary key, which validation then refuses as unknown, instead of one that silently vanishes.
+function emptyRecord<T>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>
+}
+
 function lowerCaseHeaders(raw: unknown): Record<string, string> {
-  const headers: Record<string, string> = {}
+  const headers = emptyRecord<string>()
   for (const [name, value] of Object.entries(record(raw))) {
     if (typeof value === 'string') {
       headers[name.toLowerCase()] = value
@@ -50,9 +65,11 @@ function lowerCaseHeaders(raw: unknown): Record<string, string> {
 }
 
 function firstValues(params: URLSearchParams): Record<string, string> {
-  const query: Record<string, string> = {}
+  const query = emptyRecord<string>()
   for (const [key, value] of params) {
-    query[key] ??= value
+    if (!Object.hasOwn(query, key)) {
+      query[key] = value
+    }
   }
   return query
 }
@@ -65,9 +82,7 @@ function isJson(contentType: string | undefined): boolean {
 /** Parses a raw body string under the JSON-only, 1 MB rules. @throws {AppError} 400, 413, 415 */
 export function parseBody(text: string, contentType: string | undefined): unknown {
   if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) {
-    throw new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than 1 MB.', {
-      details: { limitBytes: MAX_BODY_BYTES },
-    })
+    throw tooLarge()
   }
   if (text.trim() === '') {
     return undefined
@@ -101,32 +116,91 @@ export function functionPathOf(context: DoContext): string {
   return FUNCTION_NAME.test(name) ? `/api/v1/web${name}` : ''
 }
 
-/** The request id: DigitalOcean's `x-request-id` when well formed, else the activation id or a new one. */
-function requestIdOf(headers: Readonly<Record<string, string>>, context: DoContext): string {
-  const fromHeader = headers['x-request-id']
-  if (fromHeader && REQUEST_ID.test(fromHeader)) {
-    return fromHeader
-  }
+/**
+ * Our request id: the activation id, which the platform assigns and its logs carry, else a new
+ * UUID. A client-sent `x-request-id` is never ours (anyone could reuse one to muddle the logs);
+ * a well-formed one is only echoed beside it (README, "The request path").
+ */
+function requestIdOf(context: DoContext): string {
   return context.activationId && REQUEST_ID.test(context.activationId)
     ? context.activationId
     : randomUUID()
 }
 
-/** The parts of any DigitalOcean web event known before its body is read: method, headers, id. */
-export function envelopeOf(
-  event: unknown,
-  context: DoContext,
-): { method: string; headers: Record<string, string>; requestId: string } {
+/** What is known of a web event before its body is read. */
+export type Envelope = {
+  /** upper case */
+  method: string
+  /** the sub-path after /<package>/<function>: '' or '/…' */
+  path: string
+  /** lower-case names */
+  headers: Record<string, string>
+  /** first value of each key */
+  query: Record<string, string>
+  /** ours: the activation id (or a new UUID) */
+  requestId: string
+  /** a well-formed `x-request-id` the request carried, echoed as `X-Client-Request-Id` */
+  clientRequestId: string | undefined
+  clientIp: string
+  /** a raw body that is not empty, or (merged events) any parameter at all */
+  hasBody: boolean
+}
+
+/**
+ * The parts of any DigitalOcean web event known before its body is read: method, sub-path,
+ * headers, query, ids and the client address. Cheap and total: it never throws.
+ */
+export function envelopeOf(event: unknown, context: DoContext): Envelope {
   const fields = record(event)
   const http: RawHttp = record(fields.http)
   const headers = lowerCaseHeaders(http.headers ?? fields.__ow_headers)
-  const method = String(http.method ?? fields.__ow_method ?? 'GET').toUpperCase()
-  return { method, headers, requestId: requestIdOf(headers, context) }
+  const method = (textOf(http.method) ?? textOf(fields.__ow_method) ?? 'GET').toUpperCase()
+  const rawPath = textOf(http.path) ?? textOf(fields.__ow_path) ?? ''
+  const path = rawPath === '/' ? '' : rawPath.replace(/\/+$/, '')
+  const fromClient = headers['x-request-id']
+  const common = {
+    method,
+    path,
+    headers,
+    requestId: requestIdOf(context),
+    clientRequestId: fromClient && REQUEST_ID.test(fromClient) ? fromClient : undefined,
+    clientIp: clientIpOf(headers),
+  }
+  if (isRaw(http)) {
+    const query = firstValues(
+      new URLSearchParams((textOf(http.queryString) ?? '').replace(/^\?/, '')),
+    )
+    return { ...common, query, hasBody: typeof http.body === 'string' && http.body !== '' }
+  }
+  const query = emptyRecord<string>()
+  let hasBody = false
+  for (const [key, value] of Object.entries(fields)) {
+    if (RESERVED.has(key)) {
+      continue
+    }
+    hasBody = true
+    if (typeof value === 'string') {
+      query[key] = value
+    }
+  }
+  return { ...common, query, hasBody }
+}
+
+// web: 'raw' delivers the query string and body as text; web: true merges them into the event.
+function isRaw(http: RawHttp): boolean {
+  return typeof http.queryString === 'string' || typeof http.body === 'string'
+}
+
+function tooLarge(): AppError {
+  return new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than 1 MB.', {
+    details: { limitBytes: MAX_BODY_BYTES },
+  })
 }
 
 /**
  * Maps a DigitalOcean web event (`web: 'raw'`, or `web: true` with merged parameters) to an
- * `HttpRequest`. The request id is resolved first, so even a rejected body is answered with it.
+ * `HttpRequest`: the envelope plus the parsed body. The request id is resolved first, so even a
+ * rejected body is answered with it.
  * @throws {AppError} BAD_REQUEST, PAYLOAD_TOO_LARGE or UNSUPPORTED_MEDIA_TYPE
  */
 export function toHttpRequest(
@@ -136,47 +210,28 @@ export function toHttpRequest(
 ): HttpRequest {
   const fields = record(event)
   const http: RawHttp = record(fields.http)
-  const { method, headers, requestId } = envelope
-  const rawPath = String(http.path ?? fields.__ow_path ?? '')
-  const path = rawPath === '/' ? '' : rawPath.replace(/\/+$/, '')
-  const base = {
-    method,
-    path,
-    headers,
-    requestId,
-    clientIp: clientIpOf(headers),
-    functionPath: functionPathOf(context),
-  }
+  const { method, path, headers, query, requestId, clientIp } = envelope
+  const base = { method, path, headers, query, requestId, clientIp }
+  const functionPath = functionPathOf(context)
 
-  if (typeof http.queryString === 'string' || typeof http.body === 'string') {
+  if (isRaw(http)) {
     // web: 'raw': nothing parsed or merged by the platform.
-    const query = firstValues(
-      new URLSearchParams(String(http.queryString ?? '').replace(/^\?/, '')),
-    )
     const rawBody = typeof http.body === 'string' ? http.body : ''
     const text =
       http.isBase64Encoded === true ? Buffer.from(rawBody, 'base64').toString('utf8') : rawBody
-    return { ...base, query, body: parseBody(text, headers['content-type']) }
+    return { ...base, functionPath, body: parseBody(text, headers['content-type']) }
   }
 
   // web: true: query and JSON body fields arrive merged at the top level.
-  const merged: Record<string, unknown> = {}
-  const query: Record<string, string> = {}
+  const merged = emptyRecord<unknown>()
   for (const [key, value] of Object.entries(fields)) {
-    if (RESERVED.has(key)) {
-      continue
-    }
-    merged[key] = value
-    if (typeof value === 'string') {
-      query[key] = value
+    if (!RESERVED.has(key)) {
+      merged[key] = value
     }
   }
-  const size = Buffer.byteLength(JSON.stringify(merged), 'utf8')
-  if (size > MAX_BODY_BYTES) {
-    throw new AppError('PAYLOAD_TOO_LARGE', 'The request body is larger than 1 MB.', {
-      details: { limitBytes: MAX_BODY_BYTES },
-    })
+  if (Buffer.byteLength(JSON.stringify(merged), 'utf8') > MAX_BODY_BYTES) {
+    throw tooLarge()
   }
-  const hasBody = method !== 'GET' && method !== 'HEAD' && Object.keys(merged).length > 0
-  return { ...base, query, body: hasBody ? merged : undefined }
+  const hasBody = method !== 'GET' && method !== 'HEAD' && envelope.hasBody
+  return { ...base, functionPath, body: hasBody ? merged : undefined }
 }

@@ -19,114 +19,209 @@ const WINDOW_MS = 200
 const BUDGET = { limit: 4, windowMs: WINDOW_MS }
 const budgets = { jira: BUDGET, tempo: BUDGET, pinecone: BUDGET }
 
-/**
- * Two pacers over one store, as two workers in two containers would have; `onGrant` goes to
- * both, to see the instants the store stamped on the slots it granted.
- */
-type Workers = (onGrant?: PacerOptions['onGrant']) => { pacers: [Pacer, Pacer] }
+const START = '2026-06-01T12:00:00.000Z'
+const T0 = Date.parse(START)
 
-/** The largest number of instants inside any half-open span of `spanMs`. */
-function busiestSpan(instants: number[], spanMs: number): number {
-  const sorted = [...instants].sort((a, b) => a - b)
-  let most = 0
-  for (let i = 0; i < sorted.length; i++) {
-    const start = sorted[i] as number
-    most = Math.max(most, sorted.filter((t) => t >= start && t < start + spanMs).length)
+/**
+ * Time that moves only when every task waits: once each task started with `run` (or held with
+ * `hold`) is asleep, the earliest sleeper wakes and the clock jumps to its end. Store calls take
+ * real time but no clock time, so what a test sees is exact: which call starts at which instant,
+ * and how long each asked to wait.
+ */
+function virtualTime() {
+  const clock = fixedClock(START)
+  const waits: number[] = []
+  const sleepers: Array<{ at: number; order: number; wake: () => void }> = []
+  let active = 0
+  let order = 0
+
+  function settle() {
+    if (active === 0 || sleepers.length < active) {
+      return
+    }
+    sleepers.sort((a, b) => a.at - b.at || a.order - b.order)
+    const next = sleepers.shift()
+    if (next) {
+      clock.set(new Date(Math.max(next.at, clock.now().getTime())))
+      next.wake()
+    }
   }
-  return most
+
+  function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    waits.push(ms)
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(signal.reason)
+        return
+      }
+      const entry = {
+        at: clock.now().getTime() + ms,
+        order: order++,
+        wake: () => {
+          signal?.removeEventListener('abort', abort)
+          resolve()
+        },
+      }
+      function abort() {
+        sleepers.splice(sleepers.indexOf(entry), 1)
+        reject(signal?.reason)
+      }
+      signal?.addEventListener('abort', abort, { once: true })
+      sleepers.push(entry)
+      settle()
+    })
+  }
+
+  async function run<T>(work: () => Promise<T>): Promise<T> {
+    active += 1
+    try {
+      return await work()
+    } finally {
+      active -= 1
+      settle()
+    }
+  }
+
+  /** Keeps time still until the returned function is called (a test acting meanwhile). */
+  function hold(): () => void {
+    active += 1
+    return () => {
+      active -= 1
+      settle()
+    }
+  }
+
+  return { clock, sleep, waits, run, hold, sleeping: () => sleepers.length }
 }
+
+type VirtualTime = ReturnType<typeof virtualTime>
+
+/** Waits, in real time, until `condition` holds (a sleeper registered, a reply landed). */
+async function until(condition: () => boolean): Promise<void> {
+  for (let n = 0; !condition(); n++) {
+    if (n > 5000) {
+      throw new Error('condition never held')
+    }
+    await sleep(n < 100 ? 0 : 5)
+  }
+}
+
+/** Grants per instant, in ms from T0: `{ 0: 4, 200: 4 }`. */
+function grantsPerInstant(stamps: number[]): Record<number, number> {
+  const counts: Record<number, number> = {}
+  for (const stamp of stamps) {
+    counts[stamp - T0] = (counts[stamp - T0] ?? 0) + 1
+  }
+  return counts
+}
+
+/**
+ * Two pacers over one store, as two workers in two containers would have, on `time`'s clock and
+ * sleep; `onGrant` goes to both, to see the instants the store stamped on the slots it granted.
+ */
+type Workers = (time: VirtualTime, onGrant?: PacerOptions['onGrant']) => { pacers: [Pacer, Pacer] }
 
 /** The behaviour every pacer store must have; run below for the in-process twin and for Upstash. */
 function pacesAcrossWorkers(workers: Workers) {
   it('never lets two workers start more than the budget in any window', async () => {
+    const time = virtualTime()
     const stamps: number[] = []
-    const [a, b] = workers((_, atMs) => stamps.push(atMs)).pacers
-    // Open both connections first, so the timings below are pacing, not connection set-up.
-    await Promise.all([a.pausedUntil('jira'), b.pausedUntil('jira')])
-    const started = Date.now()
+    const [a, b] = workers(time, (_, atMs) => stamps.push(atMs)).pacers
     // Three concurrent callers per worker, eight calls each: 48 calls at 4 per 200 ms.
-    const caller = async (pacer: Pacer) => {
-      for (let n = 0; n < 8; n++) {
-        await pacer.acquire('jira')
-      }
-    }
+    const caller = (pacer: Pacer) =>
+      time.run(async () => {
+        for (let n = 0; n < 8; n++) {
+          await pacer.acquire('jira')
+        }
+      })
     await Promise.all([a, a, a, b, b, b].map(caller))
-    const elapsed = Date.now() - started
-    expect(stamps).toHaveLength(48)
-    expect(Math.min(...stamps)).toBeGreaterThanOrEqual(started)
-    // Unshared budgets would put 8 in the very first window. Each call starts a little after its
-    // stamp (a round trip to the store), a jitter pacing cannot remove: hence budgets below the
-    // upstreams' own limits.
-    expect(busiestSpan(stamps, WINDOW_MS)).toBeLessThanOrEqual(4)
-    expect(elapsed).toBeGreaterThanOrEqual((48 / 4 - 1) * WINDOW_MS)
-    // Waiting for the oldest slot to free, not a whole window per refusal.
-    expect(elapsed).toBeLessThan((48 / 4) * WINDOW_MS * 2)
+    // Unshared budgets would put 8 at the start. Each refusal waits for the oldest slot to leave
+    // the window, not a whole window more: 12 instants, one window apart, 4 starts each.
+    expect(grantsPerInstant(stamps)).toEqual(
+      Object.fromEntries(Array.from({ length: 12 }, (_, n) => [n * WINDOW_MS, 4])),
+    )
   })
 
   it('waits only until the oldest slot leaves the window', async () => {
-    const [a, b] = workers().pacers
-    await Promise.all([a.pausedUntil('tempo'), b.pausedUntil('tempo')]) // warm connections
-    const first = Date.now() // no later than the first slot's stamp
-    for (let n = 0; n < 4; n++) {
-      await a.acquire('tempo')
-    }
-    await sleep(150)
-    await b.acquire('tempo')
-    expect(Date.now() - first).toBeGreaterThanOrEqual(WINDOW_MS)
+    const time = virtualTime()
+    const stamps: number[] = []
+    const [a, b] = workers(time, (_, atMs) => stamps.push(atMs)).pacers
+    await time.run(async () => {
+      for (let n = 0; n < 4; n++) {
+        await a.acquire('tempo')
+      }
+    })
+    time.clock.advance(150)
+    await time.run(() => b.acquire('tempo'))
     // Not a whole window after asking (which would be 150 + 200 ms).
-    expect(Date.now() - first).toBeLessThan(WINDOW_MS + 100)
+    expect(time.waits).toEqual([50])
+    expect(grantsPerInstant(stamps)).toEqual({ 0: 4, 200: 1 })
   })
 
   it('holds every worker until a pause set by one of them ends, and never shortens it', async () => {
-    const [a, b] = workers().pacers
-    const until = Date.now() + 300
+    const time = virtualTime()
+    const [a, b] = workers(time).pacers
+    const until = T0 + 300
     await a.pauseUntil('tempo', until)
-    await a.pauseUntil('tempo', Date.now() + 50) // shorter: ignored
+    await a.pauseUntil('tempo', T0 + 50) // shorter: ignored
     expect(await b.pausedUntil('tempo')).toBe(until)
-    const started = Date.now()
-    await b.acquire('pinecone') // other upstreams go on
-    expect(Date.now() - started).toBeLessThan(100)
-    await b.acquire('tempo')
-    expect(Date.now()).toBeGreaterThanOrEqual(until)
+    await time.run(() => b.acquire('pinecone')) // other upstreams go on
+    expect(time.waits).toEqual([])
+    await time.run(() => b.acquire('tempo'))
+    expect(time.waits).toEqual([300])
+    expect(time.clock.now().getTime()).toBe(until)
     expect(await b.pausedUntil('tempo')).toBe(0)
   })
 
   it('caps a pause at MAX_PAUSE_MS for every worker, however far Retry-After points', async () => {
-    const [a, b] = workers().pacers
-    const before = Date.now()
+    const time = virtualTime()
+    const [a, b] = workers(time).pacers
     await a.pauseUntil('jira', Date.parse('2999-01-01T00:00:00Z'))
-    const until = await b.pausedUntil('jira')
-    expect(until).toBeGreaterThanOrEqual(before + MAX_PAUSE_MS)
-    expect(until).toBeLessThanOrEqual(Date.now() + MAX_PAUSE_MS)
+    expect(await b.pausedUntil('jira')).toBe(T0 + MAX_PAUSE_MS)
   })
 
   it('stops waiting out a pause as soon as the signal aborts', async () => {
-    const [a, b] = workers().pacers
-    await a.pauseUntil('tempo', Date.now() + 60_000)
-    const started = performance.now()
-    await expect(b.acquire('tempo', AbortSignal.timeout(50))).rejects.toMatchObject({
-      name: 'AbortError',
-    })
-    expect(performance.now() - started).toBeLessThan(500)
+    const time = virtualTime()
+    const [a, b] = workers(time).pacers
+    await a.pauseUntil('tempo', T0 + 60_000)
+    const release = time.hold()
+    const aborting = new AbortController()
+    const waiting = time.run(() => b.acquire('tempo', aborting.signal))
+    await until(() => time.sleeping() === 1)
+    aborting.abort()
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' })
+    release()
+    // It asked to wait out the pause, and left while no time had passed.
+    expect(time.waits).toEqual([60_000])
+    expect(time.clock.now().getTime()).toBe(T0)
   })
 
   it('gives up waiting when the signal aborts, without taking a slot', async () => {
-    const [a, b] = workers().pacers
-    for (let n = 0; n < 4; n++) {
-      await a.acquire('pinecone')
-    }
-    const started = performance.now()
-    await expect(b.acquire('pinecone', AbortSignal.timeout(50))).rejects.toMatchObject({
-      name: 'AbortError',
+    const time = virtualTime()
+    const stamps: number[] = []
+    const [a, b] = workers(time, (_, atMs) => stamps.push(atMs)).pacers
+    await time.run(async () => {
+      for (let n = 0; n < 4; n++) {
+        await a.acquire('pinecone')
+      }
     })
-    expect(performance.now() - started).toBeLessThan(WINDOW_MS - 50)
+    const release = time.hold()
+    const aborting = new AbortController()
+    const waiting = time.run(() => b.acquire('pinecone', aborting.signal))
+    await until(() => time.sleeping() === 1)
+    aborting.abort()
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' })
+    release()
+    expect(time.waits).toEqual([WINDOW_MS])
     // After the window, the full budget is there: the aborted call took nothing.
-    await sleep(WINDOW_MS + 20)
-    const refill = performance.now()
-    for (let n = 0; n < 4; n++) {
-      await b.acquire('pinecone')
-    }
-    expect(performance.now() - refill).toBeLessThan(WINDOW_MS / 2)
+    time.clock.advance(WINDOW_MS)
+    await time.run(async () => {
+      for (let n = 0; n < 4; n++) {
+        await b.acquire('pinecone')
+      }
+    })
+    expect(time.waits).toEqual([WINDOW_MS])
+    expect(grantsPerInstant(stamps)).toEqual({ 0: 4, [WINDOW_MS]: 4 })
   })
 }
 
@@ -146,10 +241,27 @@ function sleeplessPacer() {
 }
 
 describe('pacer, in-process twin', () => {
-  pacesAcrossWorkers((onGrant) => {
+  pacesAcrossWorkers((time, onGrant) => {
     const memory = createPaceMemory()
-    const worker = () => createPacer({ memory, budgets, ...(onGrant && { onGrant }) })
+    const worker = () =>
+      createPacer({
+        memory,
+        budgets,
+        clock: time.clock,
+        sleep: time.sleep,
+        ...(onGrant && { onGrant }),
+      })
     return { pacers: [worker(), worker()] }
+  })
+
+  it('stops its own sleep when the signal aborts, before the pause ends', async () => {
+    const pacer = createPacer({ budgets })
+    await pacer.pauseUntil('tempo', Date.now() + 60_000)
+    await expect(pacer.acquire('tempo', AbortSignal.timeout(20))).rejects.toMatchObject({
+      name: 'AbortError',
+    })
+    // The pause still holds: the call left before it ended, not after.
+    expect(await pacer.pausedUntil('tempo')).toBeGreaterThan(Date.now())
   })
 
   it('waits exactly until the oldest slot leaves the window, or the pause ends', async () => {
@@ -193,37 +305,62 @@ describe.skipIf(!redisAvailable)('pacer over Upstash (through the bridge)', () =
     ...extra,
   })
 
-  pacesAcrossWorkers((onGrant) => {
+  pacesAcrossWorkers((time, onGrant) => {
     const prefix = `pace-${randomUUID()}`
-    const worker = () => createPacer(options(prefix, onGrant && { onGrant }))
+    const worker = () =>
+      createPacer(
+        options(prefix, { clock: time.clock, sleep: time.sleep, ...(onGrant && { onGrant }) }),
+      )
     return { pacers: [worker(), worker()] }
   })
 
   it('paces alone, and says so once, when the store fails', async () => {
     const { log, lines, text } = captureLog()
-    const pacer = createPacer(options(`pace-${randomUUID()}`, { log }))
+    const time = virtualTime()
+    const stamps: number[] = []
+    const pacer = createPacer(
+      options(`pace-${randomUUID()}`, {
+        log,
+        clock: time.clock,
+        sleep: time.sleep,
+        onGrant: (_, atMs) => stamps.push(atMs),
+      }),
+    )
     bridge().failNext(500)
     bridge().setDelay(80) // a slow failure: the local slot must be stamped after it, not before
-    await pacer.acquire('jira')
-    const firstSlot = Date.now()
     const before = bridge().requests.length
-    for (let n = 0; n < 3; n++) {
-      await pacer.acquire('jira')
-    }
-    // The local budget still applies: the fifth call waits for the first slot to free.
-    await pacer.acquire('jira')
-    expect(Date.now() - firstSlot).toBeGreaterThanOrEqual(WINDOW_MS - 2)
-    expect(bridge().requests.length).toBe(before) // no retrying the store meanwhile
+    const first = time.run(() => pacer.acquire('jira'))
+    await until(() => bridge().requests.length > before)
+    time.clock.advance(80) // the store's failure takes 80 ms to arrive
+    await first
+    const after = bridge().requests.length
+    await time.run(async () => {
+      for (let n = 0; n < 4; n++) {
+        await pacer.acquire('jira')
+      }
+    })
+    // The local budget still applies: the fifth call waits a whole window after the first
+    // slot, which was stamped when the failure arrived (t = 80), not when the call began.
+    expect(time.waits).toEqual([WINDOW_MS])
+    expect(grantsPerInstant(stamps)).toEqual({ 80: 4, [80 + WINDOW_MS]: 1 })
+    expect(bridge().requests.length).toBe(after) // no retrying the store meanwhile
     expect(lines.filter((line) => line.level === 'warn')).toHaveLength(1)
     expect(text()).toContain('pace store unavailable')
     expect(text()).not.toContain(bridge().token)
   })
 
-  it('does not hang on a slow store', async () => {
-    const pacer = createPacer(options(`pace-${randomUUID()}`, { timeoutMs: 100 }))
+  it('does not hang on a slow store: it paces alone before the store answers', async () => {
+    const { log, lines } = captureLog()
+    const pacer = createPacer(options(`pace-${randomUUID()}`, { timeoutMs: 100, log }))
     bridge().setDelay(1000)
-    const started = performance.now()
+    const before = bridge().requests.length
     await pacer.acquire('tempo')
-    expect(performance.now() - started).toBeLessThan(400)
+    const sent = bridge().requests.slice(before)
+    // Granted while the store's reply was still on its way.
+    expect(sent.map((request) => request.status)).toEqual([undefined])
+    expect(lines.map((line) => line.msg)).toEqual([
+      'pace store unavailable; pacing in this process only for 30 s',
+    ])
+    await until(() => sent[0]?.status !== undefined) // the late reply lands before the next test
   })
 })

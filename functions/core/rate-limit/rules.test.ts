@@ -248,6 +248,28 @@ describe('in-process rate limiter', () => {
     return { limiter: createMemoryRateLimiter(clock), clock, setTime: (iso) => clock.set(iso) }
   })
 
+  it('allows exactly 200/hour and 1000/day per address, 3600/hour and 40,000/day per principal, 10/minute sign-ins', async () => {
+    const clock = fixedClock(START)
+    const limiter = createMemoryRateLimiter(clock)
+    const allowedOf = async (rule: RateLimitRule, n: number) =>
+      kinds(await consumeTimes(limiter, rule, aKey(), n)).filter((kind) => kind === 'allowed')
+        .length
+    expect(await allowedOf(LIMITS.clientHourly, 201)).toBe(200)
+    expect(await allowedOf(LIMITS.clientDaily, 1001)).toBe(1000)
+    expect(await allowedOf(LIMITS.principalHourly, 3601)).toBe(3600)
+    expect(await allowedOf(LIMITS.principalDaily, 40_001)).toBe(40_000)
+    expect(await allowedOf(LIMITS.login, 11)).toBe(10)
+    expect(
+      [
+        LIMITS.clientHourly,
+        LIMITS.principalHourly,
+        LIMITS.clientDaily,
+        LIMITS.principalDaily,
+        LIMITS.login,
+      ].map((rule) => rule.windowSeconds),
+    ).toEqual([3600, 3600, 86_400, 86_400, 60])
+  })
+
   it('sweeps out ended windows and keeps counting live ones', async () => {
     const clock = fixedClock(START)
     const limiter = createMemoryRateLimiter(clock, { sweepAt: 3 })

@@ -5,7 +5,8 @@ import type { Logger } from '#core/log.ts'
  * Rate limiting (docs/ARCHITECTURE.md, "Rate limits and pacing"). A *rule* is a named limit
  * (`limit` events per sliding `windowSeconds`); a *key* says whose events are counted (`ip:<address>`
  * per client, `principal:<id>` per caller); a *decision* is the outcome of counting one event.
- * Why the client address is the right-most `X-Forwarded-For` entry: README, "Rate limits".
+ * Why the client address is the right-most `X-Forwarded-For` entry: README, "Rate limits"; how
+ * keys are spelled: keys.ts.
  */
 
 /** A limit: at most `limit` events per sliding `windowSeconds` for one key. */
@@ -32,10 +33,17 @@ export type RateLimiter = {
   check(): Promise<{ ok: boolean; store: 'upstash' | 'in-process' }>
 }
 
-/** The limits every function shares (README, "Rate limits"). */
+/**
+ * The limits every function shares (README, "Rate limits"). A request without a verified
+ * credential counts against its client address (`client*`); one with a verified credential
+ * against its principal (`principal*`), with room for a page that polls a job every 2 s for a
+ * 10-hour backfill (1800 an hour, 18,000 in the 10 hours) twice over.
+ */
 export const LIMITS = {
   clientHourly: { name: 'client-hour', limit: 200, windowSeconds: 3600 },
   clientDaily: { name: 'client-day', limit: 1000, windowSeconds: 86_400 },
+  principalHourly: { name: 'principal-hour', limit: 3600, windowSeconds: 3600 },
+  principalDaily: { name: 'principal-day', limit: 40_000, windowSeconds: 86_400 },
   login: { name: 'login', limit: 10, windowSeconds: 60 },
 } as const satisfies Record<string, RateLimitRule>
 
@@ -75,7 +83,7 @@ type Allowed = Extract<RateLimitDecision, { kind: 'allowed' }>
  * Returns the headers of the tightest allowed decision, for the response.
  * @throws {AppError} RATE_LIMITED (429 with `Retry-After` of the longest wait) or UNAVAILABLE (503)
  * @example
- * const headers = await enforceLimits(deps, [LIMITS.login], `ip:${req.clientIp}`, { failClosed: true })
+ * const headers = await enforceLimits(deps, [LIMITS.login], clientKeyOf(req.clientIp), { failClosed: true })
  */
 export async function enforceLimits(
   deps: { rateLimiter: RateLimiter; log: Logger; now: () => number },

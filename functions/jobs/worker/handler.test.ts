@@ -8,7 +8,7 @@ import { aContext } from '#test/events.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
 import { createSyntheticKind, memorySink, type SyntheticScope } from '#test/synthetic-kind.ts'
-import { createWorkerHandler, type WorkerDeps } from './handler.ts'
+import { createWorkerHandler, remainingTime, type WorkerDeps } from './handler.ts'
 
 const getDatabase = useTestDatabase()
 
@@ -101,5 +101,31 @@ describe('jobs/worker', () => {
       expect(result).toMatchObject({ ok: false, function: 'jobs/worker', error: 'Error' })
       expect(lines).toContainEqual(expect.objectContaining({ msg: 'scheduled run failed' }))
     })
+  })
+})
+
+describe('remainingTime', () => {
+  let now = 5_000_000
+  const clock = () => now
+
+  it("calls the context's getRemainingTimeInMillis on the context, so a method reading this works", () => {
+    const context = {
+      deadline: now + 30_000,
+      getRemainingTimeInMillis(this: { deadline: number }) {
+        return this.deadline - now
+      },
+    }
+    const remaining = remainingTime(context, undefined, clock)
+    now += 10_000
+    expect(remaining()).toBe(20_000)
+  })
+
+  it('falls back to the context deadline, then the platform deadline, then a local minute', () => {
+    now = 5_000_000
+    expect(remainingTime({ deadline: now + 7_000 }, String(now + 9_000), clock)()).toBe(7_000)
+    expect(remainingTime({}, String(now + 9_000), clock)()).toBe(9_000)
+    for (const malformed of [undefined, '', 'soon', '0']) {
+      expect(remainingTime({}, malformed, clock)(), String(malformed)).toBe(60_000)
+    }
   })
 })

@@ -10,18 +10,37 @@ export type WorkerDeps = Pick<Services, 'jobs' | 'log'> & {
   engine?: Partial<
     Pick<WorkerOptions, 'marginMs' | 'leaseMs' | 'heartbeatMs' | 'backoff' | 'random'>
   >
+  /**
+   * The runtime's `__OW_DEADLINE` for the running activation (epoch ms as a string), read by the
+   * entry at each run: the last source of the deadline when the context has none.
+   */
+  platformDeadline?: () => string | undefined
 }
 
 // Without a platform deadline (a local run), a worker gives itself this long.
 const LOCAL_BUDGET_MS = 60_000
 
-/** Milliseconds left in this activation, from DigitalOcean's context. */
-export function remainingTime(context: DoContext): () => number {
+/**
+ * Milliseconds left in this activation: the context's `getRemainingTimeInMillis` (always called
+ * on the context, so a method that reads `this` works too), else its `deadline`, else the
+ * runtime's `__OW_DEADLINE`, else a local budget (docs/ARCHITECTURE.md, "The request path").
+ */
+export function remainingTime(
+  context: DoContext,
+  platformDeadline: string | undefined = undefined,
+  now: () => number = Date.now,
+): () => number {
   if (typeof context.getRemainingTimeInMillis === 'function') {
-    return context.getRemainingTimeInMillis
+    return () => (context.getRemainingTimeInMillis as () => number).call(context)
   }
-  const deadline = context.deadline ?? Date.now() + LOCAL_BUDGET_MS
-  return () => deadline - Date.now()
+  const fromPlatform = Number(platformDeadline)
+  const deadline =
+    typeof context.deadline === 'number' && Number.isFinite(context.deadline)
+      ? context.deadline
+      : platformDeadline && Number.isFinite(fromPlatform) && fromPlatform > 0
+        ? fromPlatform
+        : now() + LOCAL_BUDGET_MS
+  return () => deadline - now()
 }
 
 /** Scheduled jobs/worker (every minute): reaps expired leases, then runs chunks within the budget. */
@@ -32,7 +51,7 @@ export function createWorkerHandler(deps: WorkerDeps): ScheduledHandler {
       jobs: deps.jobs,
       registry: deps.registry,
       log: deps.log,
-      remainingMs: remainingTime(context),
+      remainingMs: remainingTime(context, deps.platformDeadline?.()),
     })
     return { ...summary }
   }

@@ -13,5 +13,7 @@ export const main = scheduledEntry({
     createWorkerHandler({
       ...services,
       registry: createPipelineRegistry(services),
+      // The runtime sets it for each activation, so it is read at each run.
+      platformDeadline: () => process.env.__OW_DEADLINE,
     }),
 })

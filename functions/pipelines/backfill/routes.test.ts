@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
+import fc from 'fast-check'
 import * as v from 'valibot'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { assert, beforeEach, describe, expect, it } from 'vitest'
 import { adminKeyDigest } from '#core/auth/admin-key.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
@@ -39,7 +40,7 @@ type JobBody = {
     kind: string
     status: string
     params: unknown
-    progress: { chunksTotal: number }
+    progress: { chunksTotal: number; itemsWritten: number }
   }
   url: string
 }
@@ -48,12 +49,15 @@ beforeEach(async () => {
   await getDatabase().pool.query('delete from jobs')
 })
 
-function routesFunction(seams: Partial<Services> = {}) {
+function routesFunction(
+  seams: Partial<Services> = {},
+  options: { clock?: ReturnType<typeof fixedClock>; sleep?: (ms: number) => Promise<void> } = {},
+) {
   const captured = captureLog()
   const services = {
     ...testServices({
       database: getDatabase(),
-      clock: fixedClock(),
+      clock: options.clock ?? fixedClock(),
       log: captured.log,
       env: { ADMIN_API_KEY_SHA256: adminKeyDigest(ADMIN_KEY) },
     }),
@@ -64,7 +68,11 @@ function routesFunction(seams: Partial<Services> = {}) {
     services: () => services,
     handler: (s) =>
       createBackfillHandler(
-        { ...s, registry: createJobRegistry([kind]) },
+        {
+          ...s,
+          registry: createJobRegistry([kind]),
+          ...(options.sleep && { sleep: options.sleep }),
+        },
         {
           kind: 'synthetic',
           label: 'synthetic backfill',
@@ -80,6 +88,37 @@ function routesFunction(seams: Partial<Services> = {}) {
   })
   const call = webCaller(main, { functionName: FUNCTION, newAddressPerCall: true })
   return { call, services, ...captured }
+}
+
+type Shown = JobBody & { version: string }
+
+/**
+ * The routes with a sleep that moves the clock and then runs `onTick` (the n-th sleep, from 1), so
+ * a test changes the job between a long poll's reads and counts the reads.
+ */
+function waitingFunction(onTick: (tick: number, services: Services) => Promise<void> = noop) {
+  const clock = fixedClock()
+  const sleeps: number[] = []
+  const fn = routesFunction(
+    {},
+    {
+      clock,
+      sleep: async (ms) => {
+        sleeps.push(ms)
+        clock.advance(ms)
+        await onTick(sleeps.length, fn.services)
+      },
+    },
+  )
+  return { ...fn, sleeps, clock }
+}
+const noop = async () => {}
+
+/** A worker's claim and one page (`written` items) of the synthetic job's first chunk. */
+async function workOnePage(services: Services, written: number) {
+  const claimed = await services.jobs.claim({ kinds: ['synthetic'], leaseMs: 60_000 })
+  assert(claimed, 'no chunk to claim')
+  await services.jobs.checkpoint(claimed.lease, { page: 1 }, { fetched: written, written }, 60_000)
 }
 
 async function jobCount(): Promise<number> {
@@ -140,6 +179,72 @@ describe('backfill routes', () => {
       const twice = await call({ method: 'POST', path: `${path}/resume`, headers: asAdmin })
       expect(twice.statusCode).toBe(409)
     })
+    it('answers a long poll at the first read after the job changes, with its new version', async () => {
+      const { call, sleeps } = waitingFunction(async (tick, services) => {
+        if (tick === 3) {
+          await workOnePage(services, 5)
+        }
+      })
+      const started = (await call({ method: 'POST', headers: asAdmin })).body as JobBody
+      const path = `/${started.job.id}`
+      const before = (await call({ path, headers: asAdmin })).body as Shown
+      const changed = await call({ path, headers: asAdmin, query: { waitSeconds: '20' } })
+      expect(changed.statusCode, JSON.stringify(changed.body)).toBe(200)
+      expect(sleeps).toEqual([500, 500, 500])
+      const body = changed.body as Shown
+      expect(body.job).toMatchObject({ status: 'running', progress: { itemsWritten: 5 } })
+      expect(body.version).toMatch(/^[0-9a-f]{16}$/)
+      expect(body.version).not.toBe(before.version)
+    })
+
+    it('answers at once when the job moved on since the version the caller passes', async () => {
+      const { call, sleeps, services } = waitingFunction()
+      const started = (await call({ method: 'POST', headers: asAdmin })).body as JobBody
+      const path = `/${started.job.id}`
+      const seen = (await call({ path, headers: asAdmin })).body as Shown
+      // A page lands between two polls: passing `since` keeps the caller from missing it.
+      await workOnePage(services, 3)
+      const res = await call({
+        path,
+        headers: asAdmin,
+        query: { waitSeconds: '20', since: seen.version },
+      })
+      expect(sleeps).toEqual([])
+      expect((res.body as Shown).job.progress.itemsWritten).toBe(3)
+      // Passing the current version waits for the next change.
+      const current = (res.body as Shown).version
+      const timedOut = await call({
+        path,
+        headers: asAdmin,
+        query: { waitSeconds: '1', since: current },
+      })
+      expect(sleeps).toEqual([500, 500])
+      expect((timedOut.body as Shown).version).toBe(current)
+    })
+
+    it('answers the unchanged job after waitSeconds, reading it every 500 ms', async () => {
+      const { call, sleeps, clock } = waitingFunction()
+      const started = (await call({ method: 'POST', headers: asAdmin })).body as JobBody
+      const path = `/${started.job.id}`
+      const from = clock.now().getTime()
+      const res = await call({ path, headers: asAdmin, query: { waitSeconds: '2' } })
+      expect(res.statusCode).toBe(200)
+      expect(sleeps).toEqual([500, 500, 500, 500])
+      expect(clock.now().getTime() - from).toBe(2000)
+      expect((res.body as Shown).job).toEqual(started.job)
+      await call({ path, headers: asAdmin, query: { waitSeconds: '0' } })
+      expect(sleeps).toHaveLength(4)
+    })
+
+    it('answers at once for a finished job, whatever the wait asked for', async () => {
+      const { call, sleeps } = waitingFunction()
+      const started = (await call({ method: 'POST', headers: asAdmin })).body as JobBody
+      const path = `/${started.job.id}`
+      await call({ method: 'DELETE', path, headers: asAdmin })
+      const res = await call({ path, headers: asAdmin, query: { waitSeconds: '20' } })
+      expect((res.body as Shown).job.status).toBe('cancelled')
+      expect(sleeps).toEqual([])
+    })
   })
 
   describe('errors', () => {
@@ -188,6 +293,52 @@ describe('backfill routes', () => {
       expect((await call({ path: '/a/b/c', headers: asAdmin })).statusCode).toBe(404)
     })
 
+    it('answers 404 when the job is deleted while a long poll waits', async () => {
+      const { call } = waitingFunction(async (tick) => {
+        if (tick === 2) {
+          await getDatabase().pool.query('delete from jobs')
+        }
+      })
+      const started = (await call({ method: 'POST', headers: asAdmin })).body as JobBody
+      const res = await call({
+        path: `/${started.job.id}`,
+        headers: asAdmin,
+        query: { waitSeconds: '20' },
+      })
+      expect(res.statusCode).toBe(404)
+      expect(errorOf(res).code).toBe('NOT_FOUND')
+    })
+
+    it('accepts waitSeconds only as a plain integer 0–20, and since only as a version', async () => {
+      const { call } = routesFunction()
+      const started = (await call({ method: 'POST', headers: asAdmin })).body as JobBody
+      const path = `/${started.job.id}`
+      await call({ method: 'DELETE', path, headers: asAdmin }) // finished: no waiting
+      const status = async (query: Record<string, string>) =>
+        (await call({ path, headers: asAdmin, query })).statusCode
+      for (const ok of ['0', '1', '9', '10', '20']) {
+        expect(await status({ waitSeconds: ok }), ok).toBe(200)
+      }
+      for (const bad of ['21', '99', '-1', '1.5', '05', '00', ' 5', '5 ', '+5', '1e1', '', 'x']) {
+        expect(await status({ waitSeconds: bad }), JSON.stringify(bad)).toBe(400)
+      }
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(fc.string({ maxLength: 4 }), fc.integer().map(String)),
+          async (text) => {
+            const valid = /^(0|[1-9][0-9]?)$/.test(text) && Number(text) <= 20
+            expect(await status({ waitSeconds: text })).toBe(valid ? 200 : 400)
+          },
+        ),
+        { numRuns: 60 },
+      )
+      expect(await status({ since: '0123456789abcdef' })).toBe(200)
+      for (const bad of ['0123456789ABCDEF', '0123456789abcde', '', 'x'.repeat(16)]) {
+        expect(await status({ since: bad }), bad).toBe(400)
+      }
+      expect(await status({ wait: '5' })).toBe(400)
+    })
+
     it('answers 500 with only a code, a message and the request id when the queue fails', async () => {
       const failing = {
         getJob: async () => {
@@ -204,10 +355,12 @@ describe('backfill routes', () => {
         error: {
           code: 'INTERNAL',
           message: 'The server could not complete this request.',
-          requestId: 'req-routes-500-check',
+          requestId: res.headers['X-Request-Id'],
         },
       })
-      expect(text()).toContain('req-routes-500-check')
+      // Ours is the activation id; the client's id is logged beside it.
+      expect(text()).toContain(`"requestId":"${res.headers['X-Request-Id']}"`)
+      expect(text()).toContain('"clientRequestId":"req-routes-500-check"')
     })
   })
 })

@@ -10,6 +10,7 @@ import { enforceLimits, type RateLimitRule } from '#core/rate-limit/rules.ts'
 import type { Services } from '#core/services.ts'
 import { parseInput } from '#core/validation/parse.ts'
 import { isUuid } from '#core/validation/uuid.ts'
+import { jobVersion, MAX_WAIT_SECONDS, waitForChange } from './long-poll.ts'
 
 /**
  * The routes every backfill function shares (`v1/backfill-jira`, `v1/backfill-tempo`), all for
@@ -19,7 +20,8 @@ import { isUuid } from '#core/validation/uuid.ts'
  * | --- | --- |
  * | `POST /` | 202 `{ job, url }` + `Location`; 409 `{ error: { details: { job } } }` while one is active; 429 over the rate rule |
  * | `GET /` | 200 `{ jobs }`: the kind's most recent jobs (`?limit=1–100`, default 20) |
- * | `GET /:jobId` | 200 `{ job }` with progress; 400 for a malformed id; 404 unknown or of another kind |
+ * | `GET /:jobId` | 200 `{ job, version }` with progress; 400 for a malformed id; 404 unknown or of another kind |
+ * | `GET /:jobId?waitSeconds=N&since=V` | the same, once the job's version differs from `V` (default: its version on arrival) or has finished, or after N (0–20) seconds |
  * | `DELETE /:jobId` | 202 `{ job }`, a cooperative cancel; 409 when it has already finished |
  * | `POST /:jobId/resume` | 202 `{ job }`: a failed or cancelled job continues from its cursors; 409 otherwise |
  *
@@ -53,15 +55,35 @@ export type BackfillRoutesDeps = Pick<
   'auth' | 'rateLimiter' | 'jobs' | 'log' | 'clock'
 > & {
   registry: JobRegistry
+  /** Waits between a long poll's reads (tests pass one that moves their clock). */
+  sleep?: (ms: number) => Promise<void>
 }
 
-const ListQuery = v.strictObject({
+/** `GET /` query. */
+export const ListQuery = v.strictObject({
   /** jobs to list, 1–100 (default 20) */
   limit: v.optional(
     v.pipe(v.string(), v.regex(/^\d{1,3}$/), v.transform(Number), v.minValue(1), v.maxValue(100)),
     '20',
   ),
 })
+
+/** `GET /:jobId` query: the long poll. */
+export const JobQuery = v.strictObject({
+  /** seconds to wait for a change, 0–20, written plainly (`5`, not `05` or `5.0`) */
+  waitSeconds: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^(0|[1-9]\d?)$/, `Use a whole number of seconds, 0–${MAX_WAIT_SECONDS}.`),
+      v.transform(Number),
+      v.maxValue(MAX_WAIT_SECONDS, `Use a whole number of seconds, 0–${MAX_WAIT_SECONDS}.`),
+    ),
+  ),
+  /** the `version` of the caller's last answer: wait for a job that differs from it */
+  since: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{16}$/, 'Use a version as answered.'))),
+})
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 function record(value: unknown): Record<string, unknown> {
   if (value === undefined) {
@@ -165,7 +187,25 @@ function createBackfillRoutes<S extends StartSchema>(
       method: 'GET',
       path: '/:jobId',
       auth: 'admin',
-      handle: async (_req, params) => ({ status: 200, body: { job: await ownJob(params) } }),
+      handle: async (req, params) => {
+        const query = parseInput(JobQuery, req.query)
+        const job = await ownJob(params)
+        const latest = query.waitSeconds
+          ? await waitForChange(
+              {
+                read: () => deps.jobs.getJob(job.id),
+                clock: deps.clock,
+                sleep: deps.sleep ?? realSleep,
+              },
+              job,
+              { since: query.since, waitMs: query.waitSeconds * 1000 },
+            )
+          : job
+        if (!latest) {
+          throw new AppError('NOT_FOUND', `No ${options.label} has this id.`)
+        }
+        return { status: 200, body: { job: latest, version: jobVersion(latest) } }
+      },
     },
     {
       method: 'DELETE',

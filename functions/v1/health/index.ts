@@ -5,7 +5,7 @@ import { webEntry } from '#core/platform/web-entry.ts'
 import { createServices } from '#core/services.ts'
 import { createUpstreams } from '#core/upstream-clients.ts'
 import { pineconeCheck } from '#core/upstreams/pinecone/health.ts'
-import { createHealthHandler, isDeep } from './handler.ts'
+import { createHealthHandler, isLivenessProbe } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env.
 export const main = webEntry({
@@ -14,11 +14,12 @@ export const main = webEntry({
     createHealthHandler({
       ...services,
       isAdmin: services.auth.isAdmin,
+      isMonitor: services.auth.isMonitor,
       checks: [
         rateLimitCheck(services.rateLimiter),
         pineconeCheck(services.pinecone),
         queueCheck(services.jobs),
       ],
     }),
-  exemptFromClientLimits: (req) => !isDeep(req),
+  exemptFromClientLimits: isLivenessProbe,
 })

@@ -47,7 +47,8 @@ describe('v1/login', () => {
     })
 
     it('accepts an address whose domain differs only in case (user@Example.COM)', async () => {
-      const login = loginFunction()
+      // A personal account (no hd): on a domain that is not on Workspace.
+      const login = loginFunction({ env: { WORKSPACE_DOMAINS: 'none' } })
       const person = await aMember()
       const mixed = person.email.replace('@example.com', '@Example.COM')
       const res = await login.signIn({

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
+import fc from 'fast-check'
 import { base64url, decodeJwt, generateKeyPair, SignJWT } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { keyIdOf, TOKEN_AUDIENCE, TOKEN_ISSUER } from '#core/auth/tokens.ts'
@@ -124,6 +125,55 @@ describe('v1/login', () => {
         await expectRefusedWithoutWrites(loginFunction(), token, 403, 'FORBIDDEN')
       })
 
+      it('refuses a look-alike of an ADMIN_EMAILS address (Kelvin sign) and writes nothing', async () => {
+        const login = loginFunction({ env: { ADMIN_EMAILS: 'leak@example.com' } })
+        // lea\u212a lower-cases to "leak".
+        const token = await credentialOf(aPerson({ email: 'lea\u212a@example.com' }))
+        const res = await expectRefusedWithoutWrites(login, token, 403, 'FORBIDDEN')
+        expect(errorOf(res).message).toBe('Only plain (ASCII) e-mail addresses may sign in.')
+      })
+
+      it('refuses a personal account on a Workspace domain, leaving the waiting row to its owner', async () => {
+        const login = loginFunction()
+        const owner = aPerson()
+        const [waiting] = await getDatabase()
+          .db.insert(users)
+          .values({ email: owner.email, role: 'member' })
+          .returning()
+        const personal = { ...owner, sub: `${owner.sub}1` }
+        const res = await expectRefusedWithoutWrites(
+          login,
+          await credentialOf(personal, { hd: undefined }),
+          403,
+          'FORBIDDEN',
+        )
+        expect(errorOf(res).message).toBe(
+          "Sign in with your organisation's Google Workspace account, not a personal one.",
+        )
+        const real = await login.signIn({ credential: await credentialOf(owner) })
+        expect(real.statusCode, JSON.stringify(real.body)).toBe(200)
+        expect((real.body as SignedInBody).user.id).toBe(waiting?.id)
+      })
+
+      it('refuses a personal account an ADMIN_EMAILS slot on a Workspace domain', async () => {
+        const login = loginFunction({ env: { ADMIN_EMAILS: 'chief@example.com' } })
+        const person = aPerson({ email: 'chief@example.com' })
+        await expectRefusedWithoutWrites(
+          login,
+          await credentialOf(person, { hd: undefined }),
+          403,
+          'FORBIDDEN',
+        )
+      })
+
+      it('refuses a token for several audiences whose azp is another client', async () => {
+        const token = await credentialOf(aPerson(), {
+          aud: ['other.apps.googleusercontent.com', google.clientId],
+          azp: 'other.apps.googleusercontent.com',
+        })
+        await expectRefusedWithoutWrites(loginFunction(), token, 401, 'UNAUTHENTICATED')
+      })
+
       it('refuses a credential that is not a token', async () => {
         await expectRefusedWithoutWrites(loginFunction(), 'not-a-jwt', 401, 'UNAUTHENTICATED')
       })
@@ -213,6 +263,48 @@ describe('v1/login', () => {
         expect((await login.refresh(fresh)).statusCode).toBe(200)
       })
 
+      it('never lengthens a session on refresh: a 24-hour one asking for rememberMe stays 24 hours', async () => {
+        const login = loginFunction()
+        const person = await aMember()
+        const token = await tokenFor(login, person, false)
+        login.clock.advance(3600_000)
+        const res = await login.refresh(token, { rememberMe: true })
+        expect(res.statusCode, JSON.stringify(res.body)).toBe(200)
+        expect((res.body as SignedInBody).expiresAt).toBe('2026-06-02T13:00:00.000Z')
+        expect(decodeJwt((res.body as SignedInBody).token)).toMatchObject({ rme: false })
+      })
+
+      it('keeps or shortens a session over any run of refreshes, never lengthens it (property)', async () => {
+        const login = loginFunction()
+        const person = await aMember()
+        await fc.assert(
+          fc.asyncProperty(
+            fc.boolean(),
+            fc.array(fc.option(fc.boolean(), { nil: undefined }), { minLength: 1, maxLength: 4 }),
+            async (remember, choices) => {
+              login.clock.set(NOW)
+              google.setNow(NOW)
+              let token = await tokenFor(login, person, remember)
+              let long = remember
+              for (const rememberMe of choices) {
+                login.clock.advance(60_000)
+                const res = await login.refresh(
+                  token,
+                  rememberMe === undefined ? undefined : { rememberMe },
+                )
+                expect(res.statusCode, JSON.stringify(res.body)).toBe(200)
+                const body = res.body as SignedInBody
+                long = long && rememberMe !== false
+                const hours = (Date.parse(body.expiresAt) - login.clock.now().getTime()) / 3600_000
+                expect(hours).toBe(long ? 168 : 24)
+                token = body.token
+              }
+            },
+          ),
+          { numRuns: 25 },
+        )
+      })
+
       it('refuses to refresh a token without a session start, which still works for GET', async () => {
         const { login, id } = await memberWithId()
         const legacy = await anAppToken(id)
@@ -263,6 +355,19 @@ describe('v1/login', () => {
         expect(last!.headers['RateLimit-Remaining']).toBe('0')
         // Another address is not affected.
         expect((await login.signIn({ credential: 'x' }, { ip: '192.0.2.45' })).statusCode).toBe(401)
+      })
+
+      it('counts sign-ins from one IPv6 /64 together: 15 addresses, the last five 429', async () => {
+        const login = loginFunction()
+        const statuses: number[] = []
+        for (let i = 0; i < 15; i++) {
+          const ip = `2001:db8:4:64:${(i * 4099).toString(16)}::${i + 1}`
+          statuses.push((await login.signIn({ credential: `attempt-${i}` }, { ip })).statusCode)
+        }
+        expect(statuses).toEqual([...Array(10).fill(401), ...Array(5).fill(429)])
+        // The next /64 is another client.
+        const next = await login.signIn({ credential: 'x' }, { ip: '2001:db8:4:65::1' })
+        expect(next.statusCode).toBe(401)
       })
 
       it('counts refreshes against the same per-address budget', async () => {

@@ -5,6 +5,7 @@ import type { User } from '#core/db/users.ts'
 import { AppError, type ErrorCode } from '#core/errors.ts'
 import { createRouter } from '#core/http/router.ts'
 import type { HttpHandler, HttpRequest, HttpResponse } from '#core/http/types.ts'
+import { clientKeyOf } from '#core/rate-limit/keys.ts'
 import { enforceLimits, LIMITS } from '#core/rate-limit/rules.ts'
 import type { Services } from '#core/services.ts'
 import { parseInput } from '#core/validation/parse.ts'
@@ -63,6 +64,14 @@ const REFUSALS: Record<SignInRefusal, { code: ErrorCode; message: string }> = {
     message: 'Accounts of this e-mail domain may not sign in.',
   },
   'hd-mismatch': { code: 'FORBIDDEN', message: 'Accounts of this e-mail domain may not sign in.' },
+  'email-not-ascii': {
+    code: 'FORBIDDEN',
+    message: 'Only plain (ASCII) e-mail addresses may sign in.',
+  },
+  'personal-account': {
+    code: 'FORBIDDEN',
+    message: "Sign in with your organisation's Google Workspace account, not a personal one.",
+  },
   'email-taken': {
     code: 'FORBIDDEN',
     message: 'This e-mail address is linked to another Google account; ask an administrator.',
@@ -94,12 +103,13 @@ export type LoginDeps = Pick<Services, 'auth' | 'rateLimiter' | 'log' | 'clock'>
  * `POST /refresh` renews a valid token, `DELETE` signs out everywhere.
  */
 export function createLoginHandler(deps: LoginDeps): HttpHandler {
-  // 10 a minute per client address, shared by sign-in and refresh; a failing store refuses (503).
+  // 10 a minute per client address (an IPv6 /64), shared by sign-in and refresh; a failing store
+  // refuses (503).
   const limitLogin = (req: HttpRequest) =>
     enforceLimits(
       { ...deps, now: () => deps.clock.now().getTime() },
       [LIMITS.login],
-      `ip:${req.clientIp}`,
+      clientKeyOf(req.clientIp),
       { failClosed: true },
     )
 

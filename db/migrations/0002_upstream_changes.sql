@@ -5,4 +5,4 @@ ALTER TABLE "jira_issue_keys" ADD COLUMN "vector_updated_ms" bigint;--> statemen
 ALTER TABLE "job_chunks" ADD COLUMN "priority" smallint DEFAULT 1 NOT NULL;--> statement-breakpoint
 ALTER TABLE "job_chunks" ADD COLUMN "warning" text;--> statement-breakpoint
 CREATE INDEX "jira_issue_keys_issue_key_idx" ON "jira_issue_keys" USING btree ("issue_key");--> statement-breakpoint
-CREATE INDEX "job_chunks_claim_idx" ON "job_chunks" USING btree ("priority","run_after","job_id","seq") WHERE "job_chunks"."status" = 'queued';
+CREATE INDEX "job_chunks_claim_idx" ON "job_chunks" USING btree ("priority","run_after","job_id","seq") WHERE "job_chunks"."queued";
