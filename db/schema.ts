@@ -10,6 +10,7 @@ import {
   jsonb,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -110,6 +111,8 @@ export const jobChunks = pgTable(
     cursor: jsonb('cursor'),
     attempts: integer('attempts').notNull().default(0),
     maxAttempts: integer('max_attempts').notNull().default(8),
+    // 0 first: daily syncs (small) are claimed before backfill chunks due at the same time.
+    priority: smallint('priority').notNull().default(1),
     runAfter: timestamp('run_after', { withTimezone: true }).notNull().defaultNow(),
     leaseToken: uuid('lease_token'),
     leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
@@ -117,6 +120,8 @@ export const jobChunks = pgTable(
     itemsWritten: bigint('items_written', { mode: 'number' }).notNull().default(0),
     itemsFailed: bigint('items_failed', { mode: 'number' }).notNull().default(0),
     lastError: text('last_error'),
+    // A sentence for a person about an outcome that needs a decision (e.g. deletions held back).
+    warning: text('warning'),
     startedAt: timestamp('started_at', { withTimezone: true }),
     finishedAt: timestamp('finished_at', { withTimezone: true }),
     // status = 'queued', for the claim index and the claim. Without statistics (before the first
@@ -128,9 +133,9 @@ export const jobChunks = pgTable(
   },
   (table) => [
     uniqueIndex('job_chunks_job_seq_key').on(table.jobId, table.seq),
-    // The claim reads queued chunks by run_after and running ones by lease expiry.
+    // The claim reads queued chunks by priority and run_after, running ones by lease expiry.
     index('job_chunks_claim_idx')
-      .on(table.runAfter, table.jobId, table.seq)
+      .on(table.priority, table.runAfter, table.jobId, table.seq)
       .where(sql`${table.queued}`),
     index('job_chunks_lease_idx').on(table.leaseExpiresAt).where(sql`${table.status} = 'running'`),
     // A job's open chunks: a finishing chunk locks one (see FINISH), SETTLE looks for any.
@@ -191,13 +196,25 @@ export const tempoWorklogs = pgTable(
   ],
 )
 
-/** Cache of Jira issue id → key, filled by batched `id in (…)` searches. */
-export const jiraIssueKeys = pgTable('jira_issue_keys', {
-  issueId: text('issue_id').primaryKey(),
-  issueKey: text('issue_key').notNull(),
-  projectKey: text('project_key').notNull(),
-  ...timestamps,
-})
+/**
+ * Jira issue id → key, as Jira last answered (searches of both pipelines and the reconcile's key
+ * scan); `updated_at` is when. `vector_key` and `vector_updated_ms` say under which key and at which
+ * `updated` (epoch ms) the issue's vector was last written, so a re-keyed issue moves and an older
+ * read never overwrites a newer one (docs/ARCHITECTURE.md, "Data model").
+ */
+export const jiraIssueKeys = pgTable(
+  'jira_issue_keys',
+  {
+    issueId: text('issue_id').primaryKey(),
+    issueKey: text('issue_key').notNull(),
+    projectKey: text('project_key').notNull(),
+    projectId: text('project_id'),
+    vectorKey: text('vector_key'),
+    vectorUpdatedMs: bigint('vector_updated_ms', { mode: 'number' }),
+    ...timestamps,
+  },
+  (table) => [index('jira_issue_keys_issue_key_idx').on(table.issueKey)],
+)
 
 /** Cache of Jira account id → display name, filled by the bulk user lookup. */
 export const jiraUsers = pgTable('jira_users', {

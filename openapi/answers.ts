@@ -60,6 +60,12 @@ export const JobProgress = v.object({
     v.nullable(v.string()),
     v.description('the latest error of any chunk, a sentence for a person'),
   ),
+  warnings: v.pipe(
+    v.array(v.string()),
+    v.description(
+      'outcomes that need a decision, one per chunk (e.g. deletions held back by the brake)',
+    ),
+  ),
 })
 
 export const Job = v.object({

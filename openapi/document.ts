@@ -2,6 +2,7 @@
 // with (requests) and openapi/answers.ts (answers). `npm run openapi` writes it to openapi.json,
 // which v1/openapi serves; openapi/document.test.ts fails when the two differ.
 import type { JsonSchema } from '@valibot/to-json-schema'
+import { ConfirmDeletions } from '#pipelines/backfill/deletion-brake.ts'
 import {
   DaysBack,
   MAX_DAYS_BACK,
@@ -42,6 +43,15 @@ const HAND = {
       items: ref('ProjectKey'),
       description:
         'Jira project keys (repeats are dropped). Default: the active projects, else every project Jira shows.',
+    },
+  },
+  ConfirmDeletions: {
+    schema: ConfirmDeletions,
+    json: {
+      type: 'boolean',
+      default: false,
+      description:
+        'Let deletions through that the deletion brake holds back (more than 20% of a project’s stored records in one run).',
     },
   },
 } satisfies Record<string, HandWritten>

@@ -33,6 +33,7 @@ export const TEMPO_RULES = `Either \`days\` (1–${MAX_DAYS_BACK}, default ${DEF
 const QUERY_SCHEMAS: Record<string, Json> = {
   days: ref('DaysBack'),
   projects: ref('Projects'),
+  confirmDeletions: ref('ConfirmDeletions'),
   from: ref('Day'),
   to: ref('Day'),
   limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
@@ -43,6 +44,7 @@ const QUERY_SCHEMAS: Record<string, Json> = {
 const QUERY_TEXT: Record<string, string> = {
   days: `Days back, 1–${MAX_DAYS_BACK}.`,
   projects: 'Jira project keys as a comma list: `projects=OPS,WEB`.',
+  confirmDeletions: '`true` lets deletions the deletion brake held back through.',
   from: 'First day, inclusive (with `to`).',
   to: 'Last day, inclusive (with `from`).',
   limit: 'How many of the most recent jobs, 1–100.',

@@ -11,6 +11,7 @@ const progress = {
   ratePerSecond: 56.4,
   etaSeconds: 80,
   lastError: null,
+  warnings: [],
 }
 
 describe('renderProgress', () => {

@@ -7,6 +7,10 @@ export type DirectoryStore = {
   baseUrl(): string
   projects(): JiraProject[]
   users(): Map<string, JiraUser>
+  /** Every key a project had, the current one first (`expand=projectKeys`). */
+  projectKeysOf(project: JiraProject): string[]
+  /** The id of the project that once had `key`, if any. */
+  formerProjectId(key: string): string | undefined
 }
 
 function readInt(query: URLSearchParams, name: string, fallback: number): number | FakeResponse {
@@ -22,7 +26,7 @@ function readInt(query: URLSearchParams, name: string, fallback: number): number
  * Lists are Jira's offset-paged PageBean: `{ self, nextPage?, maxResults, startAt, total, isLast, values }`.
  */
 export function createDirectoryRoutes(store: DirectoryStore) {
-  function projectWire(project: JiraProject) {
+  function projectWire(project: JiraProject, expand: string | null) {
     const self = `${store.baseUrl()}/rest/api/3/project/${project.id}`
     const shape = {
       projectTypeKey: 'software',
@@ -30,7 +34,9 @@ export function createDirectoryRoutes(store: DirectoryStore) {
       style: 'classic',
       isPrivate: false,
     }
-    return { self, ...project, ...shape }
+    const expanded = (expand ?? '').split(',').map((part) => part.trim())
+    const keys = expanded.includes('projectKeys') && { projectKeys: store.projectKeysOf(project) }
+    return { self, ...project, ...shape, ...keys }
   }
 
   function userWire(user: JiraUser) {
@@ -74,7 +80,13 @@ export function createDirectoryRoutes(store: DirectoryStore) {
       .filter((p) => keys.size === 0 || keys.has(p.key))
       .filter((p) => p.key.toLowerCase().includes(text) || p.name.toLowerCase().includes(text))
       .sort((a, b) => a[field].localeCompare(b[field]) * direction)
-    return pageBean(req, matching.map(projectWire), 50, 100)
+    const expand = req.query.get('expand')
+    return pageBean(
+      req,
+      matching.map((project) => projectWire(project, expand)),
+      50,
+      100,
+    )
   }
 
   function user(req: RecordedRequest): FakeResponse {
@@ -102,10 +114,11 @@ export function createDirectoryRoutes(store: DirectoryStore) {
     return pageBean(req, found, 10, 200)
   }
 
-  function project(wanted: string): FakeResponse {
-    const match = store.projects().find((p) => p.id === wanted || p.key === wanted.toUpperCase())
+  function project(req: RecordedRequest, wanted: string): FakeResponse {
+    const id = store.formerProjectId(wanted) ?? wanted
+    const match = store.projects().find((p) => p.id === id || p.key === wanted.toUpperCase())
     return match
-      ? { status: 200, body: projectWire(match) }
+      ? { status: 200, body: projectWire(match, req.query.get('expand')) }
       : jiraError(404, `No project could be found with key '${wanted}'.`)
   }
 
@@ -124,6 +137,6 @@ export function createDirectoryRoutes(store: DirectoryStore) {
       return projectSearch(req)
     }
     const match = /^\/rest\/api\/3\/project\/([^/]+)$/.exec(path)
-    return match?.[1] ? project(decodeURIComponent(match[1])) : undefined
+    return match?.[1] ? project(req, decodeURIComponent(match[1])) : undefined
   }
 }

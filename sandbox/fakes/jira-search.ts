@@ -13,6 +13,10 @@ import type { FakeResponse, RecordedRequest } from './server.ts'
 
 /** What the search routes read from the fake's state. */
 export type SearchStore = {
+  /** Changes whenever the issues, their search view or the clock change (ranked results are kept until then). */
+  version(): number
+  /** Former project keys (→ project id) and issue keys (→ issue id), upper-case, that still resolve. */
+  aliases(): { projects: ReadonlyMap<string, string>; issues: ReadonlyMap<string, string> }
   now(): number
   baseUrl(): string
   /** Issues as search sees them (search lag applied), given the ids listed in `reconcileIssues`. */
@@ -26,6 +30,8 @@ export type SearchStore = {
 export type SearchPageEvent = { page: number; jql: string; nextPageToken: string | undefined }
 
 export type SearchPageHook = (event: SearchPageEvent) => void | Promise<void>
+
+type Ranked = { issue: JiraIssue; at: SortValues }
 
 type Cursor = { jql: string; fields: string; after: SortValues; page: number; issuedAt: number }
 
@@ -147,12 +153,29 @@ function unknownValues(query: JqlQuery, store: SearchStore): string[] {
   return messages
 }
 
+// Former keys stand for what carries them now, as in Jira's JQL: a project by its id, an issue by
+// its id (`key = OLD-7` finds the issue that is NEW-7 now).
+function resolveAliases(query: JqlQuery, store: SearchStore): JqlQuery {
+  const { projects, issues } = store.aliases()
+  const clauses = query.clauses.map((clause) => {
+    if (clause.kind === 'project') {
+      return { ...clause, values: clause.values.map((v) => projects.get(v.toUpperCase()) ?? v) }
+    }
+    if (clause.kind === 'issue') {
+      return { ...clause, values: clause.values.map((v) => issues.get(v.toUpperCase()) ?? v) }
+    }
+    return clause
+  })
+  return { ...query, clauses }
+}
+
 /** Parses and checks JQL the way both search routes need it. */
 export function checkedJql(jql: string, store: SearchStore): { query: JqlQuery } | FakeResponse {
   const parsed = parseJql(jql, store.now())
   if (!parsed.ok) {
     return jiraError(400, parsed.message)
   }
+  parsed.query = resolveAliases(parsed.query, store)
   if (parsed.query.clauses.length === 0) {
     return jiraError(
       400,
@@ -172,6 +195,10 @@ export function createSearchRoutes(store: SearchStore) {
   const cursors = new Map<string, Cursor>()
   let issued = 0
   let hook: SearchPageHook | undefined
+  let truncations = 0
+  // The last ranking per query, reused while the store's version holds: each page re-runs the
+  // query (as Jira does), and a project of 200,000 issues must not be sorted again for each.
+  const rankings = new Map<string, { version: number; ranked: Ranked[] }>()
 
   function issueToken(cursor: Cursor): string {
     issued += 1
@@ -212,11 +239,17 @@ export function createSearchRoutes(store: SearchStore) {
     await hook?.({ page, jql: params.jql, nextPageToken: params.nextPageToken })
 
     const order: JqlSort[] = effectiveOrder(checked.query)
-    const ranked = store
-      .searchView(params.reconcile)
-      .filter((issue) => matchesJql(checked.query, issue))
-      .map((issue) => ({ issue, at: sortValues(issue, order) }))
-      .sort((a, b) => compareSortValues(a.at, b.at, order))
+    const rankingKey = `${params.jql}\n${[...params.reconcile].sort().join(',')}`
+    const cached = rankings.get(rankingKey)
+    const ranked =
+      cached && cached.version === store.version()
+        ? cached.ranked
+        : store
+            .searchView(params.reconcile)
+            .filter((issue) => matchesJql(checked.query, issue))
+            .map((issue) => ({ issue, at: sortValues(issue, order) }))
+            .sort((a, b) => compareSortValues(a.at, b.at, order))
+    rankings.set(rankingKey, { version: store.version(), ranked })
     const after = cursor?.after
     const remaining = after
       ? ranked.filter((r) => compareSortValues(r.at, after, order) > 0)
@@ -227,7 +260,9 @@ export function createSearchRoutes(store: SearchStore) {
     const body: Record<string, unknown> = {
       issues: served.map((r) => projectIssue(r.issue, fields, store.baseUrl())),
     }
-    if (!isLast && last) {
+    if (!isLast && truncations > 0) {
+      truncations -= 1 // a page cut short: more to come, and no token to get it
+    } else if (!isLast && last) {
       body.nextPageToken = issueToken({
         jql: params.jql,
         fields: fieldsKey,
@@ -260,6 +295,10 @@ export function createSearchRoutes(store: SearchStore) {
     approximateCount,
     setHook(next: SearchPageHook | undefined) {
       hook = next
+    },
+    /** The next `times` pages with more to come are sent without a token. */
+    truncate(times: number) {
+      truncations = times
     },
     /** Forgets every token issued so far: the next request with one gets the expired-token 400. */
     expireTokens() {

@@ -29,7 +29,8 @@ export type FakeJiraOptions = {
 /** A scripted 429 or 503; `path` defaults to the search route, `times` to 1. */
 export type JiraOverloadFault = {
   times?: number
-  retryAfterSeconds?: number
+  /** `Retry-After` in seconds (default 1); null sends none. The reset is that far ahead, to the minute. */
+  retryAfterSeconds?: number | null
   method?: string
   path?: string | RegExp
   /** `RateLimit-Reason` on a 429 (default `jira-burst-based`) */
@@ -44,6 +45,11 @@ export type FakeJira = FakeServer & {
   setProjects(projects: readonly JiraProject[]): void
   /** Replaces every issue (copies them), with no search lag. @throws on a duplicate id or key */
   setIssues(issues: readonly JiraIssue[]): void
+  /**
+   * Replaces every issue without copying them or checking for duplicates: for data sets of a
+   * hundred thousand issues, whose objects may share nested values. The caller must not change them.
+   */
+  loadIssues(issues: readonly JiraIssue[]): void
   /** Adds an issue (subject to search lag). @throws on a duplicate id or key */
   addIssue(issue: JiraIssue): JiraIssue
   /** Merges `patch` into the fields and sets `updated` to the fake's now unless the patch sets it. */
@@ -60,6 +66,16 @@ export type FakeJira = FakeServer & {
   setSearchLag(ms: number): void
   /** Invalidates every `nextPageToken` issued so far. */
   expireSearchTokens(): void
+  /**
+   * Renames a project's key, as Jira does: every issue gets the new key (same id and number,
+   * `updated` unchanged); the old key keeps resolving in JQL (`project = OLD`, `key in (OLD-7)`),
+   * in `GET issue/OLD-7` and `GET project/OLD`, and is listed in `projectKeys`.
+   */
+  renameProject(from: string, to: string): void
+  /** Moves an issue to another project under the next free number there, bumping `updated`. */
+  moveIssue(key: string, toProject: string): JiraIssue
+  /** The next `times` search pages that have more to come end without a token (`isLast: false`). */
+  truncateSearch(times?: number): void
   /** Next `times` matching requests get Jira's 429 with `Retry-After`, `X-RateLimit-*`, `RateLimit-Reason`. */
   rateLimit(fault?: JiraOverloadFault): void
   /** Next `times` matching requests get 503 with `Retry-After`. */
@@ -109,10 +125,24 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
   const explicitProjects = new Map<string, JiraProject>()
   const explicitUsers = new Map<string, JiraUser>()
   const pending = new Map<string, { before: JiraIssue | undefined; at: number }>()
+  const formerProjectKeys = new Map<string, string>() // upper-case former key → project id
+  const formerIssueKeys = new Map<string, string>() // upper-case former issue key → issue id
   let lagMs = 0
+  let version = 0 // bumped by every change the search can see
 
   function find(idOrKey: string): JiraIssue | undefined {
-    return stored.get(idOrKey) ?? stored.get(idsByKey.get(idOrKey.toUpperCase()) ?? '')
+    const upper = idOrKey.toUpperCase()
+    return (
+      stored.get(idOrKey) ??
+      stored.get(idsByKey.get(upper) ?? '') ??
+      stored.get(formerIssueKeys.get(upper) ?? '')
+    )
+  }
+
+  // A project with every key it had: the current one first.
+  function projectKeysOf(project: JiraProject): string[] {
+    const former = [...formerProjectKeys].filter(([, id]) => id === project.id).map(([k]) => k)
+    return [project.key, ...former.filter((key) => key !== project.key)]
   }
 
   function projects(): JiraProject[] {
@@ -138,8 +168,16 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     return new Map([...all, ...explicitUsers])
   }
 
-  const directory = createDirectoryRoutes({ baseUrl: () => baseUrl, projects, users })
+  const directory = createDirectoryRoutes({
+    baseUrl: () => baseUrl,
+    projects,
+    users,
+    projectKeysOf,
+    formerProjectId: (key) => formerProjectKeys.get(key.toUpperCase()),
+  })
   const search = createSearchRoutes({
+    version: () => version,
+    aliases: () => ({ projects: formerProjectKeys, issues: formerIssueKeys }),
     now: () => now.getTime(),
     baseUrl: () => baseUrl,
     allIssues: () => [...stored.values()],
@@ -218,12 +256,13 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
   }
 
   function overload(status: 429 | 503, fault: JiraOverloadFault): FaultRule {
-    const retryAfter = fault.retryAfterSeconds ?? 1
-    const headers: Record<string, string> = { 'retry-after': String(retryAfter) }
+    const retryAfter = fault.retryAfterSeconds === undefined ? 1 : fault.retryAfterSeconds
+    const headers: Record<string, string> =
+      retryAfter === null ? {} : { 'retry-after': String(retryAfter) }
     if (status === 429) {
-      // ISO 8601 to the minute, as Jira sends it.
+      // ISO 8601 to the minute, as Jira sends it: with a short wait, often a minute already past.
       headers['x-ratelimit-reset'] =
-        `${new Date(now.getTime() + retryAfter * 1000).toISOString().slice(0, 16)}Z`
+        `${new Date(now.getTime() + (retryAfter ?? 0) * 1000).toISOString().slice(0, 16)}Z`
       headers['x-ratelimit-limit'] = '100'
       headers['x-ratelimit-remaining'] = '0'
       headers['ratelimit-reason'] = fault.reason ?? 'jira-burst-based'
@@ -245,12 +284,14 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     email,
     apiToken,
     setProjects(list) {
+      version += 1
       explicitProjects.clear()
       for (const project of list) {
         explicitProjects.set(project.key, copy(project))
       }
     },
     setIssues(list) {
+      version += 1
       stored.clear()
       idsByKey.clear()
       pending.clear()
@@ -258,12 +299,24 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
         store(issue)
       }
     },
+    loadIssues(list) {
+      version += 1
+      stored.clear()
+      idsByKey.clear()
+      pending.clear()
+      for (const issue of list) {
+        stored.set(issue.id, issue)
+        idsByKey.set(issue.key.toUpperCase(), issue.id)
+      }
+    },
     addIssue(issue) {
+      version += 1
       store(issue)
       pending.set(issue.id, { before: undefined, at: now.getTime() })
       return copy(issue)
     },
     updateIssue(key, patch) {
+      version += 1
       const before = existing(key)
       const updated = {
         ...before,
@@ -277,6 +330,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       return copy(updated)
     },
     deleteIssue(key) {
+      version += 1
       const issue = existing(key)
       stored.delete(issue.id)
       idsByKey.delete(issue.key.toUpperCase())
@@ -295,10 +349,56 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       search.setHook(hook)
     },
     setSearchLag(ms) {
+      version += 1
       lagMs = ms
     },
     expireSearchTokens() {
       search.expireTokens()
+    },
+    renameProject(from, to) {
+      version += 1
+      const project = projects().find((p) => p.key === from.toUpperCase())
+      if (!project || projects().some((p) => p.key === to)) {
+        throw new Error(`fake Jira cannot rename ${from} to ${to}`)
+      }
+      const renamed = { ...project, key: to }
+      explicitProjects.delete(project.key)
+      explicitProjects.set(to, renamed)
+      formerProjectKeys.set(project.key, project.id)
+      for (const issue of [...stored.values()]) {
+        if (issue.fields.project.id !== project.id) {
+          continue
+        }
+        const key = `${to}-${issue.key.slice(issue.key.indexOf('-') + 1)}`
+        formerIssueKeys.set(issue.key.toUpperCase(), issue.id)
+        idsByKey.delete(issue.key.toUpperCase())
+        idsByKey.set(key.toUpperCase(), issue.id)
+        stored.set(issue.id, { ...issue, key, fields: { ...issue.fields, project: renamed } })
+      }
+    },
+    moveIssue(key, toProject) {
+      version += 1
+      const before = existing(key)
+      const target = projects().find((p) => p.key === toProject)
+      if (!target) {
+        throw new Error(`fake Jira has no project ${toProject}`)
+      }
+      const numbers = [...stored.values()]
+        .filter((issue) => issue.fields.project.id === target.id)
+        .map((issue) => Number(issue.key.slice(issue.key.indexOf('-') + 1)))
+      const moved: JiraIssue = {
+        ...before,
+        key: `${target.key}-${Math.max(0, ...numbers) + 1}`,
+        fields: { ...before.fields, project: target, updated: jiraTimestamp(now) },
+      }
+      formerIssueKeys.set(before.key.toUpperCase(), before.id)
+      idsByKey.delete(before.key.toUpperCase())
+      idsByKey.set(moved.key.toUpperCase(), before.id)
+      stored.set(before.id, moved)
+      return copy(moved)
+    },
+    truncateSearch(times = 1) {
+      search.truncate(times)
     },
     rateLimit(fault = {}) {
       server.fail(overload(429, fault))
@@ -307,14 +407,19 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       server.fail(overload(503, fault))
     },
     setNow(date) {
+      version += 1
       now = toDate(date)
     },
     reset() {
+      version += 1
       stored.clear()
       idsByKey.clear()
       pending.clear()
       explicitProjects.clear()
       explicitUsers.clear()
+      formerProjectKeys.clear()
+      formerIssueKeys.clear()
+      search.truncate(0)
       lagMs = 0
       now = toDate(options.now ?? FAKE_JIRA_DEFAULT_NOW)
       search.setHook(undefined)

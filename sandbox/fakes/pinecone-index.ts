@@ -15,6 +15,7 @@ export const DEFAULT_NAMESPACE = '__default__'
 const MAX_UPSERT_VECTORS = 1000
 const MAX_UPSERT_BYTES = 2 * 1024 * 1024
 const MAX_IDS = 1000
+const MAX_LIST_LIMIT = 100
 const MAX_TOP_K = 10_000
 const MAX_ID_LENGTH = 512
 
@@ -78,6 +79,34 @@ export function namespaceIn(
  */
 export function createIndexRoutes(store: Map<string, Map<string, FakeVector>>, dimension: number) {
   const space = (namespace: string) => namespaceIn(store, namespace)
+  // The ids of a namespace in byte order, kept while its record map and size are unchanged and no
+  // write happened through these routes, so listing a large namespace page by page stays cheap.
+  const sorted = new Map<string, { of: Map<string, FakeVector>; size: number; ids: string[] }>()
+  function sortedIds(namespace: string): string[] {
+    const records = store.get(namespace) ?? new Map<string, FakeVector>()
+    const cached = sorted.get(namespace)
+    if (cached && cached.of === records && cached.size === records.size) {
+      return cached.ids
+    }
+    const ids = [...records.keys()].sort(byteOrder)
+    sorted.set(namespace, { of: records, size: records.size, ids })
+    return ids
+  }
+  // First index in `ids` (byte order) of an id after `bound` (or at it, when `inclusive`).
+  function firstAfter(ids: string[], bound: string, inclusive = false): number {
+    let low = 0
+    let high = ids.length
+    while (low < high) {
+      const middle = (low + high) >> 1
+      const order = byteOrder(ids[middle] ?? '', bound)
+      if (order < 0 || (order === 0 && !inclusive)) {
+        low = middle + 1
+      } else {
+        high = middle
+      }
+    }
+    return low
+  }
 
   function vectorProblem(raw: unknown): string | undefined {
     const vector = raw as Partial<FakeVector> | null
@@ -114,6 +143,7 @@ export function createIndexRoutes(store: Map<string, Map<string, FakeVector>>, d
       return dataError(400, problem)
     }
     const target = space(namespaceOf(body.namespace))
+    sorted.delete(namespaceOf(body.namespace))
     for (const vector of body.vectors as FakeVector[]) {
       const { id, values, sparseValues, metadata } = vector
       target.set(
@@ -137,6 +167,7 @@ export function createIndexRoutes(store: Map<string, Map<string, FakeVector>>, d
       return dataError(400, 'Exactly one of ids, deleteAll or filter must be given')
     }
     const target = space(namespaceOf(body.namespace))
+    sorted.delete(namespaceOf(body.namespace))
     if (ids !== undefined) {
       if (
         !Array.isArray(ids) ||
@@ -205,13 +236,30 @@ export function createIndexRoutes(store: Map<string, Map<string, FakeVector>>, d
       }
       after = decoded.slice('after:'.length)
     }
-    const ids = [...(store.get(namespace)?.keys() ?? [])]
-      .filter((id) => id.startsWith(prefix) && (token === null || byteOrder(id, after) > 0))
-      .sort(byteOrder)
-    const page = ids.slice(0, limit)
+    if (limit > MAX_LIST_LIMIT) {
+      return dataError(400, `limit must be at most ${MAX_LIST_LIMIT}`)
+    }
+    const all = sortedIds(namespace)
+    const from =
+      token === null || byteOrder(after, prefix) < 0
+        ? firstAfter(all, prefix, true)
+        : firstAfter(all, after)
+    const page: string[] = []
+    let more = false
+    for (let n = from; n < all.length; n += 1) {
+      const id = all[n] ?? ''
+      if (!id.startsWith(prefix)) {
+        break // past the ids with the prefix (they are contiguous in byte order)
+      }
+      if (page.length === limit) {
+        more = true
+        break
+      }
+      page.push(id)
+    }
     const body: Record<string, unknown> = { vectors: page.map((id) => ({ id })) }
     const last = page.at(-1)
-    if (ids.length > limit && last !== undefined) {
+    if (more && last !== undefined) {
       body.pagination = { next: Buffer.from(`after:${last}`).toString('base64url') }
     }
     Object.assign(body, { namespace, usage: { readUnits: 1 } })

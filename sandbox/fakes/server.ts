@@ -53,6 +53,10 @@ export type FakeServer = {
     body?: (status: number) => unknown
   }): void
   clearFaults(): void
+  /** Every later request matching `path` (all when omitted) is answered `ms` later (0 turns it off). */
+  setLatency(ms: number, path?: string | RegExp): void
+  /** Awaited before each request is answered, so a test can hold one back (undefined: none). */
+  onRequest(hook: ((req: RecordedRequest) => Promise<void> | void) | undefined): void
   close(): Promise<void>
 }
 
@@ -119,6 +123,8 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
       }
     | undefined
   const sockets = new Set<import('node:net').Socket>()
+  let latency: { ms: number; path?: string | RegExp } = { ms: 0 }
+  let hook: ((req: RecordedRequest) => Promise<void> | void) | undefined
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -175,6 +181,10 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
         send(res, { status, headers: random.headers, body: random.body(status) })
         return
       }
+      await hook?.(recorded)
+      if (latency.ms > 0 && matches({ kind: 'delay', ...latency }, recorded)) {
+        await new Promise((resolve) => setTimeout(resolve, latency.ms))
+      }
       try {
         send(res, await handle(recorded))
       } catch (err) {
@@ -208,6 +218,14 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
     clearFaults() {
       faults.length = 0
       random = undefined
+      latency = { ms: 0 }
+      hook = undefined
+    },
+    setLatency(ms, path) {
+      latency = { ms, ...(path !== undefined && { path }) }
+    },
+    onRequest(next) {
+      hook = next
     },
     async close() {
       for (const socket of sockets) {

@@ -191,3 +191,6 @@ export function sampleWorklogs(options: SampleWorklogsOptions): FakeTempoWorklog
     }
   })
 }
+
+/** The account id Tempo reports for a GDPR-anonymised author; Jira knows no such account. */
+export const TEMPO_ANONYMISED_ACCOUNT = '__tempo-io__unknown_user'

@@ -44,6 +44,13 @@ export type FakeTempo = FakeServer & {
   deleteWorklog(id: number): void
   /** A copy of what is stored, ordered as the API orders it. */
   worklogs(): FakeTempoWorklog[]
+  /**
+   * Sends a stored worklog malformed from now on (`timeSpentSeconds` as text, as a broken proxy or
+   * a schema change would); `withoutId` also leaves out `tempoWorklogId`. @throws on an unknown id
+   */
+  corruptWorklog(id: number, options?: { withoutId?: boolean }): void
+  /** `metadata.next` links point at this origin instead of the fake's own (null: back to its own). */
+  setNextOrigin(origin: string | null): void
   /** Sets the fake's clock (used for `updatedAt` on add and edit). */
   setNow(date: Date | string): void
   /** Back to a fresh fake: no worklogs, faults, requests or rate-limit history; default clock. */
@@ -159,6 +166,20 @@ export async function startFakeTempo(options: FakeTempoOptions = {}): Promise<Fa
   let now = new Date(FAKE_TEMPO_DEFAULT_NOW)
   let admitted: number[] = [] // times of requests the gateway let through in the last second
   let baseUrl = ''
+  let nextOrigin: string | null = null
+  const corrupted = new Map<number, { withoutId: boolean }>()
+
+  function wire(worklog: FakeTempoWorklog): Record<string, unknown> {
+    const json: Record<string, unknown> = toTempoJson(worklog, baseUrl, jiraBaseUrl)
+    const broken = corrupted.get(worklog.tempoWorklogId)
+    if (broken) {
+      json.timeSpentSeconds = `${worklog.timeSpentSeconds / 3600}h`
+      if (broken.withoutId) {
+        delete json.tempoWorklogId
+      }
+    }
+    return json
+  }
 
   function gatewayAllows(): boolean {
     const limit = options.maxRequestsPerSecond
@@ -191,14 +212,14 @@ export async function startFakeTempo(options: FakeTempoOptions = {}): Promise<Fa
     if (query.offset + query.limit < selected.length) {
       const next = new URLSearchParams(req.query)
       next.set('offset', String(query.offset + query.limit))
-      metadata.next = `${baseUrl}${req.path}?${next.toString()}`
+      metadata.next = `${nextOrigin ?? baseUrl}${req.path}?${next.toString()}`
     }
     return {
       status: 200,
       body: {
         self: `${baseUrl}${req.path}${search ? `?${search}` : ''}`,
         metadata,
-        results: page.map((worklog) => toTempoJson(worklog, baseUrl, jiraBaseUrl)),
+        results: page.map(wire),
       },
     }
   }
@@ -264,6 +285,13 @@ export async function startFakeTempo(options: FakeTempoOptions = {}): Promise<Fa
     worklogs() {
       return [...stored.values()].sort(compareWorklogs).map(copyWorklog)
     },
+    corruptWorklog(id, options = {}) {
+      find(id)
+      corrupted.set(id, { withoutId: options.withoutId ?? false })
+    },
+    setNextOrigin(origin) {
+      nextOrigin = origin
+    },
     setNow(date) {
       const next = new Date(date)
       if (Number.isNaN(next.getTime())) {
@@ -276,6 +304,8 @@ export async function startFakeTempo(options: FakeTempoOptions = {}): Promise<Fa
       server.clearFaults()
       server.requests.length = 0
       admitted = []
+      corrupted.clear()
+      nextOrigin = null
       now = new Date(FAKE_TEMPO_DEFAULT_NOW)
     },
   }

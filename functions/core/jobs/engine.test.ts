@@ -17,6 +17,7 @@ import {
 import { runWorker, type WorkerOptions } from './engine.ts'
 import { createJobQueue } from './queue.ts'
 import { createJobRegistry } from './registry.ts'
+import type { JobKind } from './types.ts'
 
 const getDatabase = useTestDatabase({ poolMax: 10 })
 const queue = () => createJobQueue(getDatabase().pool)
@@ -173,6 +174,53 @@ describe('job engine', () => {
       expect(sink.writes.length).toBeLessThanOrEqual(stolenAt + 1)
       const [chunk] = await chunkRows(jobId)
       expect(chunk).toMatchObject({ status: 'running', cursor: { page: stolenAt } })
+    })
+
+    it('stops itself before its lease ends when heartbeats fail, while no other worker can hold it yet', async () => {
+      const name = `hanging-${randomUUID()}`
+      const seen: { reason?: unknown; leaseStillHeld?: boolean } = {}
+      const hanging: JobKind = {
+        kind: name,
+        plan: async () => [],
+        async *run({ signal, lease }) {
+          await new Promise((resolve) => signal.addEventListener('abort', resolve))
+          seen.reason = signal.reason
+          const held = await getDatabase().pool.query<{ held: boolean }>(
+            'SELECT lease_expires_at > now() AS held FROM job_chunks WHERE id = $1 AND lease_token = $2',
+            [lease.chunkId, lease.token],
+          )
+          seen.leaseStillHeld = held.rows[0]?.held === true
+          yield { kind: 'page', cursor: { late: true }, fetched: 1, written: 1 }
+        },
+      }
+      const jobs = queue()
+      const jobId = (
+        await jobs.enqueue({ kind: name, params: {}, scopes: [{ n: 1 }], createdBy: 'test' })
+      ).job.id
+      const summary = await runWorker({
+        jobs: {
+          reap: jobs.reap,
+          claim: jobs.claim,
+          checkpoint: jobs.checkpoint,
+          complete: jobs.complete,
+          fail: jobs.fail,
+          retry: jobs.retry,
+          release: jobs.release,
+          heartbeat: () => Promise.reject(new Error('database unreachable')),
+        },
+        registry: createJobRegistry([hanging]),
+        log: captureLog().log,
+        remainingMs: () => 60_000,
+        marginMs: 1_000,
+        leaseMs: 1_200,
+        heartbeatMs: 300,
+      })
+      expect(summary.outcomes).toMatchObject({ lost: 1, succeeded: 0 })
+      expect(String(seen.reason)).toContain('lost')
+      expect(seen.leaseStillHeld).toBe(true)
+      // The page that arrived after the stop was not checkpointed.
+      const [chunk] = await chunkRows(jobId)
+      expect(chunk).toMatchObject({ status: 'running', cursor: null, items_written: '0' })
     })
 
     it('resumes from the last cursor after a worker process is killed mid-chunk, ending as an uninterrupted run', async () => {

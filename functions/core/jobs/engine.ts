@@ -55,6 +55,8 @@ export const CLAIM_MARGINS = 2
 export const FULL_ATTEMPT_MARGINS = 3
 /** A minute: a dead worker's chunk waits at most this long (heartbeats renew it every 20 s). */
 export const DEFAULT_LEASE_MS = 60_000
+/** A worker whose lease was not renewed stops this long (at most a sixth of it) before it ends. */
+export const LEASE_SAFETY_MS = 5_000
 
 const OUTCOMES: readonly ChunkOutcome[] = [
   'succeeded',
@@ -116,9 +118,34 @@ async function runChunk(
     stopReason ??= reason
     controller.abort(new Error(`chunk stopped: ${reason}`))
   }
+  // The lease ends `leaseMs` after the last write that renewed it was sent (the database measures
+  // from a later instant). Without a renewal the worker stops itself a safety margin before that,
+  // so a worker that cannot reach the database never writes once another may hold the chunk.
+  const safetyMs = Math.min(LEASE_SAFETY_MS, Math.floor(leaseMs / 6))
+  let renewedAt = performance.now()
+  let watchdog: ReturnType<typeof setTimeout> | undefined
+  const arm = () => {
+    clearTimeout(watchdog)
+    const left = renewedAt + leaseMs - safetyMs - performance.now()
+    watchdog = setTimeout(
+      () => {
+        log.warn(context, 'lease not renewed before its deadline: the worker stops the chunk')
+        stop('lost')
+      },
+      Math.max(left, 0),
+    )
+  }
+  const renewed = (sentAt: number) => {
+    if (sentAt > renewedAt) {
+      renewedAt = sentAt
+      arm()
+    }
+  }
+  arm()
   const heartbeat = setInterval(() => {
+    const sentAt = performance.now()
     jobs.heartbeat(lease, leaseMs).then(
-      (held) => held.kind !== 'ok' && stop(held.kind),
+      (held) => (held.kind === 'ok' ? renewed(sentAt) : stop(held.kind)),
       (err: unknown) => log.warn({ ...context, err }, 'lease heartbeat failed'),
     )
   }, settings.heartbeatMs)
@@ -141,11 +168,13 @@ async function runChunk(
       params: claimed.params,
       scope: claimed.scope,
       cursor: claimed.cursor,
+      lease,
       signal: controller.signal,
     })
     outcome = await drive(settings, claimed, steps, {
       stopped: () => stopReason,
       stop,
+      renewed,
       paged: () => {
         pages += 1
       },
@@ -158,6 +187,7 @@ async function runChunk(
   } finally {
     clearInterval(heartbeat)
     clearTimeout(hardStop)
+    clearTimeout(watchdog)
   }
   log.info({ ...context, attempt: claimed.attempt, outcome, pages }, 'chunk attempt ended')
   return { outcome, pages }
@@ -166,6 +196,8 @@ async function runChunk(
 type Control = {
   stopped: () => StopReason | undefined
   stop: (reason: StopReason) => void
+  /** A write sent at this `performance.now()` renewed the lease. */
+  renewed: (sentAt: number) => void
   paged: () => void
   /** Whether this attempt has checkpointed a page. */
   progressed: () => boolean
@@ -209,9 +241,12 @@ async function drive(
         step.retryAfterMs,
       )
     }
+    const sentAt = performance.now()
     const held = await jobs.checkpoint(lease, step.cursor, step, leaseMs)
     control.paged()
-    if (held.kind !== 'ok') {
+    if (held.kind === 'ok') {
+      control.renewed(sentAt)
+    } else {
       control.stop(held.kind)
     }
   }

@@ -18,6 +18,7 @@ function aRow(overrides: Partial<JobRow> = {}): JobRow {
     items_written: 990,
     items_failed: 10,
     elapsed_seconds: 200,
+    warnings: ['Held back 3 deletions.'],
     last_error: null,
     ...overrides,
   }
@@ -44,6 +45,7 @@ describe('job view', () => {
         ratePerSecond: 4.95,
         etaSeconds: 300, // 6 chunks left at 50 s each
         lastError: null,
+        warnings: ['Held back 3 deletions.'],
       },
     })
   })

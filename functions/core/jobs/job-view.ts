@@ -18,6 +18,8 @@ export type JobProgress = {
   etaSeconds: number | null
   /** The most recent error of any chunk, a sentence for a person. */
   lastError: string | null
+  /** Outcomes that need a person's decision (e.g. deletions held back), one per chunk, in order. */
+  warnings: string[]
 }
 
 /** A job as the API shows it (JSON, camelCase, ISO-8601 times). */
@@ -49,6 +51,7 @@ export type JobRow = {
   items_fetched: number
   items_written: number
   items_failed: number
+  warnings: string[]
   /** Seconds from the start to the finish, or to the database's now() while running. */
   elapsed_seconds: number | null
   last_error: string | null
@@ -105,6 +108,7 @@ export function toJobView(row: JobRow): JobView {
       itemsFailed: row.items_failed,
       ...rateAndEta(row),
       lastError: row.last_error,
+      warnings: row.warnings,
     },
   }
 }

@@ -10,6 +10,7 @@ export const SELECT_JOBS = `
   SELECT j.id, j.kind, j.status, j.params, j.created_at, j.started_at, j.finished_at,
     j.cancel_requested_at IS NOT NULL AS cancel_requested,
     p.chunks_total, p.chunks_done, p.chunks_failed, p.items_fetched, p.items_written, p.items_failed,
+    p.warnings,
     extract(epoch FROM coalesce(j.finished_at, now()) - j.started_at)::float8 AS elapsed_seconds,
     e.last_error
   FROM jobs j
@@ -19,7 +20,9 @@ export const SELECT_JOBS = `
       count(*) FILTER (WHERE c.status = 'failed')::int AS chunks_failed,
       coalesce(sum(c.items_fetched), 0)::float8 AS items_fetched,
       coalesce(sum(c.items_written), 0)::float8 AS items_written,
-      coalesce(sum(c.items_failed), 0)::float8 AS items_failed
+      coalesce(sum(c.items_failed), 0)::float8 AS items_failed,
+      coalesce(array_agg(c.warning ORDER BY c.seq) FILTER (WHERE c.warning IS NOT NULL), '{}')
+        AS warnings
     FROM job_chunks c WHERE c.job_id = j.id
   ) p
   LEFT JOIN LATERAL (
@@ -63,8 +66,8 @@ export const INSERT_JOB = `
     ON CONFLICT DO NOTHING
     RETURNING id
   ), chunks AS (
-    INSERT INTO job_chunks (job_id, seq, scope, max_attempts)
-    SELECT job.id, s.ord - 1, s.scope, $7
+    INSERT INTO job_chunks (job_id, seq, scope, max_attempts, priority)
+    SELECT job.id, s.ord - 1, s.scope, $7, $8
     FROM job, jsonb_array_elements($6::jsonb) WITH ORDINALITY AS s(scope, ord)
   )
   SELECT id FROM job`
@@ -94,7 +97,8 @@ const CLAIMABLE_JOB = `(SELECT j.kind = ANY($1::text[]) AND j.status IN ('queued
  * One statement: lock the next claimable chunk (skipping those other workers hold) and lease it,
  * returning its job's status too (a queued job is then started with START_JOB). Claimable: running
  * under an expired lease with attempts left (its worker died; the reaper fails the exhausted ones),
- * else queued and due, oldest first and in seq order within a job. Each branch reads its own
+ * else queued and due, by priority (0 first: daily syncs before backfill chunks), then oldest
+ * first and in seq order within a job. Each branch reads its own
  * partial index in that order and stops at the first claimable chunk, so a claim costs the same
  * whatever the backlog (see `queued` in db/schema.ts); coalesce() runs the second only when the
  * first finds nothing. A single UPDATE, no CTEs: planning is much of a claim's cost.
@@ -118,7 +122,7 @@ export const CLAIM = `
       LIMIT 1 FOR UPDATE OF c SKIP LOCKED),
     (SELECT c.id FROM job_chunks c
       WHERE c.queued AND c.run_after <= now() AND ${CLAIMABLE_JOB}
-      ORDER BY c.run_after, c.job_id, c.seq
+      ORDER BY c.priority, c.run_after, c.job_id, c.seq
       LIMIT 1 FOR UPDATE OF c SKIP LOCKED))
   RETURNING c.id, c.job_id, c.seq, c.scope, c.cursor, c.attempts, c.max_attempts, c.lease_token,
     j.kind, j.params, j.status AS job_status,
@@ -136,10 +140,14 @@ export const START_JOB = `
 
 const HELD = `c.id = $1 AND c.lease_token = $2 AND c.status = 'running' AND j.id = c.job_id`
 
-/** Stores a page's cursor and counters and extends the lease; no row when the lease is lost. */
+/**
+ * Stores a page's cursor, counters and warning (`$8`, kept when null) and extends the lease; no row
+ * when the lease is lost.
+ */
 export const CHECKPOINT = `
   UPDATE job_chunks c SET cursor = $4::jsonb, items_fetched = c.items_fetched + $5,
     items_written = c.items_written + $6, items_failed = c.items_failed + $7,
+    warning = coalesce($8, c.warning),
     lease_expires_at = now() + ${MS_3}, updated_at = now()
   FROM jobs j WHERE ${HELD}
   RETURNING j.cancel_requested_at IS NOT NULL AS cancel_requested`

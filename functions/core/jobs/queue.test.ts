@@ -210,6 +210,44 @@ describe('job queue', () => {
       ).toEqual({ kind: 'ok' })
     })
 
+    it('claims a priority-0 chunk before older due chunks of priority 1, then those in age order', async () => {
+      const backfill = aJob({ scopes: [{ window: 1 }, { window: 2 }, { window: 3 }] })
+      const sync = aJob({ kind: `${backfill.kind}-sync`, scopes: [{ daily: 1 }], priority: 0 })
+      const old = await queue().enqueue(backfill)
+      // The backfill's chunks have waited an hour; the sync was queued just now.
+      await getDatabase().pool.query(
+        `UPDATE job_chunks SET run_after = now() - interval '1 hour' WHERE job_id = $1`,
+        [old.job.id],
+      )
+      const daily = await queue().enqueue(sync)
+      const kinds = [backfill.kind, sync.kind]
+      const order: string[] = []
+      for (let n = 0; n < 4; n += 1) {
+        const claimed = await queue().claim({ kinds, leaseMs: 60_000 })
+        assert(claimed)
+        order.push(`${claimed.lease.jobId === daily.job.id ? 'sync' : 'backfill'}:${claimed.seq}`)
+      }
+      expect(order).toEqual(['sync:0', 'backfill:0', 'backfill:1', 'backfill:2'])
+    })
+
+    it('keeps a step’s warning on its chunk and shows every chunk’s warning in the job’s progress', async () => {
+      const request = aJob({ scopes: [{ n: 1 }, { n: 2 }] })
+      const { job } = await queue().enqueue(request)
+      const first = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
+      const second = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
+      assert(first && second)
+      const warn = { fetched: 0, written: 0, warning: 'Held back 40 deletions.' }
+      await queue().checkpoint(second.lease, { at: 1 }, warn, 60_000)
+      await queue().checkpoint(second.lease, { at: 2 }, { fetched: 1, written: 1 }, 60_000)
+      await queue().checkpoint(first.lease, { at: 1 }, { ...warn, warning: 'Held back 3.' }, 60_000)
+      await queue().complete(first.lease)
+      await queue().complete(second.lease)
+      const done = await queue().getJob(job.id)
+      expect(done?.status).toBe('succeeded')
+      expect(done?.progress.warnings).toEqual(['Held back 3.', 'Held back 40 deletions.'])
+      expect((await queue().enqueue(aJob())).job.progress.warnings).toEqual([])
+    })
+
     it('relaxes synchronous_commit for the claim’s own transaction only', async () => {
       const client = new pg.Client({ connectionString: getDatabase().url })
       await client.connect()

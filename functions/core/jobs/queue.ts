@@ -37,6 +37,8 @@ export type EnqueueRequest = {
   /** At most one job per run key, in any state (e.g. one daily sync per day). */
   runKey?: string
   maxAttempts?: number
+  /** Claim order among due chunks: 0 first (daily syncs), 1 by default (backfills). */
+  priority?: number
 }
 
 /** `created: false` carries the job that holds the dedupe key (or the run key). */
@@ -45,8 +47,8 @@ export type EnqueueResult = { created: true; job: JobView } | { created: false; 
 /** What a write under a lease found: still ours, taken by another worker, or cancelled. */
 export type LeaseResult = { kind: 'ok' } | { kind: 'lost' } | { kind: 'cancelled' }
 
-/** Counters of one step, added to the chunk's. */
-export type StepCounts = { fetched: number; written: number; failed?: number }
+/** Counters of one step, added to the chunk's, and its warning (kept until replaced). */
+export type StepCounts = { fetched: number; written: number; failed?: number; warning?: string }
 
 /** Whether a chunk's completion or failure was recorded (`lost`: another worker holds it). */
 export type FinishResult = { kind: 'done' } | { kind: 'lost' }
@@ -190,6 +192,7 @@ export function createJobQueue(pool: Queryable) {
         request.createdBy,
         JSON.stringify(request.scopes),
         request.maxAttempts ?? 8,
+        request.priority ?? 1,
       ]
       // The holder may finish between the insert and the look-up; then insert again.
       for (let round = 0; round < 5; round++) {
@@ -248,6 +251,7 @@ export function createJobQueue(pool: Queryable) {
         counts.fetched,
         counts.written,
         counts.failed ?? 0,
+        counts.warning ?? null,
       ])
     },
 

@@ -76,5 +76,6 @@ export async function startJob(
     throw new Error(`Job kind ${request.kind} is not registered.`)
   }
   const scopes = await kind.plan(request.params)
-  return deps.jobs.enqueue({ ...request, scopes })
+  const priority = request.priority ?? kind.priority
+  return deps.jobs.enqueue({ ...request, scopes, ...(priority !== undefined && { priority }) })
 }

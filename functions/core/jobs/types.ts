@@ -13,7 +13,15 @@ export type Json =
 
 /** What one step reports: the page was written, or a known transient failure asks for a retry. */
 export type StepResult<Cursor extends Json = Json> =
-  | { kind: 'page'; cursor: Cursor; fetched: number; written: number; failed?: number }
+  | {
+      kind: 'page'
+      cursor: Cursor
+      fetched: number
+      written: number
+      failed?: number
+      /** Shown in the job's progress until replaced (e.g. deletions held back for a decision). */
+      warning?: string
+    }
   | { kind: 'retry'; reason: string; retryAfterMs?: number }
 
 /** What a runner receives for one attempt of a chunk. */
@@ -22,6 +30,8 @@ export type ChunkInput<Scope extends Json = Json, Cursor extends Json = Json> = 
   params: Json // the job's validated parameters
   scope: Scope
   cursor: Cursor | null // null on the first attempt
+  /** This attempt's hold on the chunk: database writes of the sinks name it (see `leaseHeld`). */
+  lease: { chunkId: string; token: string }
   /** Aborted when the lease is lost, the job was cancelled or the time budget ran out. */
   signal: AbortSignal
 }
@@ -42,6 +52,8 @@ export type JobKind<
   Cursor extends Json = Json,
 > = {
   kind: string
+  /** Claim order of its chunks among due ones: 0 first (small daily syncs), 1 by default. */
+  priority?: number
   /** Splits a job into chunk scopes (e.g. one per project). */
   plan(params: Params): Promise<Scope[]>
   run: ChunkRunner<Scope, Cursor>

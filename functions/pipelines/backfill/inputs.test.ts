@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { AppError } from '#core/errors.ts'
 import { PROJECT_KEY } from '#core/upstreams/jira/jql.ts'
 import { parseInput } from '#core/validation/parse.ts'
+import { ConfirmDeletions, deletionHeld } from './deletion-brake.ts'
 import { DaysBack, MAX_DAYS_BACK, MAX_PROJECTS, ProjectKey, Projects } from './inputs.ts'
 
 const accepts = (schema: v.GenericSchema, input: unknown) => v.safeParse(schema, input).success
@@ -99,6 +100,40 @@ describe('backfill request fields', () => {
             ).toBe(true)
           },
         ),
+      )
+    })
+  })
+
+  describe('confirmDeletions', () => {
+    it('is true only for true or "true", false for false or "false", refused otherwise', () => {
+      expect(v.parse(ConfirmDeletions, true)).toBe(true)
+      expect(v.parse(ConfirmDeletions, 'true')).toBe(true)
+      expect(v.parse(ConfirmDeletions, false)).toBe(false)
+      expect(v.parse(ConfirmDeletions, 'false')).toBe(false)
+      fc.assert(
+        fc.property(fc.anything(), (input) => {
+          const parsed = v.safeParse(ConfirmDeletions, input)
+          const valid = input === true || input === false || input === 'true' || input === 'false'
+          return (
+            parsed.success === valid &&
+            (!parsed.success || parsed.output === (input === true || input === 'true'))
+          )
+        }),
+      )
+    })
+  })
+
+  describe('deletion brake', () => {
+    it('holds more than 20% of a project’s stored records, above 10, unless confirmed', () => {
+      expect(deletionHeld(10, 10, false)).toBe(false)
+      expect(deletionHeld(11, 55, false)).toBe(false)
+      expect(deletionHeld(12, 55, false)).toBe(true)
+      expect(deletionHeld(300, 500, true)).toBe(false)
+      fc.assert(
+        fc.property(fc.nat(10_000), fc.nat(10_000), (gone, stored) => {
+          const held = deletionHeld(gone, stored, false)
+          return held === (gone > 10 && gone * 5 > stored) && !deletionHeld(gone, stored, true)
+        }),
       )
     })
   })

@@ -21,6 +21,7 @@ const JOB: JobView = {
     ratePerSecond: 3.5,
     etaSeconds: 120,
     lastError: null,
+    warnings: [],
   },
 }
 
@@ -31,7 +32,7 @@ describe('jobVersion', () => {
     expect(jobVersion(JOB)).toMatch(/^[0-9a-f]{16}$/)
   })
 
-  it('changes with anything a follower sees move: status, cancel, times, counters, last error', () => {
+  it('changes with anything a follower sees move: status, cancel, times, counters, last error, warnings', () => {
     const changes: JobView[] = [
       { ...JOB, status: 'succeeded' },
       { ...JOB, cancelRequested: true },
@@ -45,6 +46,7 @@ describe('jobVersion', () => {
       })),
       { ...JOB, progress: { ...JOB.progress, chunksTotal: 5 } },
       { ...JOB, progress: { ...JOB.progress, lastError: 'Jira answered 503.' } },
+      { ...JOB, progress: { ...JOB.progress, warnings: ['Held back 40 deletions.'] } },
     ]
     const versions = new Set([JOB, ...changes].map(jobVersion))
     expect(versions.size).toBe(changes.length + 1)

@@ -10,6 +10,7 @@ import { fixedClock } from '#test/clock.ts'
 import { testConfig } from '#test/config.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { useFakeJira, useFakePinecone } from '#test/fakes.ts'
+import { heldLease } from '#test/lease.ts'
 import { captureLog } from '#test/log.ts'
 import { jiraClientOn, pineconeSinkOn, upstreamEnv } from '#test/upstreams.ts'
 import {
@@ -29,7 +30,9 @@ const jira = useFakeJira({ now: NOW })
 const pinecone = useFakePinecone()
 
 beforeEach(async () => {
-  await getDatabase().pool.query('delete from projects; delete from sync_state')
+  await getDatabase().pool.query(
+    'delete from projects; delete from sync_state; delete from jira_issue_keys',
+  )
 })
 
 function deps(overrides: Partial<JiraJobDeps> = {}): JiraJobDeps {
@@ -65,16 +68,28 @@ const scopeOf = (project: string, days = 30): JiraScope => ({
 })
 
 /** Runs a chunk's steps to the end (or to a retry), as the engine would, minus the database. */
-async function runChunk(
+function runChunk(
   kind: ReturnType<typeof createJiraBackfillKind>,
   scope: JiraScope,
+  cursor: JiraCursor | null = null,
+  limit = 100,
+) {
+  return runChunkWith(kind, scope, {}, cursor, limit)
+}
+
+/** `runChunk` with the job's params. */
+async function runChunkWith(
+  kind: ReturnType<typeof createJiraBackfillKind>,
+  scope: JiraScope,
+  params: { confirmDeletions?: boolean },
   cursor: JiraCursor | null = null,
   limit = 100,
 ) {
   const steps: StepResult<JiraCursor>[] = []
   const run = kind.run({
     jobId: 'job',
-    params: {},
+    lease: await heldLease(getDatabase().pool),
+    params,
     scope,
     cursor,
     signal: new AbortController().signal,
@@ -89,8 +104,17 @@ async function runChunk(
   return steps
 }
 
+/** Jira's id of a project the builders made (`aJiraIssue` derives it from the key). */
+function projectId(project: string): string {
+  return aJiraIssue({ key: `${project}-1` }).fields.project.id
+}
+
+/** A project's watermark, kept under its Jira id. */
 async function watermark(project: string) {
-  const rows = await getDatabase().db.select().from(syncState).where(eq(syncState.scope, project))
+  const rows = await getDatabase()
+    .db.select()
+    .from(syncState)
+    .where(eq(syncState.scope, projectId(project)))
   return rows[0]?.watermark.getTime()
 }
 
@@ -108,6 +132,7 @@ describe('jira job kinds', () => {
         days: 30,
         projects: ['OPS', 'WEB'],
       })
+      // Jira lists neither project (no issues yet): the chunks resolve the keys when they run.
       expect(scopes).toEqual([scopeOf('OPS'), scopeOf('WEB')])
     })
 
@@ -160,6 +185,7 @@ describe('jira job kinds', () => {
       const controller = new AbortController()
       const run = createJiraBackfillKind(deps({ pinecone })).run({
         jobId: 'job',
+        lease: await heldLease(getDatabase().pool),
         params: {},
         scope: scopeOf('OPS'),
         cursor: null,
@@ -169,7 +195,7 @@ describe('jira job kinds', () => {
       for await (const step of run) {
         steps.push(step)
       }
-      expect(steps).toHaveLength(2) // the page, then the reconcile
+      expect(steps).toHaveLength(3) // the page, the key scan, the listing of the vectors
       expect(seen).toEqual([controller.signal])
     })
 
@@ -180,13 +206,14 @@ describe('jira job kinds', () => {
         [100, 100],
         [100, 100],
         [30, 30],
-        [0, 0], // the reconcile: nothing to delete
+        [230, 0], // the key scan
+        [230, 0], // the listing of the vectors (up to 20 pages a step): nothing to delete
       ])
       expect(jiraKeys()).toHaveLength(230)
       expect(jiraKeys().every((id) => id.startsWith('jira-OPS-'))).toBe(true)
       const searches = windowSearches()
       expect(searches[0]?.query.get('jql')).toBe(
-        `project = "OPS" AND updated >= ${NOW_MS - 30 * DAY} AND updated <= ${NOW_MS} ORDER BY updated ASC, key ASC`,
+        `project = ${projectId('OPS')} AND updated >= ${NOW_MS - 30 * DAY} AND updated <= ${NOW_MS} ORDER BY updated ASC, key ASC`,
       )
       expect(searches[0]?.query.get('fields')?.split(',')).toEqual(
         expect.arrayContaining(['summary', 'description', 'assignee', 'parent', 'labels']),
@@ -207,7 +234,7 @@ describe('jira job kinds', () => {
       assert(first?.kind === 'page' && first.cursor.nextPageToken, JSON.stringify(first))
       pinecone.reset()
       const rest = await runChunk(kind, scopeOf('OPS'), first.cursor)
-      expect(rest).toHaveLength(2) // the last page, then the reconcile
+      expect(rest).toHaveLength(3) // the last page, the key scan, the listing
       expect(jiraKeys()).toHaveLength(50)
       expect(windowSearches().at(-1)?.query.get('nextPageToken')).toBe(first.cursor.nextPageToken)
     })
@@ -246,7 +273,13 @@ describe('jira job kinds', () => {
       jira.setIssues(issues('OPS', 150))
       const kind = createJiraSyncKind(deps())
       const [scope] = (await kind.plan({ projects: ['OPS'] })) as JiraScope[]
-      expect(scope).toEqual({ project: 'OPS', fromMs: NOW_MS - 2 * DAY, toMs: NOW_MS })
+      const id = projectId('OPS')
+      expect(scope).toEqual({
+        project: 'OPS',
+        projectId: id,
+        fromMs: NOW_MS - 2 * DAY,
+        toMs: NOW_MS,
+      })
       const scopeWide = { ...scope!, fromMs: NOW_MS - 30 * DAY }
       await runChunk(kind, scopeWide, null, 1)
       expect(await watermark('OPS')).toBeUndefined()
@@ -254,12 +287,13 @@ describe('jira job kinds', () => {
       expect(await watermark('OPS')).toBe(NOW_MS)
       const later = createJiraSyncKind(deps({ clock: fixedClock(new Date(NOW_MS + DAY)) }))
       expect(await later.plan({ projects: ['OPS'] })).toEqual([
-        { project: 'OPS', fromMs: NOW_MS - SYNC_OVERLAP_MS, toMs: NOW_MS + DAY },
+        { project: 'OPS', projectId: id, fromMs: NOW_MS - SYNC_OVERLAP_MS, toMs: NOW_MS + DAY },
       ])
     })
 
-    it('lets a backfill move the watermark only when it leaves no gap', async () => {
+    it('lets a backfill move the watermark only when it leaves no gap, one kept under the key too', async () => {
       jira.setIssues(issues('OPS', 3))
+      // Kept under the project's key, as before ids: adopted under its id.
       await getDatabase()
         .db.insert(syncState)
         .values({
@@ -310,14 +344,14 @@ describe('jira job kinds', () => {
       expect(steps[0]?.at(-1)).toEqual({
         kind: 'page',
         cursor: expect.objectContaining({ phase: 'reconcile' }),
-        fetched: 0,
+        fetched: 3, // the gone keys, asked of Jira again and deleted
         written: 3,
       })
       expect(steps[1]?.at(-1)).toMatchObject({ kind: 'page', written: 0 })
       const logged = captured.lines.find((line) => line.project === 'OPS' && 'deleted' in line)
       expect(logged, captured.text()).toMatchObject({ deleted: 3 })
       const scans = jira.requests.filter(
-        (r) => r.query.get('jql') === 'project = "OPS" ORDER BY key ASC',
+        (r) => r.query.get('jql') === `project = ${projectId('OPS')} ORDER BY key ASC`,
       )
       expect(scans.at(-1)?.query.get('fields')).toBe('key')
       expect(scans.at(-1)?.query.get('maxResults')).toBe('5000')
@@ -329,6 +363,7 @@ describe('jira job kinds', () => {
       await runChunk(createJiraBackfillKind(deps()), scopeOf('AB'))
       expect(jiraKeys()).toEqual(['jira-AB-1', 'jira-AB-2', 'jira-ABC-1', 'jira-ABC-9'])
       const lists = pinecone.requests.filter((r) => r.path === '/vectors/list')
+      // Counted in one listing, then deleted by name (1 of 3 is under the brake).
       expect(lists.map((r) => r.query.get('prefix'))).toEqual(['jira-AB-'])
     })
 
@@ -337,13 +372,17 @@ describe('jira job kinds', () => {
       seedVectors('jira-OPS-1', 'jira-OPS-2', 'jira-OPS-3')
       const cursor: JiraCursor = { fromMs: NOW_MS - DAY, phase: 'reconcile' }
       const steps = await runChunk(createJiraSyncKind(deps()), scopeOf('OPS', 1), cursor)
-      expect(steps).toEqual([{ kind: 'page', cursor, fetched: 0, written: 1 }])
+      expect(steps.map((s) => s.kind === 'page' && [s.fetched, s.written])).toEqual([
+        [2, 0], // the key scan
+        [3, 0], // counting
+        [1, 1], // deleting the gone key, asked of Jira again
+      ])
       expect(jiraKeys()).toEqual(['jira-OPS-1', 'jira-OPS-2'])
       expect(windowSearches()).toEqual([])
       expect(await watermark('OPS')).toBe(NOW_MS)
     })
 
-    it('deletes nothing, and warns, when Jira returns no issue of a project that has vectors', async () => {
+    it('deletes nothing, and warns in the job’s progress, when Jira returns no issue of a project that has vectors', async () => {
       jira.setProjects([{ id: '9', key: 'GONE', name: 'Emptied, or no longer visible' }])
       seedVectors('jira-GONE-1', 'jira-GONE-2')
       const captured = captureLog()
@@ -351,11 +390,97 @@ describe('jira job kinds', () => {
         createJiraBackfillKind(deps({ log: captured.log })),
         scopeOf('GONE'),
       )
-      expect(steps.at(-1)).toMatchObject({ kind: 'page', written: 0 })
+      expect(steps.at(-1)).toMatchObject({
+        kind: 'page',
+        written: 0,
+        warning: expect.stringContaining('Held back 2 deletions of project GONE'),
+      })
       expect(jiraKeys()).toEqual(['jira-GONE-1', 'jira-GONE-2'])
       expect(pinecone.requests.some((r) => r.path === '/vectors/delete')).toBe(false)
       const warning = captured.lines.find((line) => line.level === 'warn')
-      expect(warning, captured.text()).toMatchObject({ project: 'GONE', vectors: 2 })
+      expect(warning, captured.text()).toMatchObject({ project: 'GONE', gone: 2, stored: 2 })
+    })
+  })
+
+  describe('upstream changes', () => {
+    it('moves every vector of a renamed project to its new key, reached by its old key too', async () => {
+      jira.setIssues(issues('BETA', 12))
+      const backfill = createJiraBackfillKind(deps())
+      await runChunk(backfill, scopeOf('BETA'))
+      expect(jiraKeys()).toHaveLength(12)
+      jira.renameProject('BETA', 'DELTA')
+      // The sync names the project by its old key, and nothing was updated since.
+      const sync = createJiraSyncKind(deps())
+      const scopes = (await sync.plan({ projects: ['BETA'] })) as JiraScope[]
+      expect(scopes.map((scope) => [scope.project, scope.projectId])).toEqual([
+        ['DELTA', projectId('BETA')],
+      ])
+      await runChunk(sync, scopes[0]!)
+      expect(jiraKeys()).toEqual(Array.from({ length: 12 }, (_, n) => `jira-DELTA-${n + 1}`).sort())
+      expect(pinecone.vectors('').get('jira-DELTA-7')?.metadata).toMatchObject({
+        issue_key: 'DELTA-7',
+        project_key: 'DELTA',
+        url: `${jira.url}/browse/DELTA-7`,
+      })
+    })
+
+    it('never lets an older read of an issue overwrite a newer vector', async () => {
+      const [fresh] = issues('ORD', 1)
+      jira.setIssues([fresh!])
+      await runChunk(createJiraBackfillKind(deps()), scopeOf('ORD'))
+      jira.updateIssue('ORD-1', { summary: 'Newer text' })
+      await runChunk(createJiraSyncKind(deps()), scopeOf('ORD'))
+      expect(pinecone.vectors('').get('jira-ORD-1')?.metadata?.title).toBe('ORD-1: Newer text')
+      // A worker that read the issue before the edit writes late: it is skipped.
+      jira.setIssues([fresh!])
+      await runChunk(createJiraBackfillKind(deps()), scopeOf('ORD'))
+      expect(pinecone.vectors('').get('jira-ORD-1')?.metadata?.title).toBe('ORD-1: Newer text')
+    })
+
+    it('holds a mass deletion with a warning until a start confirms it', async () => {
+      jira.setIssues(issues('MASS', 40))
+      const backfill = createJiraBackfillKind(deps())
+      await runChunk(backfill, scopeOf('MASS'))
+      for (let n = 1; n <= 30; n += 1) {
+        jira.deleteIssue(`MASS-${n}`)
+      }
+      const held = await runChunk(createJiraSyncKind(deps()), scopeOf('MASS'))
+      expect(held.at(-1)).toMatchObject({
+        warning: expect.stringMatching(
+          /^Held back 30 deletions of project MASS \(75% of 40 stored/,
+        ),
+      })
+      expect(jiraKeys()).toHaveLength(40)
+      const confirmed = await runChunkWith(backfill, scopeOf('MASS'), { confirmDeletions: true })
+      expect(confirmed.some((step) => step.kind === 'page' && step.warning)).toBe(false)
+      expect(jiraKeys()).toHaveLength(10)
+    })
+  })
+
+  describe('large deletions', () => {
+    it('deletes more gone vectors than it keeps by name by listing them again, once confirmed', async () => {
+      jira.setIssues(issues('MANY', 1_100))
+      const backfill = createJiraBackfillKind(deps())
+      await runChunk(backfill, scopeOf('MANY'), null, 1_000)
+      expect(jiraKeys()).toHaveLength(1_100)
+      for (let n = 1; n <= 1_050; n += 1) {
+        jira.deleteIssue(`MANY-${n}`)
+      }
+      const steps = await runChunkWith(
+        backfill,
+        scopeOf('MANY'),
+        { confirmDeletions: true },
+        null,
+        1_000,
+      )
+      expect(steps.every((step) => step.kind === 'page' && !step.warning)).toBe(true)
+      expect(jiraKeys()).toEqual(
+        Array.from({ length: 50 }, (_, n) => `jira-MANY-${1_051 + n}`).sort(),
+      )
+      // The first run listed once; this one counts in one listing and deletes in a second (1,050
+      // gone is more than it keeps by name).
+      const lists = pinecone.requests.filter((r) => r.path === '/vectors/list')
+      expect(lists.filter((r) => r.query.get('paginationToken') === null)).toHaveLength(3)
     })
   })
 
@@ -397,7 +522,10 @@ describe('jira job kinds', () => {
       })
       const cursor: JiraCursor = { fromMs: NOW_MS - DAY, phase: 'reconcile' }
       const steps = await runChunk(createJiraSyncKind(deps()), scopeOf('OPS', 1), cursor)
-      expect(steps).toEqual([{ kind: 'retry', reason: 'jira-unavailable', retryAfterMs: 3000 }])
+      expect(steps).toEqual([
+        expect.objectContaining({ kind: 'page', fetched: 5000, written: 0 }),
+        { kind: 'retry', reason: 'jira-unavailable', retryAfterMs: 3000 },
+      ])
       expect(jiraKeys()).toEqual(['jira-OPS-1', 'jira-OPS-5001', 'jira-OPS-9999'])
       expect(pinecone.requests.some((r) => r.path === '/vectors/delete')).toBe(false)
       const scans = jira.requests.filter((r) => r.query.get('jql')?.endsWith('ORDER BY key ASC'))
@@ -416,9 +544,11 @@ describe('jira job kinds', () => {
         headers: { 'retry-after': '2' },
         times: 1,
       })
-      expect(await runChunk(kind, scopeOf('OPS', 1), cursor)).toEqual([
-        { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 2000 },
-      ])
+      expect((await runChunk(kind, scopeOf('OPS', 1), cursor)).at(-1)).toEqual({
+        kind: 'retry',
+        reason: 'pinecone-rate-limited',
+        retryAfterMs: 2000,
+      })
       pinecone.fail({
         kind: 'respond',
         path: '/vectors/delete',
@@ -426,9 +556,11 @@ describe('jira job kinds', () => {
         headers: { 'retry-after': '2' },
         times: 1,
       })
-      expect(await runChunk(kind, scopeOf('OPS', 1), cursor)).toEqual([
-        { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 2000 },
-      ])
+      expect((await runChunk(kind, scopeOf('OPS', 1), cursor)).at(-1)).toEqual({
+        kind: 'retry',
+        reason: 'pinecone-rate-limited',
+        retryAfterMs: 2000,
+      })
       expect(jiraKeys()).toEqual(['jira-OPS-1', 'jira-OPS-2'])
     })
 

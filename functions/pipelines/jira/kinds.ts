@@ -1,43 +1,56 @@
+import { sql } from 'drizzle-orm'
 import { DAY_MS } from '#core/dates.ts'
-import { activeProjectKeys } from '#core/db/projects.ts'
+import type { Database } from '#core/db/client.ts'
+import { databaseNow } from '#core/db/database-now.ts'
 import { advanceWatermark, readWatermarks } from '#core/db/sync-state.ts'
 import { AppError } from '#core/errors.ts'
 import { type DailySync, defineJobKind, PLAN_TIMEOUT_MS } from '#core/jobs/registry.ts'
 import type { ChunkInput, JobKind, StepResult } from '#core/jobs/types.ts'
 import type { Services } from '#core/services.ts'
-import type { UpstreamResult } from '#core/upstreams/failure.ts'
-import { failureToError, failureToStep } from '#core/upstreams/failure.ts'
-import { isStalePageToken, type JiraClient, type JiraIssue } from '#core/upstreams/jira/client.ts'
-import { isProjectKey, projectKeysJql, updatedWindowJql } from '#core/upstreams/jira/jql.ts'
+import { failureToStep } from '#core/upstreams/failure.ts'
+import {
+  isStalePageToken,
+  type JiraClient,
+  type JiraIssue,
+  type JiraProjectRef,
+} from '#core/upstreams/jira/client.ts'
+import { updatedWindowJql } from '#core/upstreams/jira/jql.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
-import { JIRA_FIELDS, parseIssueTime, toJiraDocument } from './document.ts'
+import { deletionsConfirmed } from '#pipelines/backfill/deletion-brake.ts'
+import { JIRA_FIELDS, parseIssueTime } from './document.ts'
 import type { JiraBackfillParams } from './inputs.ts'
+import { type IssueWriterDeps, writeIssues } from './issue-writer.ts'
+import { type CoveredProject, projectsToCover, resolveProject } from './projects.ts'
+import { KEY_PAGE_SIZE, type ReconcileCursor, reconcile, startReconcile } from './reconcile.ts'
 
 /**
  * The Jira → Pinecone job kinds (docs/ARCHITECTURE.md, "Pipelines"):
  * - `backfill-jira`: the issues updated in the last `days` days, one chunk per project;
  * - `sync-jira`: the daily incremental run, from each project's watermark less an overlap.
- * A chunk's scope is `{ project, fromMs, toMs }` with `toMs` frozen when the job is planned, so a
- * chunk always ends. Pages of `search/jql` are ordered by `updated`, then `key`; an issue updated
- * while we page moves behind us and is read again (upserts by id make that harmless).
- * After the pages, a reconcile deletes the project's vectors whose issue Jira no longer has (deleted,
- * or moved to another project, which changes its key).
+ * A chunk's scope is `{ project, projectId?, fromMs, toMs }` with `toMs` frozen when the job is
+ * planned, so a chunk always ends. Each attempt resolves the project through Jira (by id, else by
+ * the key it was named by, which may be a former key): its key now names the vectors, and its
+ * former keys are reconciled too. Pages of `search/jql` are ordered by `updated`, then `key`; an
+ * issue updated while we page moves behind us and is read again (writes are ordered by version).
+ * After the pages, the reconcile (reconcile.ts) moves re-keyed vectors and deletes those Jira no
+ * longer has, behind the deletion brake.
  */
 
 /** `sync-jira` parameters: the projects to sync (default: as for a backfill). */
 export type JiraSyncParams = { projects?: string[] }
-/** One project's window, epoch ms, both bounds inclusive. */
-export type JiraScope = { project: string; fromMs: number; toMs: number }
+/** One project's window, epoch ms, both bounds inclusive; `projectId` when planning knew it. */
+export type JiraScope = { project: string; projectId?: string; fromMs: number; toMs: number }
 /**
  * Where a chunk continues: the lower bound of the JQL its token belongs to, Jira's token, and the
  * `updated` of the newest issue written so far (the restart point when a token is refused);
- * `phase: 'reconcile'` once every page is written (a resumed chunk then repeats only the reconcile).
+ * `phase: 'reconcile'` once every page is written, with the reconcile's own cursor.
  */
 export type JiraCursor = {
   fromMs: number
   nextPageToken?: string
   lastUpdatedMs?: number
   phase?: 'reconcile'
+  reconcile?: ReconcileCursor
 }
 
 export type JiraJobDeps = Pick<
@@ -46,9 +59,11 @@ export type JiraJobDeps = Pick<
 > & {
   /** How long planning may wait for Jira, in ms (default `PLAN_TIMEOUT_MS`). */
   planTimeoutMs?: number
+  /** Keys per page of the reconcile's key scan (default `KEY_PAGE_SIZE`, Jira's most). */
+  keyPageSize?: number
 }
 
-/** The watermark source for Jira in `sync_state`. */
+/** The watermark source for Jira in `sync_state` (scope: the project's id). */
 export const JIRA_SOURCE = 'jira'
 /** A sync starts this far before the watermark: Jira's search is eventually consistent. */
 export const SYNC_OVERLAP_MS = 10 * 60_000
@@ -56,10 +71,6 @@ export const SYNC_OVERLAP_MS = 10 * 60_000
 export const SYNC_FIRST_LOOKBACK_MS = 2 * DAY_MS
 /** Issues per page: Jira serves about 100 with real fields. */
 export const PAGE_SIZE = 100
-/** Keys per page of the reconcile's key scan: Jira serves up to 5000 when only `key` is asked. */
-export const KEY_PAGE_SIZE = 5000
-
-const LOGGED_KEYS = 20
 
 // Missing settings are no outage that passes: UNAVAILABLE (503) at a start, and a chunk that
 // fails for good in the worker, both naming the variables.
@@ -81,52 +92,13 @@ function requireUpstreams(deps: JiraJobDeps): Upstreams {
   return { jira: deps.jira, pinecone: deps.pinecone }
 }
 
-// The projects a job covers: those the request names, else the active rows of `projects`, else
-// every project Jira shows the account (keys outside Jira's key syntax are left out, and logged).
-// Throws UNAVAILABLE when Jira is not configured, does not answer before `signal` aborts, or is
-// down; UPSTREAM_FAILED when it refuses the listing.
-async function projectsToCover(
-  deps: JiraJobDeps,
-  named: readonly string[] | undefined,
-  signal: AbortSignal,
-): Promise<string[]> {
-  if (named && named.length > 0) {
-    return [...new Set(named)]
-  }
-  const active = await activeProjectKeys(deps.db)
-  if (active.length > 0) {
-    return active
-  }
-  const { jira } = requireUpstreams(deps)
-  const listed = await jira.listProjects(signal)
-  if (!listed.ok) {
-    if (signal.aborted) {
-      throw new AppError('UNAVAILABLE', 'Jira did not answer in time; try again.', {
-        retryable: true,
-        cause: listed,
-        publicMessage: true,
-      })
-    }
-    throw failureToError(listed, 'list the Jira projects')
-  }
-  const keys = listed.value.map((project) => project.key)
-  const skipped = keys.filter((key) => !isProjectKey(key))
-  if (skipped.length > 0) {
-    deps.log.warn(
-      { skipped: skipped.length, keys: skipped.slice(0, LOGGED_KEYS) },
-      'jira projects left out: keys outside the project key syntax',
-    )
-  }
-  return keys.filter(isProjectKey)
-}
-
 // What both kinds plan from: the settings checked, `now` frozen (epoch ms) and the projects, with
 // `planTimeoutMs` for Jira (planning runs inside the web start).
 async function planProjects(deps: JiraJobDeps, named: readonly string[] | undefined) {
-  requireUpstreams(deps)
+  const { jira } = requireUpstreams(deps)
   const toMs = deps.clock.now().getTime()
   const deadline = AbortSignal.timeout(deps.planTimeoutMs ?? PLAN_TIMEOUT_MS)
-  return { toMs, keys: await projectsToCover(deps, named, deadline) }
+  return { toMs, projects: await projectsToCover({ ...deps, jira }, named, deadline) }
 }
 
 /** The newest `updated` on a page, in epoch ms (issues without one are skipped). */
@@ -155,25 +127,30 @@ function startCursor(scope: JiraScope, resumed: JiraCursor | null): JiraCursor {
   }
 }
 
+function writerDeps(deps: JiraJobDeps, upstreams: Upstreams) {
+  return {
+    ...deps,
+    ...upstreams,
+    jiraBaseUrl: deps.config.jira?.baseUrl ?? '',
+    keyPageSize: deps.keyPageSize ?? KEY_PAGE_SIZE,
+  }
+}
+
 /**
  * Writes one project's window page by page; returns the last page's cursor (phase `reconcile`), or
  * nothing after yielding a retry.
  */
 async function* writePages(
-  deps: JiraJobDeps,
-  { jira, pinecone }: Upstreams,
+  deps: IssueWriterDeps & Upstreams,
+  project: JiraProjectRef,
   input: ChunkInput<JiraScope, JiraCursor>,
 ): AsyncGenerator<StepResult<JiraCursor>, JiraCursor | undefined, void> {
-  const { scope, signal } = input
-  const jiraBaseUrl = deps.config.jira?.baseUrl ?? ''
+  const { scope, signal, lease } = input
   let cursor = startCursor(scope, input.cursor)
   for (;;) {
-    const jql = updatedWindowJql({
-      project: scope.project,
-      fromMs: cursor.fromMs,
-      toMs: scope.toMs,
-    })
-    const page = await jira.searchPage({
+    // By id: a project renamed while we page is still the same project.
+    const jql = updatedWindowJql({ project: project.id, fromMs: cursor.fromMs, toMs: scope.toMs })
+    const page = await deps.jira.searchPage({
       jql,
       fields: JIRA_FIELDS,
       maxResults: PAGE_SIZE,
@@ -183,8 +160,8 @@ async function* writePages(
     if (!page.ok) {
       if (cursor.nextPageToken !== undefined && isStalePageToken(page)) {
         // Tokens expire (7 days) and a resumed job may hold an old one: start again from the
-        // newest issue written; what repeats is upserted again by id.
-        deps.log.info({ project: scope.project }, 'jira page token refused; restarting window')
+        // newest issue written; what repeats is written again by id.
+        deps.log.info({ project: project.key }, 'jira page token refused; restarting window')
         const { lastUpdatedMs } = cursor
         cursor = {
           fromMs: lastUpdatedMs ?? cursor.fromMs,
@@ -196,13 +173,9 @@ async function* writePages(
       return undefined
     }
     const { issues, isLast, nextPageToken } = page.value
-    const now = deps.clock.now()
-    const documents = issues.map((issue) =>
-      toJiraDocument(issue, { project: scope.project, jiraBaseUrl, now }),
-    )
-    const written = await pinecone.upsertDocuments(documents, signal)
-    if (!written.ok) {
-      yield failureToStep(written, 'pinecone', signal)
+    const written = await writeIssues(deps, { project, lease, signal }, issues)
+    if ('kind' in written) {
+      yield written
       return undefined
     }
     const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
@@ -219,110 +192,72 @@ async function* writePages(
   }
 }
 
-/** Every issue key the project holds now; a failure (or abort) on any page is the result. */
-async function projectIssueKeys(
-  jira: JiraClient,
-  project: string,
-  signal: AbortSignal,
-): Promise<UpstreamResult<Set<string>>> {
-  const jql = projectKeysJql(project)
-  const keys = new Set<string>()
-  let nextPageToken: string | undefined
-  for (;;) {
-    const page = await jira.searchPage({
-      jql,
-      fields: ['key'],
-      maxResults: KEY_PAGE_SIZE,
-      signal,
-      ...(nextPageToken !== undefined && { nextPageToken }),
-    })
-    if (!page.ok) {
-      return page
-    }
-    for (const issue of page.value.issues) {
-      keys.add(issue.key)
-    }
-    if (page.value.isLast) {
-      return { ok: true, value: keys }
-    }
-    nextPageToken = page.value.nextPageToken
-  }
-}
-
-/**
- * Deletes the project's vectors whose issue Jira no longer returns, then yields one step (the
- * deletes counted as written) so the engine checkpoints. Idempotent, so a crash repeats it whole.
- * Nothing is deleted unless the key scan finished, nor when Jira returns no key at all.
- */
-async function* reconcile(
-  deps: JiraJobDeps,
-  { jira, pinecone }: Upstreams,
-  project: string,
-  cursor: JiraCursor,
-  signal: AbortSignal,
-): AsyncGenerator<StepResult<JiraCursor>, void, void> {
-  // Pinecone before Jira: a vector another chunk writes after this listing is never a candidate.
-  // The dash keeps `jira-AB-` from matching `jira-ABC-1`.
-  const listed = await pinecone.listIds(`jira-${project}-`, signal)
-  if (!listed.ok) {
-    yield failureToStep(listed, 'pinecone', signal)
-    return
-  }
-  const keys = await projectIssueKeys(jira, project, signal)
-  if (!keys.ok) {
-    yield failureToStep(keys, 'jira', signal)
-    return
-  }
-  const gone = listed.ids.filter((id) => !keys.value.has(id.slice('jira-'.length)))
-  let deleted = 0
-  if (keys.value.size === 0 && gone.length > 0) {
-    // More likely lost permissions or a renamed project than an emptied one: keep the index.
-    deps.log.warn(
-      { project, vectors: gone.length },
-      'jira returned no issues for a project with vectors; nothing deleted',
-    )
-  } else if (gone.length > 0) {
-    const result = await pinecone.deleteIds(gone, signal)
-    if (!result.ok) {
-      yield failureToStep(result, 'pinecone', signal)
-      return
-    }
-    deleted = gone.length
-  }
-  deps.log.info(
-    { project, deleted, ...(deleted > 0 && { ids: gone.slice(0, LOGGED_KEYS) }) },
-    'jira reconcile: vectors of issues gone from Jira deleted',
-  )
-  yield { kind: 'page', cursor, fetched: 0, written: deleted }
-}
-
 /**
  * Runs one project's window page by page, then the reconcile. After the last page it moves the
- * project's watermark to the window's end (for a backfill only when that leaves no gap); a crash
- * before that repeats at most the newest issues, never skips any.
+ * project's watermark (kept under its id) to the window's end (for a backfill only when that leaves
+ * no gap); a crash before that repeats at most the newest issues, never skips any.
  */
 function createRunner(deps: JiraJobDeps, watermark: 'always' | 'when-covered') {
   return async function* run(
     input: ChunkInput<JiraScope, JiraCursor>,
   ): AsyncGenerator<StepResult<JiraCursor>, void, void> {
     const upstreams = requireUpstreams(deps)
-    const { scope } = input
+    const { scope, signal } = input
+    const resolved = await resolveProject(upstreams.jira, scope, signal)
+    if (!resolved.ok) {
+      yield failureToStep(resolved, 'jira', signal)
+      return
+    }
+    const project = resolved.value
+    const writer = writerDeps(deps, upstreams)
     let cursor = input.cursor
     if (cursor?.phase !== 'reconcile') {
-      cursor = (yield* writePages(deps, upstreams, input)) ?? null
+      cursor = (yield* writePages(writer, project, input)) ?? null
       if (!cursor) {
         return
       }
     }
     // Repeated when a resumed chunk repeats the reconcile: the watermark only moves forward.
+    await adoptKeyWatermark(deps.db, project)
     await advanceWatermark(deps.db, {
       source: JIRA_SOURCE,
-      scope: scope.project,
+      scope: project.id,
       toMs: scope.toMs,
       ...(watermark === 'when-covered' && { onlyIfCoveredFrom: scope.fromMs }),
     })
-    yield* reconcile(deps, upstreams, scope.project, cursor, input.signal)
+    const pages = cursor
+    const start = cursor.reconcile ?? startReconcile(await databaseNow(deps.db))
+    const context = {
+      project,
+      lease: input.lease,
+      signal,
+      confirmed: deletionsConfirmed(input.params),
+    }
+    yield* reconcile(writer, context, start, (at) => ({ ...pages, reconcile: at }))
   }
+}
+
+/**
+ * Watermarks were kept under project keys before ids: the first time a project's watermark is
+ * written under its id, it starts from the newest one kept under any of its keys, so no gap opens.
+ */
+async function adoptKeyWatermark(db: Database, project: JiraProjectRef): Promise<void> {
+  await db.execute(sql`
+    insert into sync_state (source, scope, watermark)
+    select ${JIRA_SOURCE}, ${project.id}, max(watermark) from sync_state
+    where source = ${JIRA_SOURCE}
+      and scope in (select jsonb_array_elements_text(${JSON.stringify(project.keys)}::jsonb))
+    having max(watermark) is not null
+    on conflict do nothing`)
+}
+
+/** A project's watermark: under its id, else (written before ids) the newest under one of its keys. */
+function watermarkOf(
+  watermarks: ReadonlyMap<string, number>,
+  covered: CoveredProject,
+): number | undefined {
+  const byId = covered.projectId && watermarks.get(covered.projectId)
+  return byId || watermarks.get(covered.project)
 }
 
 /** The daily Jira sync for `jobs/sync`: one `sync-jira` job per UTC day, every project. */
@@ -341,9 +276,9 @@ export function createJiraBackfillKind(deps: JiraJobDeps): JobKind {
   return defineJobKind<JiraBackfillParams, JiraScope, JiraCursor>({
     kind: 'backfill-jira',
     async plan(params) {
-      const { toMs, keys } = await planProjects(deps, params.projects)
+      const { toMs, projects } = await planProjects(deps, params.projects)
       const fromMs = Math.max(0, toMs - params.days * DAY_MS)
-      return keys.map((project) => ({ project, fromMs, toMs }))
+      return projects.map((project) => ({ ...project, fromMs, toMs }))
     },
     run: createRunner(deps, 'when-covered'),
   })
@@ -356,14 +291,16 @@ export function createJiraBackfillKind(deps: JiraJobDeps): JobKind {
 export function createJiraSyncKind(deps: JiraJobDeps): JobKind {
   return defineJobKind<JiraSyncParams, JiraScope, JiraCursor>({
     kind: 'sync-jira',
+    priority: 0,
     async plan(params) {
-      const { toMs, keys } = await planProjects(deps, params.projects)
-      const watermarks = await readWatermarks(deps.db, JIRA_SOURCE, keys)
-      return keys.map((project) => {
-        const watermark = watermarks.get(project)
+      const { toMs, projects } = await planProjects(deps, params.projects)
+      const scopes = projects.flatMap((p) => (p.projectId ? [p.projectId, p.project] : [p.project]))
+      const watermarks = await readWatermarks(deps.db, JIRA_SOURCE, scopes)
+      return projects.map((project) => {
+        const watermark = watermarkOf(watermarks, project)
         const from =
           watermark === undefined ? toMs - SYNC_FIRST_LOOKBACK_MS : watermark - SYNC_OVERLAP_MS
-        return { project, fromMs: Math.max(0, Math.min(from, toMs)), toMs }
+        return { ...project, fromMs: Math.max(0, Math.min(from, toMs)), toMs }
       })
     },
     run: createRunner(deps, 'always'),

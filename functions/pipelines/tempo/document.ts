@@ -22,6 +22,8 @@ export type ResolvedWorklog = {
 
 /** The author name used when Jira has none: Pinecone refuses nulls (original defect 23). */
 export const AUTHOR_FALLBACK = 'Unknown'
+/** The author name of a GDPR-anonymised Tempo author (never looked up in Jira). */
+export const ANONYMISED_AUTHOR = 'Anonymised user'
 /** Characters of the description kept in metadata (the full text stays in Postgres). */
 export const DESCRIPTION_MAX_CHARS = 2000
 /** Characters of the text sent for embedding (the original's cut). */

@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { addDays, daysBetween, isCalendarDate, isDayFormat } from '#core/dates.ts'
 import type { RateLimitRule } from '#core/rate-limit/rules.ts'
+import { ConfirmDeletions } from '#pipelines/backfill/deletion-brake.ts'
 import { DaysBack, MAX_DAYS_BACK, Projects } from '#pipelines/backfill/inputs.ts'
 
 /** Tempo backfill starts (and resumes) per principal: 5 an hour. */
@@ -53,6 +54,8 @@ export function tempoBackfillInput(today: () => string) {
         to: v.optional(Day),
         /** Jira project keys; default: the active projects */
         projects: v.optional(Projects),
+        /** let deletions over the brake's share through (`true`/`false`, default false) */
+        confirmDeletions: v.optional(ConfirmDeletions),
       }),
       {},
     ),
@@ -114,12 +117,16 @@ export function tempoBackfillInput(today: () => string) {
     ),
     v.transform((input): TempoBackfillInput => {
       const { projects } = input
+      const extra = {
+        ...(projects && { projects }),
+        ...(input.confirmDeletions && { confirmDeletions: true }),
+      }
       if (input.from !== undefined && input.to !== undefined) {
-        return { from: input.from, to: input.to, ...(projects && { projects }) }
+        return { from: input.from, to: input.to, ...extra }
       }
       const days = input.days ?? DEFAULT_DAYS
       const last = today()
-      return { from: addDays(last, -days), to: last, days, ...(projects && { projects }) }
+      return { from: addDays(last, -days), to: last, days, ...extra }
     }),
   )
 }
@@ -131,4 +138,6 @@ export type TempoBackfillInput = {
   /** the `days` sent or defaulted, when the range came from it */
   days?: number
   projects?: string[]
+  /** deletions over the brake's share may go */
+  confirmDeletions?: boolean
 }

@@ -9,6 +9,7 @@ import { aWorklog, type FakeTempoWorklog } from '#sandbox/fakes/tempo-data.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { useFakeJira, useFakePinecone, useFakeTempo } from '#test/fakes.ts'
+import { heldLease } from '#test/lease.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
 import { jiraClientOn, pineconeSinkOn, tempoClientOn } from '#test/upstreams.ts'
@@ -42,7 +43,14 @@ function kinds(overrides: Partial<TempoKindDeps> = {}) {
 async function runChunk(kind: JobKind, scope: Json, cursor: Json | null = null) {
   const steps: StepResult[] = []
   const signal = new AbortController().signal
-  for await (const step of kind.run({ jobId: 'job', params: {}, scope, cursor, signal })) {
+  for await (const step of kind.run({
+    jobId: 'job',
+    params: {},
+    scope,
+    cursor,
+    signal,
+    lease: await heldLease(getDatabase().pool),
+  })) {
     steps.push(step)
     if (step.kind === 'retry') {
       break
@@ -193,6 +201,7 @@ describe('tempo job kinds', () => {
       const steps: StepResult[] = []
       for await (const step of backfill.run({
         jobId: 'job',
+        lease: await heldLease(getDatabase().pool),
         params: {},
         scope,
         cursor: null,
@@ -209,7 +218,7 @@ describe('tempo job kinds', () => {
       expect(calls.every(([, signal]) => signal === controller.signal)).toBe(true)
     })
 
-    it('keeps only the job’s projects and counts the others as skipped', async () => {
+    it('keeps only the job’s projects, asking Tempo by their ids', async () => {
       const kept = issue('KEEP-1', '32001')
       const other = issue('SKIP-1', '32002')
       given(
@@ -222,26 +231,24 @@ describe('tempo job kinds', () => {
         ],
       )
       const steps = await runChunk(kinds().backfill, window('2025-02-01', '2025-02-28', ['KEEP']))
-      expect(lastCursor<WindowCursor>(steps)).toMatchObject({ skipped: 2, unresolved: 0 })
+      // Tempo is asked for the kept project's id: the others are never fetched.
+      expect(lastCursor<WindowCursor>(steps)).toMatchObject({ skipped: 0, unresolved: 0 })
+      expect(tempo.requests[0]?.query.getAll('projectId')).toEqual([kept.fields.project.id])
       expect((await rows('KEEP')).map((r) => r.worklogId)).toEqual(['201'])
       expect(await rows('SKIP')).toEqual([])
       expect(vectorIds()).toEqual(['tempo-201'])
     })
 
-    it('plans 30-day windows with the Tempo ids of the active projects', async () => {
+    it('plans 30-day windows of the active projects, without waiting for Jira', async () => {
       const { db } = getDatabase()
       await db.insert(projects).values([
         { key: 'PLANA', isActive: true },
         { key: 'PLANB', isActive: true },
         { key: 'PLANC', isActive: false },
       ])
-      jira.setProjects([
-        { id: '41001', key: 'PLANA', name: 'A' },
-        { id: '41002', key: 'PLANB', name: 'B' },
-      ])
       const scopes = await kinds().backfill.plan({ from: '2025-01-01', to: '2025-03-05' })
       await db.delete(projects).where(inArray(projects.key, ['PLANA', 'PLANB', 'PLANC']))
-      const projectScope = { projects: ['PLANA', 'PLANB'], projectIds: ['41001', '41002'] }
+      const projectScope = { projects: ['PLANA', 'PLANB'] }
       expect(scopes).toEqual([
         { mode: 'window', from: '2025-01-01', to: '2025-01-30', ...projectScope },
         { mode: 'window', from: '2025-01-31', to: '2025-03-01', ...projectScope },
@@ -253,23 +260,9 @@ describe('tempo job kinds', () => {
         projects: ['PLANB'],
       })
       expect(named).toEqual([
-        {
-          mode: 'window',
-          from: '2025-01-01',
-          to: '2025-01-01',
-          projects: ['PLANB'],
-          projectIds: ['41002'],
-        },
+        { mode: 'window', from: '2025-01-01', to: '2025-01-01', projects: ['PLANB'] },
       ])
-      // A key Jira does not list: no Tempo filter at all, the keys alone decide.
-      const unlisted = await kinds().backfill.plan({
-        from: '2025-01-01',
-        to: '2025-01-01',
-        projects: ['PLANB', 'NOSUCH'],
-      })
-      expect(unlisted).toEqual([
-        { mode: 'window', from: '2025-01-01', to: '2025-01-01', projects: ['PLANB', 'NOSUCH'] },
-      ])
+      expect(jira.requests).toEqual([])
     })
 
     it('sends Tempo the projects’ ids so other projects are never fetched', async () => {
@@ -331,7 +324,14 @@ describe('tempo job kinds', () => {
       // never listed. The check must find 503 in Tempo and keep it; 501 must go.
       const scope = window('2025-06-01', '2025-06-10', ['SHIFT'])
       const signal = new AbortController().signal
-      const steps = backfill.run({ jobId: 'job', params: {}, scope, cursor: null, signal })
+      const steps = backfill.run({
+        jobId: 'job',
+        params: {},
+        scope,
+        cursor: null,
+        signal,
+        lease: await heldLease(getDatabase().pool),
+      })
       const first = await steps.next()
       assert(!first.done && first.value.kind === 'page')
       tempo.deleteWorklog(501)
@@ -488,7 +488,10 @@ describe('tempo job kinds', () => {
       await runChunk(again, window('2025-08-01', '2025-08-30', ['UNRES']))
       expect(asked()).toBe(before + 1)
       expect(
-        log.lines.some((l) => l.msg === 'tempo worklogs whose issue Jira does not return'),
+        log.lines.some(
+          (l) =>
+            l.msg === 'tempo worklogs kept but not written: issue unknown to Jira, or malformed',
+        ),
       ).toBe(true)
     })
 
@@ -559,23 +562,14 @@ describe('tempo job kinds', () => {
       ).rejects.toMatchObject({ code: 'UNAVAILABLE', retryable: false })
     })
 
-    it('plans without Tempo’s project filter when Jira does not list projects before the deadline', async () => {
-      jira.fail({ kind: 'hang', path: '/rest/api/3/project/search', times: 1 })
-      const { backfill, log } = kinds({ options: { pageSize: 2, planTimeoutMs: 200 } })
-      const started = Date.now()
-      const scopes = await backfill.plan({
-        from: '2025-01-01',
-        to: '2025-01-01',
-        projects: ['SLOW'],
-      })
-      expect(scopes).toEqual([
-        { mode: 'window', from: '2025-01-01', to: '2025-01-01', projects: ['SLOW'] },
-      ])
-      expect(Date.now() - started).toBeLessThan(5000)
-      const warning = log.lines.find(
-        (l) => l.msg === 'jira projects not listed; tempo filters by key',
-      )
-      expect(warning, log.text()).toMatchObject({ reason: 'timeout' })
+    it('asks for a retry, writing nothing, when Jira does not list the projects', async () => {
+      const one = issue('LIST-1', '39101')
+      given([one], [ada], [worklogOn(one, { tempoWorklogId: 911, startDate: '2025-09-02' })])
+      jira.unavailable({ path: '/rest/api/3/project/search', retryAfterSeconds: 3 })
+      const steps = await runChunk(kinds().backfill, window('2025-09-01', '2025-09-30', ['LIST']))
+      expect(steps).toEqual([{ kind: 'retry', reason: 'jira-unavailable', retryAfterMs: 3000 }])
+      expect(tempo.requests).toEqual([])
+      expect(await rows('LIST')).toEqual([])
     })
 
     it('refuses a next link that leaves the Tempo host', async () => {
@@ -591,7 +585,7 @@ describe('tempo job kinds', () => {
       await expect(
         runChunk(kinds().backfill, window('2025-10-01', '2025-10-30', ['HOST']), cursor),
       ).rejects.toMatchObject({ code: 'UPSTREAM_FAILED' })
-      expect(jira.requests).toHaveLength(0)
+      expect(jira.requests.filter((r) => r.path !== '/rest/api/3/project/search')).toEqual([])
     })
   })
 })

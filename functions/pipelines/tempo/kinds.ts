@@ -4,16 +4,19 @@ import type { Database } from '#core/db/client.ts'
 import { activeProjectKeys } from '#core/db/projects.ts'
 import { AppError } from '#core/errors.ts'
 import { type DailySync, defineJobKind, PLAN_TIMEOUT_MS } from '#core/jobs/registry.ts'
-import type { JobKind } from '#core/jobs/types.ts'
+import type { ChunkInput, JobKind, StepResult } from '#core/jobs/types.ts'
 import type { Logger } from '#core/log.ts'
+import { failureToStep, type RetryStep } from '#core/upstreams/failure.ts'
 import type { JiraClient } from '#core/upstreams/jira/client.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import type { TempoClient } from '#core/upstreams/tempo/client.ts'
+import { deletionsConfirmed } from '#pipelines/backfill/deletion-brake.ts'
+import { projectOfKey } from '#pipelines/jira/projects.ts'
 import type { TempoBackfillInput } from './inputs.ts'
 import { DEFAULT_CACHE_MAX_AGE_SECONDS } from './jira-cache.ts'
 import { createWorklogWriter } from './page-writer.ts'
 import {
-  type ProjectScope,
+  type ResolvedProjects,
   type ScanDeps,
   type ScanOptions,
   scanUpdated,
@@ -33,7 +36,8 @@ import {
  *   stores when Tempo no longer has them.
  * - `sync-tempo` (daily): worklogs updated since the watermark less an overlap, then a window scan
  *   of the last days, so recent deletions go too. The watermark moves when the scan completes.
- * Only the job's projects are kept: the named ones, else the active rows of `projects`, else all.
+ * Only the job's projects are kept: the named ones, else the active rows of `projects`, else all;
+ * each attempt resolves them through Jira to ids (a renamed project's worklogs stay its own).
  * The runners are in scan.ts, the page writer in page-writer.ts.
  */
 
@@ -53,7 +57,7 @@ export type TempoKindOptions = ScanOptions & {
   cacheMaxAgeSeconds: number
   /** the daily sync also rescans this many days up to today, for deletions */
   recentDays: number
-  /** how long planning waits for Jira's project list, in ms, before it plans without it */
+  /** kept for callers that set it; planning no longer waits for Jira */
   planTimeoutMs: number
 }
 
@@ -100,7 +104,7 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
   const options = { ...DEFAULTS, ...deps.options }
 
   // Built when a chunk starts, so missing settings fail the chunk with a message, not the worker.
-  function scanDeps(): ScanDeps {
+  function scanDeps(): ScanDeps & { jira: NonNullable<TempoKindDeps['jira']> } {
     const { tempo, jira, pinecone } = deps
     if (!tempo || !jira || !pinecone) {
       const missing = [!tempo && 'TEMPO_*', !jira && 'JIRA_*', !pinecone && 'PINECONE_*']
@@ -117,41 +121,65 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
       pinecone,
       cacheMaxAgeSeconds: options.cacheMaxAgeSeconds,
     })
-    return { db: deps.db, log: deps.log, tempo, writer, options }
+    return { db: deps.db, log: deps.log, tempo, jira, writer, options }
   }
 
-  // The job's projects, and Tempo's project ids for them when Jira lists every one in time (a
-  // filter that saves pages and lookups; without it every worklog is fetched and filtered by its
-  // issue's key). Planning runs inside the web start: Jira gets `planTimeoutMs`.
-  async function projectScope(named: string[] | undefined): Promise<ProjectScope> {
+  // The projects a job names, else the active ones, else (null) all of them.
+  async function projectsOf(named: string[] | undefined): Promise<string[] | null> {
     const keys = named ?? (await activeProjectKeys(deps.db))
-    if (keys.length === 0) {
-      return { projects: null }
+    return keys.length > 0 ? keys : null
+  }
+
+  // The projects a chunk keeps, resolved through Jira for this attempt: ids (a renamed project is
+  // still the same project), every key they had (stored rows carry older ones), and the key each
+  // project has now (so no cached issue key of an older name is used).
+  async function resolve(
+    jira: NonNullable<TempoKindDeps['jira']>,
+    named: string[] | null,
+    signal: AbortSignal,
+  ): Promise<ResolvedProjects | RetryStep> {
+    const listed = await jira.listProjects(signal)
+    if (!listed.ok) {
+      return failureToStep(listed, 'jira', signal)
     }
-    const listed = await deps.jira?.listProjects(AbortSignal.timeout(options.planTimeoutMs))
-    if (!listed?.ok) {
-      deps.log.warn({ reason: listed?.reason }, 'jira projects not listed; tempo filters by key')
-      return { projects: keys }
+    const currentKeys = new Map(listed.value.map((project) => [project.id, project.key]))
+    if (named === null) {
+      return { ids: null, currentKeys, keys: null }
     }
-    const ids = new Map(listed.value.map((p) => [p.key, p.id]))
-    const projectIds = keys.flatMap((key) => ids.get(key) ?? [])
-    return projectIds.length === keys.length ? { projects: keys, projectIds } : { projects: keys }
+    const found = named.flatMap((key) => projectOfKey(listed.value, key) ?? [])
+    const keys = new Set([...named, ...found.flatMap((project) => project.keys)])
+    return { ids: new Set(found.map((project) => project.id)), currentKeys, keys: [...keys] }
+  }
+
+  async function* run(
+    input: ChunkInput<WindowScope | UpdatedScope, WindowCursor | UpdatedCursor>,
+  ): AsyncGenerator<StepResult<WindowCursor | UpdatedCursor>, void, void> {
+    const { scope, signal, lease } = input
+    const scan = scanDeps()
+    const projects = await resolve(scan.jira, scope.projects, signal)
+    if ('kind' in projects) {
+      yield projects
+      return
+    }
+    const attempt = { lease, signal, projects, confirmed: deletionsConfirmed(input.params) }
+    // A chunk's cursor is always the one its own runner yielded.
+    yield* scope.mode === 'updated'
+      ? scanUpdated(scan, input.cursor as UpdatedCursor | null, attempt)
+      : scanWindow(scan, scope, input.cursor as WindowCursor | null, attempt)
   }
 
   const backfill = defineJobKind<TempoBackfillInput, WindowScope, WindowCursor>({
     kind: 'backfill-tempo',
     async plan(params) {
       scanDeps() // refuse to queue what no worker could run (503 naming the missing settings)
-      const projects = await projectScope(params.projects)
+      const projects = await projectsOf(params.projects)
       return windowsOf(params.from, params.to, options.windowDays).map((window) => ({
         mode: 'window' as const,
         ...window,
-        ...projects,
+        projects,
       }))
     },
-    async *run(input) {
-      yield* scanWindow(scanDeps(), input.scope, input.cursor, input.signal)
-    },
+    run: run as JobKind<TempoBackfillInput, WindowScope, WindowCursor>['run'],
   })
 
   const sync = defineJobKind<
@@ -160,21 +188,16 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
     WindowCursor | UpdatedCursor
   >({
     kind: 'sync-tempo',
+    priority: 0,
     async plan(params) {
-      const projects = await projectScope(undefined)
+      const projects = await projectsOf(undefined)
       const day = params.day ?? isoDay(deps.clock.now())
       return [
-        { mode: 'updated' as const, ...projects },
-        { mode: 'window' as const, from: addDays(day, -options.recentDays), to: day, ...projects },
+        { mode: 'updated' as const, projects },
+        { mode: 'window' as const, from: addDays(day, -options.recentDays), to: day, projects },
       ]
     },
-    async *run(input) {
-      const { scope, signal } = input
-      // A chunk's cursor is always the one its own runner yielded.
-      yield* scope.mode === 'updated'
-        ? scanUpdated(scanDeps(), scope, input.cursor as UpdatedCursor | null, signal)
-        : scanWindow(scanDeps(), scope, input.cursor as WindowCursor | null, signal)
-    },
+    run,
   })
 
   return { backfill, sync }

@@ -1,10 +1,12 @@
 import type { Database } from '#core/db/client.ts'
+import type { HeldLease } from '#core/jobs/lease-fence.ts'
 import type { Logger } from '#core/log.ts'
 import { failureToStep, type RetryStep, type UpstreamFailure } from '#core/upstreams/failure.ts'
 import type { JiraClient } from '#core/upstreams/jira/client.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
-import type { TempoWorklog } from '#core/upstreams/tempo/client.ts'
+import { ANONYMISED_ACCOUNT_ID, type TempoWorklog } from '#core/upstreams/tempo/client.ts'
 import {
+  ANONYMISED_AUTHOR,
   AUTHOR_FALLBACK,
   projectKeyOf,
   type ResolvedWorklog,
@@ -12,23 +14,45 @@ import {
   toTempoDocument,
   toWorklogRow,
 } from './document.ts'
-import { findIssueKeys, findUsers, saveIssueKeys, saveUsers } from './jira-cache.ts'
-import { deleteWorklogs, touchWorklogs, upsertWorklogs } from './worklogs-table.ts'
+import {
+  type CachedIssueKey,
+  findIssueKeys,
+  findUsers,
+  saveIssueKeys,
+  saveUsers,
+} from './jira-cache.ts'
+import {
+  deleteWorklogs,
+  type StoredWorklog,
+  storedWorklogs,
+  touchWorklogs,
+  upsertWorklogs,
+} from './worklogs-table.ts'
 
 /**
  * Writes pages of Tempo worklogs to both stores: issue ids → keys and account ids → names through
  * the Jira caches (one batched Jira call per page for what the cache lacks), then `tempo_worklogs`
  * and Pinecone. Rows go first and vectors second, and deletes the other way round, so a vector
- * never outlives the row that lets a later scan find it.
+ * never outlives the row that lets a later scan find it. Rows only move forward in Tempo's
+ * `updatedAt`, and only a worklog whose row holds this version has its vector written; afterwards
+ * the rows are read back, and a vector a newer writer may have been overtaken by is written again
+ * from the row (docs/ARCHITECTURE.md, "Pipelines").
  */
 
 /**
  * How a page went. `written`: in both stores; `unresolved`: Jira does not know the issue (reported
- * as failed items, kept in the stores if already there); `skipped`: of a project the job leaves out.
+ * as failed items, kept in the stores if already there); `skipped`: of a project the job leaves
+ * out (kept if stored: Tempo still has it).
  */
 export type PageOutcome =
   | { kind: 'written'; written: string[]; unresolved: string[]; skipped: string[] }
   | RetryStep
+
+/** Which projects a chunk keeps, by Jira id (null: all), and every project's key now. */
+export type ProjectFilter = {
+  ids: ReadonlySet<string> | null
+  currentKeys: ReadonlyMap<string, string>
+}
 
 /** What the page writer uses: the database, the log, and the Jira and Pinecone clients. */
 export type WorklogWriterDeps = {
@@ -41,10 +65,15 @@ export type WorklogWriterDeps = {
 }
 
 const LOGGED_IDS = 20
+// Rounds of "read back, write again" before a page leaves the rest to the next scan.
+const REPAIR_ROUNDS = 3
+
+type Held = { lease: HeldLease; signal: AbortSignal }
 
 /**
- * The page writer of the Tempo job kinds. Its calls take the chunk's abort signal, passed on to
- * Jira and Pinecone. A transient upstream failure becomes a retry; any other fails the chunk.
+ * The page writer of the Tempo job kinds. Its calls take the chunk's lease (every database write
+ * checks it) and abort signal (passed on to Jira and Pinecone). A transient upstream failure
+ * becomes a retry; any other fails the chunk.
  */
 export function createWorklogWriter(deps: WorklogWriterDeps) {
   // Cached entries first, then one Jira call for the rest. Only Jira's answers are cached: an id
@@ -75,40 +104,55 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
     return cached
   }
 
-  const issueKeys = (issueIds: string[], signal: AbortSignal) =>
-    readThrough(
+  // A cached key is used only if it fits its project's key now: a renamed project's issues
+  // (same ids, new keys, `updated` unchanged) are looked up again at once.
+  function current(entry: CachedIssueKey, filter: ProjectFilter): boolean {
+    if (entry.projectId === null) {
+      return false
+    }
+    const key = filter.currentKeys.get(entry.projectId)
+    return key === undefined || projectKeyOf(entry.issueKey) === key
+  }
+
+  const issueKeys = (issueIds: string[], filter: ProjectFilter, held: Held) =>
+    readThrough<CachedIssueKey>(
       issueIds,
       {
-        find: (ids) => findIssueKeys(deps.db, ids, deps.cacheMaxAgeSeconds),
-        save: (entries) => saveIssueKeys(deps.db, entries),
+        find: async (ids) => {
+          const found = await findIssueKeys(deps.db, ids, deps.cacheMaxAgeSeconds)
+          return new Map([...found].filter(([, entry]) => current(entry, filter)))
+        },
+        save: (entries) => saveIssueKeys(deps.db, held.lease, entries),
         idOf: (entry) => entry.issueId,
       },
       async (missing) => {
-        const looked = await deps.jira.issueKeysByIds(missing, signal)
+        const looked = await deps.jira.issueKeysByIds(missing, held.signal)
         return looked.ok
           ? {
               ok: true,
-              value: looked.value.map(({ id, key, projectKey }) => ({
+              value: looked.value.map(({ id, key, projectKey, projectId }) => ({
                 issueId: id,
                 issueKey: key,
                 projectKey: projectKeyOf(key) ?? projectKey,
+                projectId: projectId ?? null,
               })),
             }
           : looked
       },
-      signal,
+      held.signal,
     )
 
-  const users = (accountIds: string[], signal: AbortSignal) =>
+  // Anonymised authors are never sent to Jira, which knows no such account.
+  const users = (accountIds: string[], held: Held) =>
     readThrough(
-      accountIds,
+      accountIds.filter((id) => id !== ANONYMISED_ACCOUNT_ID),
       {
         find: (ids) => findUsers(deps.db, ids, deps.cacheMaxAgeSeconds),
         save: (entries) => saveUsers(deps.db, entries),
         idOf: (entry) => entry.accountId,
       },
       async (missing) => {
-        const looked = await deps.jira.usersByAccountIds(missing, signal)
+        const looked = await deps.jira.usersByAccountIds(missing, held.signal)
         return looked.ok
           ? {
               ok: true,
@@ -122,16 +166,75 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
             }
           : looked
       },
-      signal,
+      held.signal,
     )
 
-  /** Resolves, filters and writes one page; `projects` null means every project. */
+  function authorName(accountId: string, known: string | undefined): string {
+    if (accountId === ANONYMISED_ACCOUNT_ID) {
+      return ANONYMISED_AUTHOR
+    }
+    return known ?? AUTHOR_FALLBACK
+  }
+
+  // Rows, then the vectors of the rows that hold this version, then the read-back.
+  async function store(resolved: ResolvedWorklog[], held: Held): Promise<RetryStep | undefined> {
+    let pending = resolved
+    for (let round = 0; round < REPAIR_ROUNDS && pending.length > 0; round += 1) {
+      const newest = await upsertWorklogs(deps.db, held.lease, pending.map(toWorklogRow))
+      const documents = pending.filter((r) => newest.has(r.worklog.id)).map(toTempoDocument)
+      const upserted = await deps.pinecone.upsertDocuments(documents, held.signal)
+      if (!upserted.ok) {
+        return failureToStep(upserted, 'pinecone', held.signal)
+      }
+      const rows = await storedWorklogs(deps.db, [...newest])
+      const overtaken = pending.filter((r) => {
+        const row = rows.get(r.worklog.id)
+        const ours = r.worklog.updatedAt?.getTime()
+        const now = row?.tempoUpdatedAt?.getTime()
+        return ours !== undefined && now !== undefined && now > ours
+      })
+      pending = await fromRows(overtaken.flatMap((r) => rows.get(r.worklog.id) ?? []))
+    }
+    return undefined
+  }
+
+  // A newer version as the rows hold it, ready to be written again (the e-mail from the user cache).
+  async function fromRows(rows: StoredWorklog[]): Promise<ResolvedWorklog[]> {
+    const emails = await findUsers(
+      deps.db,
+      rows.map((row) => row.accountId),
+      deps.cacheMaxAgeSeconds,
+    )
+    return rows.map((row) => ({
+      worklog: {
+        id: row.worklogId,
+        issueId: row.issueId,
+        accountId: row.accountId,
+        authorEmail: null,
+        timeSpentSeconds: row.timeSpentSeconds,
+        startDate: row.startDate,
+        startTime: row.startTime,
+        description: row.description,
+        updatedAt: row.tempoUpdatedAt,
+      },
+      issueKey: row.issueKey,
+      projectKey: row.projectKey,
+      authorName: row.userDisplayName,
+      authorEmail: emails.get(row.accountId)?.email ?? null,
+    }))
+  }
+
+  /**
+   * Resolves, filters and writes one page. `malformed` are ids of worklogs Tempo sent that did not
+   * parse: kept (marked seen) and reported with the unresolved ones.
+   */
   async function write(
     worklogs: readonly TempoWorklog[],
-    projects: ReadonlySet<string> | null,
-    signal: AbortSignal,
+    filter: ProjectFilter,
+    held: Held,
+    malformed: readonly string[] = [],
   ): Promise<PageOutcome> {
-    const keys = await issueKeys([...new Set(worklogs.map((w) => w.issueId))], signal)
+    const keys = await issueKeys([...new Set(worklogs.map((w) => w.issueId))], filter, held)
     if (!(keys instanceof Map)) {
       return keys
     }
@@ -142,13 +245,13 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
       const issue = keys.get(worklog.issueId)
       if (!issue) {
         unresolved.push(worklog)
-      } else if (projects && !projects.has(issue.projectKey)) {
+      } else if (filter.ids && !(issue.projectId && filter.ids.has(issue.projectId))) {
         skipped.push(worklog.id)
       } else {
         kept.push({ worklog, issueKey: issue.issueKey, projectKey: issue.projectKey })
       }
     }
-    const names = await users([...new Set(kept.map((k) => k.worklog.accountId))], signal)
+    const names = await users([...new Set(kept.map((k) => k.worklog.accountId))], held)
     if (!(names instanceof Map)) {
       return names
     }
@@ -156,51 +259,50 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
       const user = names.get(k.worklog.accountId)
       return {
         ...k,
-        authorName: user?.displayName ?? AUTHOR_FALLBACK,
+        authorName: authorName(k.worklog.accountId, user?.displayName),
         authorEmail: k.worklog.authorEmail ?? user?.email ?? null,
       }
     })
-    await upsertWorklogs(deps.db, resolved.map(toWorklogRow))
-    const upserted = await deps.pinecone.upsertDocuments(resolved.map(toTempoDocument), signal)
-    if (!upserted.ok) {
-      return failureToStep(upserted, 'pinecone', signal)
+    const stored = await store(resolved, held)
+    if (stored) {
+      return stored
     }
-    if (unresolved.length > 0) {
-      // Still in Tempo, so not to be deleted as unseen: Jira may know the issue again later.
-      await touchWorklogs(
-        deps.db,
-        unresolved.map((w) => w.id),
-      )
+    // Still in Tempo, so not to be deleted as unseen: Jira may know the issue again later, the
+    // project may be covered again, a malformed worklog may be readable again.
+    const keep = [...unresolved.map((w) => w.id), ...skipped, ...malformed]
+    await touchWorklogs(deps.db, held.lease, keep)
+    if (unresolved.length > 0 || malformed.length > 0) {
       deps.log.warn(
         {
           unresolved: unresolved.length,
-          worklogIds: unresolved.slice(0, LOGGED_IDS).map((w) => w.id),
+          malformed: malformed.length,
+          worklogIds: [...unresolved.map((w) => w.id), ...malformed].slice(0, LOGGED_IDS),
           issueIds: [...new Set(unresolved.map((w) => w.issueId))].slice(0, LOGGED_IDS),
         },
-        'tempo worklogs whose issue Jira does not return',
+        'tempo worklogs kept but not written: issue unknown to Jira, or malformed',
       )
     }
     return {
       kind: 'written',
       written: resolved.map((r) => r.worklog.id),
-      unresolved: unresolved.map((w) => w.id),
+      unresolved: [...unresolved.map((w) => w.id), ...malformed],
       skipped,
     }
   }
 
-  /** Removes worklogs from Pinecone, then from `tempo_worklogs`. */
+  /** Removes worklogs from Pinecone, then from `tempo_worklogs`, under the lease. */
   async function remove(
     worklogIds: readonly string[],
-    signal: AbortSignal,
+    held: Held,
   ): Promise<{ kind: 'removed'; count: number } | RetryStep> {
     if (worklogIds.length === 0) {
       return { kind: 'removed', count: 0 }
     }
-    const deleted = await deps.pinecone.deleteIds(worklogIds.map(tempoVectorId), signal)
+    const deleted = await deps.pinecone.deleteIds(worklogIds.map(tempoVectorId), held.signal)
     if (!deleted.ok) {
-      return failureToStep(deleted, 'pinecone', signal)
+      return failureToStep(deleted, 'pinecone', held.signal)
     }
-    return { kind: 'removed', count: await deleteWorklogs(deps.db, worklogIds) }
+    return { kind: 'removed', count: await deleteWorklogs(deps.db, held.lease, worklogIds) }
   }
 
   return { write, remove }

@@ -1,21 +1,27 @@
 import type { Database } from '#core/db/client.ts'
+import { databaseNow } from '#core/db/database-now.ts'
 import { advanceWatermark, readWatermarks } from '#core/db/sync-state.ts'
+import type { HeldLease } from '#core/jobs/lease-fence.ts'
 import type { StepResult } from '#core/jobs/types.ts'
 import type { Logger } from '#core/log.ts'
 import { failureToStep, type RetryStep, type UpstreamResult } from '#core/upstreams/failure.ts'
 import type { TempoClient, TempoWorklog, WorklogPage } from '#core/upstreams/tempo/client.ts'
-import type { WorklogWriter } from './page-writer.ts'
-import { databaseNow, findUnseenWorklogs } from './worklogs-table.ts'
+import { deletionHeld, heldWarning } from '#pipelines/backfill/deletion-brake.ts'
+import type { ProjectFilter, WorklogWriter } from './page-writer.ts'
+import { deletionShares, findUnseenWorklogs, projectKeysOfWorklogs } from './worklogs-table.ts'
 
 /**
  * The chunk runners of the Tempo kinds (see kinds.ts). A window chunk scans `from`..`to` page by
  * page, then checks the stored rows of the window that nothing wrote since the scan began: it asks
  * Tempo for them by issue id (which also finds a worklog that offset paging skipped while Tempo
- * changed between pages), writes back what Tempo still has and removes the rest from both stores.
- * An incremental chunk reads what changed since the watermark less an overlap, then moves it.
+ * changed between pages) and writes back what Tempo still has. What Tempo no longer has is counted
+ * first and removed from both stores after, a step per 1000, unless the deletion brake holds a
+ * project's share back, or a worklog Tempo sent could not be read at all (then nothing is removed:
+ * it may be one of them). An incremental chunk reads what changed since the watermark less an
+ * overlap, then moves it.
  */
 
-/** Which projects a chunk keeps: keys (null: all) and, when Jira listed them, Tempo's filter ids. */
+/** Which projects a chunk keeps: keys as named (null: all); `projectIds` from older plans. */
 export type ProjectScope = { projects: string[] | null; projectIds?: string[] }
 
 /** A date window, inclusive (`YYYY-MM-DD`). */
@@ -24,9 +30,9 @@ export type WindowScope = ProjectScope & { mode: 'window'; from: string; to: str
 /** Worklogs changed since the `tempo` watermark. */
 export type UpdatedScope = ProjectScope & { mode: 'updated' }
 
-/** Where a window chunk stands: scanning pages, or checking the rows the scan did not see. */
+/** Where a window chunk stands: scanning pages, checking unseen rows, or removing what is gone. */
 export type WindowCursor = {
-  phase: 'scan' | 'check'
+  phase: 'scan' | 'check' | 'remove'
   /** Tempo's URL of the next page; null before the first */
   next: string | null
   /** database time the scan began (ISO): rows written before it and not since are unseen */
@@ -35,10 +41,14 @@ export type WindowCursor = {
   skipped: number
   /** worklogs whose issue Jira does not return, or that Tempo sent malformed */
   unresolved: number
+  /** malformed worklogs whose id could not be read: while any, nothing is removed */
+  unreadable?: number
   /** worklogs removed because Tempo no longer has them */
   deleted: number
   /** the check has dealt with unseen rows up to this `worklog_id` */
   checkedAfter: string | null
+  /** worklogs Tempo no longer has, found by the check, still to remove */
+  gone?: string[]
 }
 
 /** Where an incremental chunk stands; `finish` moves the watermark. */
@@ -51,6 +61,7 @@ export type UpdatedCursor = {
   updatedFrom: string
   skipped: number
   unresolved: number
+  unreadable?: number
 }
 
 /** The source name of the Tempo watermark in `sync_state`. */
@@ -70,6 +81,12 @@ export type ScanOptions = {
   firstSyncLookbackMs: number
 }
 
+/** The projects a chunk keeps, resolved through Jira for this attempt. */
+export type ResolvedProjects = ProjectFilter & {
+  /** every key the kept projects had, current and former (stored rows carry the key of their day) */
+  keys: string[] | null
+}
+
 /** What the runners use. */
 export type ScanDeps = {
   db: Database
@@ -79,13 +96,26 @@ export type ScanDeps = {
   options: ScanOptions
 }
 
-/** Runs a window chunk: the scan, then the check of what the scan did not see. */
+/** What one attempt runs with. */
+export type Attempt = {
+  lease: HeldLease
+  signal: AbortSignal
+  projects: ResolvedProjects
+  /** a start with `confirmDeletions: true` */
+  confirmed: boolean
+}
+
+// Worklogs removed per step.
+const REMOVE_BATCH = 1000
+
+/** Runs a window chunk: the scan, the check of what the scan did not see, then the removals. */
 export async function* scanWindow(
   deps: ScanDeps,
   scope: WindowScope,
   start: WindowCursor | null,
-  signal: AbortSignal,
+  attempt: Attempt,
 ): AsyncGenerator<StepResult<WindowCursor>, void, void> {
+  const { signal, projects } = attempt
   let cursor: WindowCursor = start ?? {
     phase: 'scan',
     next: null,
@@ -96,29 +126,42 @@ export async function* scanWindow(
     checkedAfter: null,
   }
   if (cursor.phase === 'scan') {
+    const ids = projects.ids && [...projects.ids]
     const query = {
       from: scope.from,
       to: scope.to,
       limit: deps.options.pageSize,
-      ...(scope.projectIds && { projectIds: scope.projectIds }),
+      ...(ids && { projectIds: ids }),
     }
     const scanned = yield* scanPages(deps, {
       cursor,
       firstPage: () => deps.tempo.listWorklogs(query, signal),
-      projects: scope.projects,
       after: 'check',
-      signal,
+      attempt,
     })
     if (!scanned) {
       return
     }
     cursor = scanned
   }
-  yield* checkUnseen(deps, scope, cursor, signal)
+  if (cursor.phase === 'check') {
+    const checked = yield* checkUnseen(deps, scope, cursor, attempt)
+    if (!checked) {
+      return
+    }
+    cursor = checked
+  }
+  yield* removeGone(deps, scope, cursor, attempt)
 }
 
 /** Where the page loop stands in a cursor of either runner. */
-type PageCursor = { phase: string; next: string | null; skipped: number; unresolved: number }
+type PageCursor = {
+  phase: string
+  next: string | null
+  skipped: number
+  unresolved: number
+  unreadable?: number
+}
 
 /**
  * Reads and writes pages from `cursor.next` (or `firstPage` when there is none) while the phase is
@@ -130,13 +173,11 @@ async function* scanPages<C extends PageCursor>(
   scan: {
     cursor: C
     firstPage: () => Promise<UpstreamResult<WorklogPage>>
-    projects: string[] | null
     after: C['phase']
-    signal: AbortSignal
+    attempt: Attempt
   },
 ): AsyncGenerator<StepResult<C>, C | undefined, void> {
-  const { signal } = scan
-  const projects = scan.projects && new Set(scan.projects)
+  const { signal, projects } = scan.attempt
   let cursor = scan.cursor
   while (cursor.phase === 'scan') {
     const page = cursor.next
@@ -146,113 +187,109 @@ async function* scanPages<C extends PageCursor>(
       yield failureToStep(page, 'tempo', signal)
       return undefined
     }
-    const outcome = await deps.writer.write(page.value.worklogs, projects, signal)
+    const { worklogs, invalidIds } = page.value
+    const outcome = await deps.writer.write(worklogs, projects, scan.attempt, invalidIds)
     if (outcome.kind === 'retry') {
       yield outcome
       return undefined
     }
-    const failed = outcome.unresolved.length + page.value.invalid
+    const unreadable = page.value.invalid - invalidIds.length
+    const failed = outcome.unresolved.length + unreadable
     cursor = {
       ...cursor,
       phase: page.value.next ? 'scan' : scan.after,
       next: page.value.next,
       skipped: cursor.skipped + outcome.skipped.length,
       unresolved: cursor.unresolved + failed,
+      ...(unreadable > 0 && { unreadable: (cursor.unreadable ?? 0) + unreadable }),
     }
-    const fetched = page.value.worklogs.length + page.value.invalid
+    const fetched = worklogs.length + page.value.invalid
     yield { kind: 'page', cursor, fetched, written: outcome.written.length, failed }
   }
   return cursor
 }
 
-// The check, a step per batch of stored rows of the window that the scan did not see.
+// The check, a step per batch of stored rows of the window that the scan did not see. Returns the
+// cursor once every unseen row is dealt with (phase `remove`), or nothing after a retry.
 async function* checkUnseen(
   deps: ScanDeps,
   scope: WindowScope,
   start: WindowCursor,
-  signal: AbortSignal,
-): AsyncGenerator<StepResult<WindowCursor>, void, void> {
+  attempt: Attempt,
+): AsyncGenerator<StepResult<WindowCursor>, WindowCursor | undefined, void> {
   let cursor = start
   for (;;) {
     const unseen = await findUnseenWorklogs(deps.db, {
       from: scope.from,
       to: scope.to,
-      projectKeys: scope.projects,
+      projectKeys: attempt.projects.keys,
       seenBefore: new Date(cursor.scanStartedAt),
       after: cursor.checkedAfter,
       limit: deps.options.checkBatch,
     })
     if (unseen.length === 0) {
-      return
+      return { ...cursor, phase: 'remove' }
     }
-    const step = await checkRows(deps, scope, { cursor, unseen, signal })
+    const step = await checkRows(deps, scope, { cursor, unseen, attempt })
     yield step
     if (step.kind === 'retry') {
-      return
+      return undefined
     }
     cursor = step.cursor
   }
 }
 
-// One batch of the check: re-written if Tempo still has them (and they still belong to the job),
-// removed from both stores otherwise.
+// One batch of the check: re-written if Tempo still has them, noted as gone otherwise.
 async function checkRows(
   deps: ScanDeps,
   scope: WindowScope,
   batch: {
     cursor: WindowCursor
     unseen: ReadonlyArray<{ worklogId: string; issueId: string }>
-    signal: AbortSignal
+    attempt: Attempt
   },
 ): Promise<StepResult<WindowCursor>> {
-  const { cursor, unseen, signal } = batch
+  const { cursor, unseen, attempt } = batch
   const issueIds = [...new Set(unseen.map((row) => row.issueId))]
-  const still = await worklogsOfIssues(deps, scope, issueIds, signal)
-  if (!Array.isArray(still)) {
+  const still = await worklogsOfIssues(deps, scope, issueIds, attempt.signal)
+  if (!('worklogs' in still)) {
     return still
   }
   const wanted = new Set(unseen.map((row) => row.worklogId))
-  const found = still.filter((worklog) => wanted.has(worklog.id))
-  const projects = scope.projects && new Set(scope.projects)
-  const outcome = await deps.writer.write(found, projects, signal)
+  const found = still.worklogs.filter((worklog) => wanted.has(worklog.id))
+  const malformed = still.invalidIds.filter((id) => wanted.has(id))
+  const outcome = await deps.writer.write(found, attempt.projects, attempt, malformed)
   if (outcome.kind === 'retry') {
     return outcome
   }
-  const keep = new Set([...outcome.written, ...outcome.unresolved])
+  const keep = new Set([...outcome.written, ...outcome.unresolved, ...outcome.skipped])
   const gone = unseen.map((row) => row.worklogId).filter((id) => !keep.has(id))
-  const removed = await deps.writer.remove(gone, signal)
-  if (removed.kind === 'retry') {
-    return removed
-  }
-  if (removed.count > 0) {
-    deps.log.info(
-      { from: scope.from, to: scope.to, removed: removed.count },
-      'tempo worklogs removed',
-    )
-  }
   return {
     kind: 'page',
     cursor: {
       ...cursor,
-      unresolved: cursor.unresolved + outcome.unresolved.length,
-      deleted: cursor.deleted + removed.count,
+      unresolved: cursor.unresolved + outcome.unresolved.length + still.unreadable,
+      ...(still.unreadable > 0 && { unreadable: (cursor.unreadable ?? 0) + still.unreadable }),
+      gone: [...(cursor.gone ?? []), ...gone],
       checkedAfter: unseen.at(-1)?.worklogId ?? cursor.checkedAfter,
     },
-    fetched: found.length,
+    fetched: found.length + malformed.length + still.unreadable,
     written: outcome.written.length,
-    failed: outcome.unresolved.length,
+    failed: outcome.unresolved.length + still.unreadable,
   }
 }
 
-// Every worklog of these issues in the window, all pages.
+// Every worklog of these issues in the window, all pages, with the ids of malformed ones.
 async function worklogsOfIssues(
   deps: ScanDeps,
   scope: WindowScope,
   issueIds: string[],
   signal: AbortSignal,
-): Promise<TempoWorklog[] | RetryStep> {
+): Promise<{ worklogs: TempoWorklog[]; invalidIds: string[]; unreadable: number } | RetryStep> {
   const { tempo, options } = deps
   const found: TempoWorklog[] = []
+  const invalidIds: string[] = []
+  let unreadable = 0
   for (let start = 0; start < issueIds.length; start += options.checkIssueIds) {
     const batch = issueIds.slice(start, start + options.checkIssueIds)
     let page = await tempo.listWorklogs(
@@ -264,31 +301,91 @@ async function worklogsOfIssues(
         return failureToStep(page, 'tempo', signal)
       }
       found.push(...page.value.worklogs)
+      invalidIds.push(...page.value.invalidIds)
+      unreadable += page.value.invalid - page.value.invalidIds.length
       if (!page.value.next) {
         break
       }
       page = await tempo.nextPage(page.value.next, signal)
     }
   }
-  return found
+  return { worklogs: found, invalidIds, unreadable }
+}
+
+// Removes what the check found gone, a step per batch, after the deletion brake had its say: a
+// project whose share is over the limit keeps all of it (a warning names the count), and so does
+// every project while a worklog Tempo sent could not be read.
+async function* removeGone(
+  deps: ScanDeps,
+  scope: WindowScope,
+  start: WindowCursor,
+  attempt: Attempt,
+): AsyncGenerator<StepResult<WindowCursor>, void, void> {
+  let cursor = start
+  let gone = cursor.gone ?? []
+  if (gone.length === 0) {
+    return
+  }
+  const window = `${scope.from}..${scope.to}`
+  if (cursor.deleted === 0 && !attempt.confirmed) {
+    const held = new Set<string>()
+    const warnings: string[] = []
+    if ((cursor.unreadable ?? 0) > 0) {
+      warnings.push(
+        `Held back ${gone.length} deletions of worklogs dated ${window}: Tempo sent worklogs whose id could not be read; start a backfill with confirmDeletions: true to apply them.`,
+      )
+      gone = []
+    } else {
+      for (const share of await deletionShares(deps.db, gone, scope)) {
+        if (deletionHeld(share.gone, share.stored, false)) {
+          held.add(share.projectKey)
+          warnings.push(
+            heldWarning(`${share.projectKey} worklogs dated ${window}`, share.gone, share.stored),
+          )
+        }
+      }
+      if (held.size > 0) {
+        const projectOf = await projectKeysOfWorklogs(deps.db, gone)
+        gone = gone.filter((id) => !held.has(projectOf.get(id) ?? ''))
+      }
+    }
+    if (warnings.length > 0) {
+      deps.log.warn({ from: scope.from, to: scope.to, warnings }, 'tempo deletions held back')
+      cursor = { ...cursor, gone }
+      yield { kind: 'page', cursor, fetched: 0, written: 0, warning: warnings.join(' ') }
+    }
+  }
+  while (gone.length > 0) {
+    const batch = gone.slice(0, REMOVE_BATCH)
+    const removed = await deps.writer.remove(batch, attempt)
+    if (removed.kind === 'retry') {
+      yield removed
+      return
+    }
+    gone = gone.slice(REMOVE_BATCH)
+    cursor = { ...cursor, gone, deleted: cursor.deleted + removed.count }
+    deps.log.info(
+      { from: scope.from, to: scope.to, removed: removed.count },
+      'tempo worklogs removed',
+    )
+    yield { kind: 'page', cursor, fetched: 0, written: removed.count }
+  }
 }
 
 /** Runs an incremental chunk: worklogs updated since the watermark, then the watermark moves. */
 export async function* scanUpdated(
   deps: ScanDeps,
-  scope: UpdatedScope,
   start: UpdatedCursor | null,
-  signal: AbortSignal,
+  attempt: Attempt,
 ): AsyncGenerator<StepResult<UpdatedCursor>, void, void> {
   const begun = start ?? (await firstUpdatedCursor(deps))
   // No projectId here: Tempo's updatedFrom with other filters is unverified (v3 refused it).
   const query = { updatedFrom: new Date(begun.updatedFrom), limit: deps.options.pageSize }
   const cursor = yield* scanPages(deps, {
     cursor: begun,
-    firstPage: () => deps.tempo.listWorklogs(query, signal),
-    projects: scope.projects,
+    firstPage: () => deps.tempo.listWorklogs(query, attempt.signal),
     after: 'finish',
-    signal,
+    attempt,
   })
   if (!cursor) {
     return

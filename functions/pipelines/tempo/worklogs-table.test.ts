@@ -1,9 +1,10 @@
 import { inArray, sql } from 'drizzle-orm'
-import { describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { databaseNow } from '#core/db/database-now.ts'
 import { tempoWorklogs } from '#db/schema.ts'
 import { useTestDatabase } from '#test/database.ts'
+import { heldLease } from '#test/lease.ts'
 import {
-  databaseNow,
   deleteWorklogs,
   findUnseenWorklogs,
   touchWorklogs,
@@ -12,6 +13,16 @@ import {
 } from './worklogs-table.ts'
 
 const getDatabase = useTestDatabase()
+let held: { chunkId: string; token: string } | undefined
+const lease = () => {
+  if (!held) {
+    throw new Error('no lease yet')
+  }
+  return held
+}
+beforeAll(async () => {
+  held = await heldLease(getDatabase().pool)
+})
 
 function aRow(overrides: Partial<WorklogRow> & { worklogId: string }): WorklogRow {
   return {
@@ -54,8 +65,8 @@ describe('tempo worklogs', () => {
   describe('happy', () => {
     it('inserts and then replaces worklogs by worklog id', async () => {
       const { db } = getDatabase()
-      await upsertWorklogs(db, [aRow({ worklogId: 'u1' }), aRow({ worklogId: 'u2' })])
-      await upsertWorklogs(db, [
+      await upsertWorklogs(db, lease(), [aRow({ worklogId: 'u1' }), aRow({ worklogId: 'u2' })])
+      await upsertWorklogs(db, lease(), [
         aRow({ worklogId: 'u1', hours: 2, issueKey: 'OPS-2', description: 'edited' }),
         aRow({ worklogId: 'u1', hours: 3, issueKey: 'OPS-3', description: 'edited twice' }),
       ])
@@ -66,9 +77,57 @@ describe('tempo worklogs', () => {
       ])
     })
 
+    it('only moves a row forward in Tempo’s updatedAt, yet counts an older read as seen', async () => {
+      const { db } = getDatabase()
+      const at = (iso: string) => new Date(iso)
+      const first = await upsertWorklogs(db, lease(), [
+        aRow({ worklogId: 'f1', hours: 3, tempoUpdatedAt: at('2025-01-06T12:00:00Z') }),
+      ])
+      expect([...first]).toEqual(['f1'])
+      await age(['f1'])
+      const older = await upsertWorklogs(db, lease(), [
+        aRow({ worklogId: 'f1', hours: 1, tempoUpdatedAt: at('2025-01-06T11:59:59Z') }),
+      ])
+      expect([...older]).toEqual([])
+      const [row] = await stored(['f1'])
+      expect(row?.hours).toBe(3)
+      expect(row!.updatedAt.getTime()).toBeGreaterThan(Date.now() - 60_000)
+      const same = await upsertWorklogs(db, lease(), [
+        aRow({
+          worklogId: 'f1',
+          hours: 3,
+          issueKey: 'NEW-1',
+          tempoUpdatedAt: at('2025-01-06T12:00:00Z'),
+        }),
+      ])
+      expect([...same]).toEqual(['f1'])
+      expect((await stored(['f1']))[0]?.issueKey).toBe('NEW-1')
+    })
+
+    it('writes, touches and deletes nothing under a lease that expired or passed to another worker', async () => {
+      const { db, pool } = getDatabase()
+      await upsertWorklogs(db, lease(), [aRow({ worklogId: 'x1', hours: 2 })])
+      await age(['x1'])
+      const lost = await heldLease(pool)
+      await pool.query(
+        `update job_chunks set lease_expires_at = now() - interval '1 second' where id = $1`,
+        [lost.chunkId],
+      )
+      expect([...(await upsertWorklogs(db, lost, [aRow({ worklogId: 'x1', hours: 9 })]))]).toEqual(
+        [],
+      )
+      await touchWorklogs(db, lost, ['x1'])
+      expect(await deleteWorklogs(db, lost, ['x1'])).toBe(0)
+      const stolen = { ...lease(), token: '00000000-0000-4000-8000-000000000000' }
+      expect(await deleteWorklogs(db, stolen, ['x1'])).toBe(0)
+      const [row] = await stored(['x1'])
+      expect(row?.hours).toBe(2)
+      expect(row!.updatedAt.getTime()).toBeLessThan(Date.now() - 30 * 60_000)
+    })
+
     it('finds the rows of a window that were not written since the scan began', async () => {
       const { db } = getDatabase()
-      await upsertWorklogs(db, [
+      await upsertWorklogs(db, lease(), [
         aRow({ worklogId: 'w1', startDate: '2024-03-01', projectKey: 'WIN' }),
         aRow({ worklogId: 'w2', startDate: '2024-03-15', projectKey: 'WIN', issueId: '77' }),
         aRow({ worklogId: 'w3', startDate: '2024-03-30', projectKey: 'WIN' }),
@@ -77,10 +136,10 @@ describe('tempo worklogs', () => {
       ])
       await age(['w1', 'w2', 'w3', 'w4', 'w5'])
       const scanStart = await databaseNow(db)
-      await upsertWorklogs(db, [
+      await upsertWorklogs(db, lease(), [
         aRow({ worklogId: 'w1', startDate: '2024-03-01', projectKey: 'WIN' }),
       ])
-      await touchWorklogs(db, ['w3', 'not-stored'])
+      await touchWorklogs(db, lease(), ['w3', 'not-stored'])
       const window = {
         from: '2024-03-01',
         to: '2024-03-30',
@@ -103,10 +162,10 @@ describe('tempo worklogs', () => {
 
     it('deletes by worklog id and counts what went', async () => {
       const { db } = getDatabase()
-      await upsertWorklogs(db, [aRow({ worklogId: 'd1' }), aRow({ worklogId: 'd2' })])
-      expect(await deleteWorklogs(db, ['d1', 'd1', 'missing'])).toBe(1)
+      await upsertWorklogs(db, lease(), [aRow({ worklogId: 'd1' }), aRow({ worklogId: 'd2' })])
+      expect(await deleteWorklogs(db, lease(), ['d1', 'd1', 'missing'])).toBe(1)
       expect((await stored(['d1', 'd2'])).map((row) => row.worklogId)).toEqual(['d2'])
-      expect(await deleteWorklogs(db, [])).toBe(0)
+      expect(await deleteWorklogs(db, lease(), [])).toBe(0)
     })
   })
 
@@ -120,8 +179,8 @@ describe('tempo worklogs', () => {
 
     it('ignores empty writes', async () => {
       const { db } = getDatabase()
-      await expect(upsertWorklogs(db, [])).resolves.toBeUndefined()
-      await expect(touchWorklogs(db, [])).resolves.toBeUndefined()
+      await expect(upsertWorklogs(db, lease(), [])).resolves.toEqual(new Set())
+      await expect(touchWorklogs(db, lease(), [])).resolves.toBeUndefined()
     })
   })
 })

@@ -61,7 +61,12 @@ describe('jira client', () => {
       const result = await client().listProjects()
       assert(result.ok, JSON.stringify(result))
       expect(result.value).toHaveLength(130)
-      expect(result.value[0]).toEqual({ id: '20000', key: 'P000', name: 'Project 0' })
+      expect(result.value[0]).toEqual({
+        id: '20000',
+        key: 'P000',
+        name: 'Project 0',
+        keys: ['P000'],
+      })
       expect(jira.requests.map((r) => r.query.get('startAt'))).toEqual(['0', '100'])
     })
 
@@ -72,7 +77,12 @@ describe('jira client', () => {
       const result = await client().issueKeysByIds(ids)
       assert(result.ok, JSON.stringify(result))
       expect(result.value).toHaveLength(150)
-      expect(result.value).toContainEqual({ id: '50000', key: 'DATA-1', projectKey: 'DATA' })
+      expect(result.value).toContainEqual({
+        id: '50000',
+        key: 'DATA-1',
+        projectKey: 'DATA',
+        projectId: issues[0]?.fields.project.id,
+      })
       const jqls = jira.requests.map((r) => (r.body as { jql: string }).jql)
       expect(jqls.every((jql) => !jql.includes('OR'))).toBe(true)
       expect(jqls[0]?.split(',')).toHaveLength(100)
@@ -153,7 +163,51 @@ describe('jira client', () => {
     })
   })
 
+  describe('renamed projects', () => {
+    it('lists every key a project had and finds it, and its issues, by a former key', async () => {
+      const issues = issuesOf('BETA', 3)
+      jira.setIssues(issues)
+      jira.renameProject('BETA', 'DELTA')
+      const listed = await client().listProjects()
+      assert(listed.ok, JSON.stringify(listed))
+      const projectId = issues[0]?.fields.project.id
+      expect(listed.value).toEqual([
+        { id: projectId, key: 'DELTA', name: 'Project BETA', keys: ['DELTA', 'BETA'] },
+      ])
+      expect(jira.requests[0]?.query.get('expand')).toBe('projectKeys')
+      const byOldKey = await client().getProject('BETA')
+      assert(byOldKey.ok, JSON.stringify(byOldKey))
+      expect(byOldKey.value).toMatchObject({ id: projectId, key: 'DELTA', keys: ['DELTA', 'BETA'] })
+      const found = await client().issuesByKeys(['BETA-2', 'delta-3', 'BETA-99'], ['updated'])
+      assert(found.ok, JSON.stringify(found))
+      expect(found.value.map((issue) => [issue.id, issue.key])).toEqual([
+        ['50001', 'DELTA-2'],
+        ['50002', 'DELTA-3'],
+      ])
+      expect(await client().getProject('GAMMA')).toMatchObject({ ok: false, reason: 'not-found' })
+    })
+  })
+
   describe('errors', () => {
+    it('never reads a page without isLast: true and without a token as the end of a scan', async () => {
+      jira.setIssues(issuesOf('CUT', 30))
+      jira.truncateSearch(1)
+      const first = await client().searchPage({
+        jql: 'project = CUT',
+        fields: ['key'],
+        maxResults: 10,
+      })
+      expect(first).toMatchObject({ ok: false, reason: 'invalid-response' })
+      const whole = await client().searchPage({
+        jql: 'project = CUT',
+        fields: ['key'],
+        maxResults: 10,
+      })
+      assert(whole.ok, JSON.stringify(whole))
+      expect(whole.value).toMatchObject({ isLast: false })
+      expect(whole.value.nextPageToken).toBeDefined()
+    })
+
     it('ends a call stopped while waiting for the pace without sending it', async () => {
       const controller = new AbortController()
       const pace = vi.fn(async (signal?: AbortSignal) => {

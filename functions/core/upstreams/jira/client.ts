@@ -8,7 +8,7 @@ import {
   withRetries,
 } from '#core/upstreams/failure.ts'
 import { retryAfterMsOf } from '#core/upstreams/retry-after.ts'
-import { failureOf, idsNamedIn, invalid, thrownFailure } from './failures.ts'
+import { failureOf, idsNamedIn, invalid, keysNamedIn, thrownFailure } from './failures.ts'
 import {
   BulkUserSchema,
   type JiraIssue,
@@ -22,8 +22,16 @@ export type { JiraIssue, JiraIssueFields } from './schemas.ts'
 /** One page of `search/jql`. */
 export type JiraSearchPage = { issues: JiraIssue[]; nextPageToken?: string; isLast: boolean }
 
-/** An issue found by id: its key and its project's key. */
-export type JiraIssueRef = { id: string; key: string; projectKey: string }
+/** An issue found by id: its key, its project's key and id, and its `updated` when asked for. */
+export type JiraIssueRef = {
+  id: string
+  key: string
+  projectKey: string
+  projectId?: string
+}
+
+/** A project: its id, its key now, and every key it is known by (the current one first). */
+export type JiraProjectRef = { id: string; key: string; name: string; keys: string[] }
 
 /** A user of the bulk lookup; `emailAddress` only when Jira shows it. */
 export type JiraUserRef = { accountId: string; displayName: string; emailAddress?: string }
@@ -44,10 +52,32 @@ export type JiraClient = {
     nextPageToken?: string
     signal?: AbortSignal
   }): Promise<UpstreamResult<JiraSearchPage>>
-  /** Every project the account can see (`GET /rest/api/3/project/search`, all pages). */
-  listProjects(
+  /**
+   * Every project the account can see (`GET /rest/api/3/project/search`, all pages), with the
+   * keys each was ever known by (`expand=projectKeys`).
+   */
+  listProjects(signal?: AbortSignal): Promise<UpstreamResult<JiraProjectRef[]>>
+  /**
+   * One project by id or key (`GET /rest/api/3/project/{idOrKey}?expand=projectKeys`); Jira
+   * resolves a former key to the project that carries it now. Unknown: `not-found`.
+   */
+  getProject(idOrKey: string, signal?: AbortSignal): Promise<UpstreamResult<JiraProjectRef>>
+  /**
+   * Issues by key with the given fields, through `search/jql` with `key in (…)` in batches of
+   * ≤ 100. Jira resolves former keys, so a re-keyed issue comes back under its key now; keys Jira
+   * does not know are simply absent.
+   */
+  issuesByKeys(
+    keys: readonly string[],
+    fields: readonly string[],
     signal?: AbortSignal,
-  ): Promise<UpstreamResult<Array<{ id: string; key: string; name: string }>>>
+  ): Promise<UpstreamResult<JiraIssue[]>>
+  /** Issues by numeric id with the given fields (`id in (…)`, batches of ≤ 100); unknown ids are absent. */
+  issuesByIds(
+    ids: readonly string[],
+    fields: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<UpstreamResult<JiraIssue[]>>
   /**
    * Keys of issues by numeric id, through `search/jql` with `id in (…)` in batches of ≤ 100.
    * Unknown (or non-numeric) ids are simply absent from the result.
@@ -81,6 +111,25 @@ const ID_BATCH = 100
 const USER_BATCH = 50
 const PROJECT_PAGE = 100
 const MAX_PAGES = 10_000 // a guard against a server that never says "last"
+
+// An issue key: a project key, a dash, a number.
+const ISSUE_KEY = /^[A-Z][A-Z0-9_]*-\d{1,18}$/
+
+// How one kind of `<field> in (…)` lookup is written and how Jira's 400 names what it lacks.
+type Lookup = {
+  field: 'id' | 'key'
+  quote: (value: string) => string
+  named: (body: unknown, values: readonly string[]) => string[]
+  fields: readonly string[]
+}
+
+function truncated(path: string): UpstreamFailure {
+  return {
+    ok: false,
+    reason: 'invalid-response',
+    message: `Jira answered ${path} with a page that is not the last but has no token to continue.`,
+  }
+}
 
 type Call = {
   method: 'GET' | 'POST'
@@ -185,8 +234,12 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
       return result
     }
     const token = result.value.nextPageToken ?? undefined
-    // Stop when either signal says so: `isLast`, or no token to continue with.
-    const isLast = result.value.isLast === true || token === undefined
+    // Only `isLast: true` ends a scan: a page that is not the last but carries no token was cut
+    // short, and reading it as complete would make every issue past it look deleted.
+    const isLast = result.value.isLast === true
+    if (!isLast && token === undefined) {
+      return truncated(SEARCH_PATH)
+    }
     const page: JiraSearchPage = { issues: result.value.issues, isLast }
     if (!isLast && token !== undefined) {
       page.nextPageToken = token
@@ -194,13 +247,19 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
     return { ok: true as const, value: page }
   }
 
+  function projectRef(project: v.InferOutput<typeof ProjectSchema>): JiraProjectRef {
+    const keys = [project.key, ...(project.projectKeys ?? []).filter((k) => k !== project.key)]
+    return { id: project.id, key: project.key, name: project.name, keys }
+  }
+
   async function listProjects(signal?: AbortSignal) {
-    const projects: Array<{ id: string; key: string; name: string }> = []
+    const projects: JiraProjectRef[] = []
     for (let page = 0; page < MAX_PAGES; page += 1) {
       const query = new URLSearchParams({
         startAt: String(projects.length),
         maxResults: String(PROJECT_PAGE),
         orderBy: 'key',
+        expand: 'projectKeys',
       })
       const result = await request(
         { method: 'GET', path: '/rest/api/3/project/search', query, signal },
@@ -209,9 +268,7 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
       if (!result.ok) {
         return result
       }
-      for (const { id, key, name } of result.value.values) {
-        projects.push({ id, key, name })
-      }
+      projects.push(...result.value.values.map(projectRef))
       if (result.value.isLast !== false || result.value.values.length === 0) {
         break
       }
@@ -219,18 +276,26 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
     return { ok: true as const, value: projects }
   }
 
-  // Every issue of `id in (ids)`, all pages; `onRefused` hears the body of a 400 to the first.
-  async function issuesOfIds(
-    ids: readonly string[],
+  async function getProject(idOrKey: string, signal?: AbortSignal) {
+    const query = new URLSearchParams({ expand: 'projectKeys' })
+    const path = `/rest/api/3/project/${encodeURIComponent(idOrKey)}`
+    const result = await request({ method: 'GET', path, query, signal }, ProjectSchema)
+    return result.ok ? { ok: true as const, value: projectRef(result.value) } : result
+  }
+
+  // Every issue of `<field> in (values)`, all pages; `onRefused` hears the body of a 400 to the first.
+  async function issuesIn(
+    lookup: Lookup,
+    values: readonly string[],
     signal: AbortSignal | undefined,
     onRefused: (body: unknown) => void,
-  ): Promise<UpstreamResult<JiraIssueRef[]>> {
-    const found: JiraIssueRef[] = []
+  ): Promise<UpstreamResult<JiraIssue[]>> {
+    const found: JiraIssue[] = []
     let nextPageToken: string | undefined
     for (let page = 0; page < MAX_PAGES; page += 1) {
       const body = {
-        jql: `id in (${ids.join(',')})`,
-        fields: ['project'],
+        jql: `${lookup.field} in (${values.map(lookup.quote).join(',')})`,
+        fields: lookup.fields,
         maxResults: ID_BATCH,
         ...(nextPageToken !== undefined && { nextPageToken }),
       }
@@ -241,51 +306,65 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
       if (!result.ok) {
         return result
       }
-      for (const issue of result.value.issues) {
-        const projectKey = issue.fields?.project?.key ?? issue.key.split('-')[0] ?? ''
-        found.push({ id: issue.id, key: issue.key, projectKey })
+      found.push(...result.value.issues)
+      if (result.value.isLast === true) {
+        return { ok: true, value: found }
       }
       nextPageToken = result.value.nextPageToken ?? undefined
-      if (result.value.isLast !== false || nextPageToken === undefined) {
-        break
+      if (nextPageToken === undefined) {
+        return truncated(SEARCH_PATH)
       }
     }
     return { ok: true, value: found }
   }
 
-  // One batch of ids. Jira answers 400 with a message per id it does not know: those are dropped
-  // and the rest asked again, so unknown ids are simply absent. A 400 naming none of them is asked
-  // again by halves, down to single ids; an id Jira refuses on its own is one it does not know.
-  async function keysOfBatch(
+  // One batch. Jira answers 400 with a message per value it does not know: those are dropped and
+  // the rest asked again, so unknown values are simply absent. A 400 naming none of them is asked
+  // again by halves, down to single values; a value Jira refuses on its own is one it does not know.
+  async function batchOf(
+    lookup: Lookup,
     batch: readonly string[],
     signal: AbortSignal | undefined,
-  ): Promise<UpstreamResult<JiraIssueRef[]>> {
+  ): Promise<UpstreamResult<JiraIssue[]>> {
     let remaining = batch
     while (remaining.length > 0) {
       const refused: { body?: unknown } = {}
-      const result = await issuesOfIds(remaining, signal, (body) => {
+      const result = await issuesIn(lookup, remaining, signal, (body) => {
         refused.body = body
       })
       if (result.ok || !('body' in refused)) {
         return result
       }
-      const unknown = new Set(idsNamedIn(refused.body, remaining))
+      const unknown = new Set(lookup.named(refused.body, remaining))
       if (unknown.size > 0) {
-        remaining = remaining.filter((id) => !unknown.has(id))
+        remaining = remaining.filter((value) => !unknown.has(value))
       } else if (remaining.length === 1) {
         remaining = []
       } else {
-        return keysOfHalves(remaining, signal)
+        const half = Math.ceil(remaining.length / 2)
+        const found: JiraIssue[] = []
+        for (const part of [remaining.slice(0, half), remaining.slice(half)]) {
+          const partResult = await batchOf(lookup, part, signal)
+          if (!partResult.ok) {
+            return partResult
+          }
+          found.push(...partResult.value)
+        }
+        return { ok: true, value: found }
       }
     }
     return { ok: true, value: [] }
   }
 
-  async function keysOfHalves(ids: readonly string[], signal: AbortSignal | undefined) {
-    const half = Math.ceil(ids.length / 2)
-    const found: JiraIssueRef[] = []
-    for (const part of [ids.slice(0, half), ids.slice(half)]) {
-      const result = await keysOfBatch(part, signal)
+  async function lookUp(
+    lookup: Lookup,
+    values: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<UpstreamResult<JiraIssue[]>> {
+    const wanted = [...new Set(values)]
+    const found: JiraIssue[] = []
+    for (let start = 0; start < wanted.length; start += ID_BATCH) {
+      const result = await batchOf(lookup, wanted.slice(start, start + ID_BATCH), signal)
       if (!result.ok) {
         return result
       }
@@ -294,18 +373,36 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
     return { ok: true as const, value: found }
   }
 
-  async function issueKeysByIds(ids: readonly string[], signal?: AbortSignal) {
+  function issuesByIds(ids: readonly string[], fields: readonly string[], signal?: AbortSignal) {
     // Only numeric ids reach the JQL: nothing a caller passes can change the query.
-    const wanted = [...new Set(ids.filter((id) => /^\d{1,18}$/.test(id)))]
-    const found: JiraIssueRef[] = []
-    for (let start = 0; start < wanted.length; start += ID_BATCH) {
-      const result = await keysOfBatch(wanted.slice(start, start + ID_BATCH), signal)
-      if (!result.ok) {
-        return result
-      }
-      found.push(...result.value)
+    const numeric = ids.filter((id) => /^\d{1,18}$/.test(id))
+    return lookUp({ field: 'id', quote: String, named: idsNamedIn, fields }, numeric, signal)
+  }
+
+  function issuesByKeys(keys: readonly string[], fields: readonly string[], signal?: AbortSignal) {
+    // Only issue keys reach the JQL, quoted.
+    const valid = keys.map((key) => key.toUpperCase()).filter((key) => ISSUE_KEY.test(key))
+    const quote = (key: string) => `"${key}"`
+    return lookUp({ field: 'key', quote, named: keysNamedIn, fields }, valid, signal)
+  }
+
+  async function issueKeysByIds(ids: readonly string[], signal?: AbortSignal) {
+    const found = await issuesByIds(ids, ['project'], signal)
+    if (!found.ok) {
+      return found
     }
-    return { ok: true as const, value: found }
+    return {
+      ok: true as const,
+      value: found.value.map((issue): JiraIssueRef => {
+        const project = issue.fields?.project
+        return {
+          id: issue.id,
+          key: issue.key,
+          projectKey: project?.key ?? issue.key.split('-')[0] ?? '',
+          ...(project?.id && { projectId: project.id }),
+        }
+      }),
+    }
   }
 
   async function usersByAccountIds(ids: readonly string[], signal?: AbortSignal) {
@@ -341,5 +438,13 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
     return { ok: true as const, value: users }
   }
 
-  return { searchPage, listProjects, issueKeysByIds, usersByAccountIds }
+  return {
+    searchPage,
+    listProjects,
+    getProject,
+    issuesByKeys,
+    issuesByIds,
+    issueKeysByIds,
+    usersByAccountIds,
+  }
 }

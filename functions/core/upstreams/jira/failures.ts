@@ -41,6 +41,20 @@ export function idsNamedIn(body: unknown, ids: readonly string[]): string[] {
   return ids.filter((id) => named.has(id))
 }
 
+/**
+ * The issue keys among `keys` that Jira's 400 to `key in (…)` names ("An issue with key 'OPS-7'
+ * does not exist for field 'key'."), compared without case. Internal to the Jira client.
+ */
+export function keysNamedIn(body: unknown, keys: readonly string[]): string[] {
+  const named = new Set<string>()
+  for (const message of jiraMessages(body)) {
+    for (const match of message.matchAll(/'([A-Za-z][A-Za-z0-9_]*-\d{1,18})'/g)) {
+      named.add((match[1] ?? '').toUpperCase())
+    }
+  }
+  return keys.filter((key) => named.has(key.toUpperCase()))
+}
+
 /** Internal to the Jira client. */
 export function failureOf(
   status: number,

@@ -11,13 +11,23 @@ export function isProjectKey(key: string): boolean {
   return key.length <= MAX_PROJECT_KEY_LENGTH && PROJECT_KEY.test(key)
 }
 
-/** The issues of one project updated inside `[fromMs, toMs]` (epoch ms, both inclusive). */
+/**
+ * The issues of one project updated inside `[fromMs, toMs]` (epoch ms, both inclusive); `project`
+ * is its key or its numeric id (an id keeps naming it across key changes).
+ */
 export type UpdatedWindow = { project: string; fromMs: number; toMs: number }
 
+const PROJECT_ID = /^\d{1,18}$/
+
 function checkProject(project: string): void {
-  if (!isProjectKey(project)) {
-    throw new AppError('INTERNAL', 'Not a Jira project key.')
+  if (!isProjectKey(project) && !PROJECT_ID.test(project)) {
+    throw new AppError('INTERNAL', 'Not a Jira project key or id.')
   }
+}
+
+// A key is quoted (a key such as `AND` is still a value); an id is a number.
+function projectValue(project: string): string {
+  return PROJECT_ID.test(project) ? project : `"${project}"`
 }
 
 function checkBound(name: string, value: number): void {
@@ -42,7 +52,7 @@ export function updatedWindowJql(window: UpdatedWindow): string {
   if (window.fromMs > window.toMs) {
     throw new AppError('INTERNAL', 'The JQL window starts after it ends.')
   }
-  return `project = "${window.project}" AND updated >= ${window.fromMs} AND updated <= ${window.toMs} ORDER BY updated ASC, key ASC`
+  return `project = ${projectValue(window.project)} AND updated >= ${window.fromMs} AND updated <= ${window.toMs} ORDER BY updated ASC, key ASC`
 }
 
 /**
@@ -53,5 +63,5 @@ export function updatedWindowJql(window: UpdatedWindow): string {
  */
 export function projectKeysJql(project: string): string {
   checkProject(project)
-  return `project = "${project}" ORDER BY key ASC`
+  return `project = ${projectValue(project)} ORDER BY key ASC`
 }

@@ -79,6 +79,8 @@ export const ProjectSchema = v.looseObject({
   id: v.string(),
   key: v.string(),
   name: v.optional(v.string(), ''),
+  /** with `expand=projectKeys`: every key the project was ever known by, the current one too */
+  projectKeys: v.fallback(v.optional(v.array(v.string())), undefined),
 })
 
 /** A user of `user/bulk`. */

@@ -92,6 +92,31 @@ describe('pinecone sink', () => {
   })
 
   describe('errors', () => {
+    it('never follows a redirect, so the API key stays with the configured hosts', async () => {
+      const elsewhere = await startFakePinecone()
+      try {
+        pinecone.fail({
+          kind: 'respond',
+          status: 307,
+          path: '/vectors/upsert',
+          headers: { location: `${elsewhere.url}/vectors/upsert` },
+        })
+        const result = await sink().upsertDocuments(docs(2))
+        expect(result).toMatchObject({ ok: false, reason: 'bad-request', status: 307 })
+        pinecone.fail({
+          kind: 'respond',
+          status: 301,
+          path: '/vectors/list',
+          headers: { location: `${elsewhere.url}/vectors/list` },
+        })
+        expect(await sink().listPage('doc-', undefined)).toMatchObject({ ok: false, status: 301 })
+        expect(elsewhere.requests).toHaveLength(0)
+        expect(pinecone.vectors('').size).toBe(0)
+      } finally {
+        await elsewhere.close()
+      }
+    })
+
     it('refuses to write when the index dimension differs from the model', async () => {
       const small = await startFakePinecone({ dimension: 8 })
       try {

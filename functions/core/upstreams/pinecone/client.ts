@@ -51,6 +51,15 @@ export type PineconeSink = {
     prefix: string,
     signal?: AbortSignal,
   ): Promise<{ ok: true; ids: string[] } | UpstreamFailure>
+  /**
+   * One page of the ids starting with `prefix` (up to 100, byte order) from `token` (the `next` of
+   * the page before; none for the first). No `next` means the listing is complete.
+   */
+  listPage(
+    prefix: string,
+    token: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ ok: true; ids: string[]; next?: string } | UpstreamFailure>
   /** The index is reachable and its dimension equals the embedding model's (health, and before writing). */
   checkIndex(): Promise<{ ok: true; dimension: number } | UpstreamFailure>
 }
@@ -84,6 +93,17 @@ class Throttled extends Error {
   }
 }
 
+// Thrown by our fetch wrapper for a 3xx: redirects are never followed, as they would carry the key.
+class Redirected extends Error {
+  override readonly name = 'PineconeRedirected'
+  readonly httpStatus: number
+
+  constructor(httpStatus: number) {
+    super(`Pinecone answered HTTP ${httpStatus} (a redirect).`)
+    this.httpStatus = httpStatus
+  }
+}
+
 function causes(err: unknown): unknown[] {
   const chain: unknown[] = []
   let current = err
@@ -114,6 +134,15 @@ function failureOf(err: unknown, what: string, timeoutMs: number): UpstreamFailu
           : `Pinecone is unavailable for ${what} (HTTP ${status}).`,
       throttled.retryAfterMs,
     )
+  }
+  const redirected = chain.find((e): e is Redirected => e instanceof Redirected)
+  if (redirected) {
+    return {
+      ok: false,
+      reason: 'bad-request',
+      status: redirected.httpStatus,
+      message: `Pinecone answered ${what} with a redirect (HTTP ${redirected.httpStatus}), which is never followed: check PINECONE_INDEX_HOST and PINECONE_CONTROLLER_URL.`,
+    }
   }
   const names = chain.map(nameOf)
   if (names.some((name) => name === 'TimeoutError' || name === 'AbortError')) {
@@ -180,7 +209,12 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
     const signal = AbortSignal.any(
       signals.filter((s): s is AbortSignal => s instanceof AbortSignal),
     )
-    const response = await baseFetch(url, { ...init, signal })
+    // Never follow a redirect: it would send the API key to wherever it points.
+    const response = await baseFetch(url, { ...init, signal, redirect: 'manual' })
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel()
+      throw new Redirected(response.status)
+    }
     const retryAfterMs =
       response.status === 429 || response.status === 503
         ? retryAfterMsOf(response.headers, now())
@@ -320,6 +354,26 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
     return { ok: true as const }
   }
 
+  async function listOne(prefix: string, token: string | undefined) {
+    try {
+      const page = await index.listPaginated({ prefix, ...(token && { paginationToken: token }) })
+      const ids = (page.vectors ?? []).flatMap((vector) =>
+        vector.id === undefined ? [] : [vector.id],
+      )
+      const next = page.pagination?.next
+      if (next !== undefined && next === token) {
+        return {
+          ok: false as const,
+          reason: 'invalid-response' as const,
+          message: `Pinecone repeated a pagination token while listing ids starting with ${prefix}.`,
+        }
+      }
+      return { ok: true as const, ids, ...(next && { next }) }
+    } catch (err) {
+      return failed(err, `the list of ids starting with ${prefix}`)
+    }
+  }
+
   async function listAll(prefix: string) {
     const ids: string[] = []
     let paginationToken: string | undefined
@@ -353,6 +407,7 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
     upsertDocuments: (docs, signal) => callSignal.run(signal, () => upsertAll(docs)),
     deleteIds: (ids, signal) => callSignal.run(signal, () => deleteAll(ids)),
     listIds: (prefix, signal) => callSignal.run(signal, () => listAll(prefix)),
+    listPage: (prefix, token, signal) => callSignal.run(signal, () => listOne(prefix, token)),
     checkIndex,
   }
 }

@@ -1,8 +1,14 @@
+import fc from 'fast-check'
 import { afterAll, assert, beforeEach, describe, expect, it, vi } from 'vitest'
 import { startFakeServer } from '#sandbox/fakes/server.ts'
 import { startFakeTempo } from '#sandbox/fakes/tempo.ts'
 import { aWorklog } from '#sandbox/fakes/tempo-data.ts'
-import { createTempoClient, type TempoClientOptions, type WorklogPage } from './client.ts'
+import {
+  createTempoClient,
+  nextLinkAllowed,
+  type TempoClientOptions,
+  type WorklogPage,
+} from './client.ts'
 
 const tempo = await startFakeTempo()
 const elsewhere = await startFakeServer(() => ({
@@ -100,6 +106,7 @@ describe('tempo client', () => {
           },
         ],
         invalid: 0,
+        invalidIds: [],
         next: null,
       })
     })
@@ -241,6 +248,19 @@ describe('tempo client', () => {
       expect(page.invalid).toBe(2)
     })
 
+    it('names the malformed worklogs whose id it can still read, so they are kept', async () => {
+      tempo.setWorklogs([
+        aWorklog({ tempoWorklogId: 71 }),
+        aWorklog({ tempoWorklogId: 72 }),
+        aWorklog({ tempoWorklogId: 73 }),
+      ])
+      tempo.corruptWorklog(72)
+      tempo.corruptWorklog(73, { withoutId: true })
+      const page = ok(await client().listWorklogs({}))
+      expect(page.worklogs.map((w) => w.id)).toEqual(['71'])
+      expect(page).toMatchObject({ invalid: 2, invalidIds: ['72'] })
+    })
+
     it('passes the caller’s abort on instead of calling it a Tempo failure', async () => {
       tempo.fail({ kind: 'hang' })
       const controller = new AbortController()
@@ -250,7 +270,50 @@ describe('tempo client', () => {
     })
   })
 
+  describe('base URL', () => {
+    it('reaches /4/worklogs with the base URL as Tempo documents it (…/4) or without the version', async () => {
+      tempo.setWorklogs([aWorklog({ tempoWorklogId: 81 })])
+      for (const baseUrl of [tempo.url, `${tempo.url}/4`, `${tempo.url}/4/`]) {
+        const page = ok(await client({ baseUrl }).listWorklogs({}))
+        expect(
+          page.worklogs.map((w) => w.id),
+          baseUrl,
+        ).toEqual(['81'])
+      }
+      expect(new Set(tempo.requests.map((r) => r.path))).toEqual(new Set(['/4/worklogs']))
+    })
+  })
+
   describe('security', () => {
+    it('follows next links only to the configured origin or Tempo’s own hosts over https', () => {
+      const configured = new URL('https://api.tempo.io/4/worklogs')
+      const local = new URL('http://127.0.0.1:4000/4/worklogs')
+      const allowed = (link: string, base = configured) => nextLinkAllowed(new URL(link), base)
+      expect(allowed('https://api.tempo.io/4/worklogs?offset=50')).toBe(true)
+      expect(allowed('https://api.eu.tempo.io/4/worklogs?offset=50')).toBe(true)
+      expect(allowed('https://api.us.tempo.io/4/worklogs')).toBe(true)
+      expect(allowed('http://127.0.0.1:4000/4/worklogs?offset=5', local)).toBe(true)
+      expect(allowed('https://api.eu.tempo.io/4/worklogs', local)).toBe(true)
+      expect(allowed('http://api.eu.tempo.io/4/worklogs')).toBe(false)
+      expect(allowed('https://api.eu.tempo.io:8443/4/worklogs')).toBe(false)
+      expect(allowed('https://api.tempo.io.evil.example/4/worklogs')).toBe(false)
+      expect(allowed('https://evil.example/4/worklogs')).toBe(false)
+      expect(allowed('https://api.tempo.io/4/accounts')).toBe(false)
+      expect(allowed('https://u:p@api.tempo.io/4/worklogs')).toBe(false)
+      expect(allowed('http://127.0.0.1:4001/4/worklogs', local)).toBe(false)
+      // Whatever the link, the token only ever goes to Tempo's hosts over https or the configured origin.
+      const tempoHosts = ['api.tempo.io', 'api.eu.tempo.io', 'api.us.tempo.io']
+      fc.assert(
+        fc.property(fc.webUrl({ withQueryParameters: true, withFragments: true }), (link) => {
+          const url = new URL(link)
+          const safe =
+            url.origin === configured.origin ||
+            (url.protocol === 'https:' && tempoHosts.includes(url.hostname))
+          return !nextLinkAllowed(url, configured) || safe
+        }),
+      )
+    })
+
     it('never follows a next link to another host, so the token stays with Tempo', async () => {
       const result = await client().nextPage(`${elsewhere.url}/4/worklogs?offset=2`)
       expect(result).toMatchObject({ ok: false, reason: 'bad-request' })

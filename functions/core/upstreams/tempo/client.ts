@@ -10,7 +10,7 @@ import {
   withRetries,
 } from '#core/upstreams/failure.ts'
 import { retryAfterMsOf } from '#core/upstreams/retry-after.ts'
-import { WorklogJson, WorklogPageJson } from './schemas.ts'
+import { WorklogIdJson, WorklogJson, WorklogPageJson } from './schemas.ts'
 
 /** A worklog as the pipeline reads it; ids are strings, as Jira's and our tables' are. */
 export type TempoWorklog = {
@@ -28,8 +28,26 @@ export type TempoWorklog = {
   updatedAt: Date | null
 }
 
-/** One page: the worklogs that parsed, how many items did not, and the next page's URL. */
-export type WorklogPage = { worklogs: TempoWorklog[]; invalid: number; next: string | null }
+/**
+ * One page: the worklogs that parsed; the items that did not (`invalid`), with the ids of those
+ * whose `tempoWorklogId` could still be read (`invalidIds`); and the next page's URL.
+ */
+export type WorklogPage = {
+  worklogs: TempoWorklog[]
+  invalid: number
+  invalidIds: string[]
+  next: string | null
+}
+
+/** The account id Tempo reports for a GDPR-anonymised author (Jira knows no such account). */
+export const ANONYMISED_ACCOUNT_ID = '__tempo-io__unknown_user'
+
+/** Tempo's API hosts (reference: its documented base URLs); `next` links may point at any of them. */
+export const TEMPO_API_HOSTS: ReadonlySet<string> = new Set([
+  'api.tempo.io',
+  'api.eu.tempo.io',
+  'api.us.tempo.io',
+])
 
 /** Filters of `GET /4/worklogs`. Dates are yyyy-MM-dd on the worklog's `startDate`, inclusive. */
 export type WorklogQuery = {
@@ -56,14 +74,15 @@ export type TempoClient = {
   listWorklogs(query: WorklogQuery, signal?: AbortSignal): Promise<UpstreamResult<WorklogPage>>
   /**
    * The page at a `next` URL of an earlier page. Refused (`bad-request`, no request made) unless
-   * it points at the configured Tempo origin and path: the token is never sent elsewhere.
+   * it points at the worklogs path on the configured origin or on one of Tempo's own API hosts
+   * over https (`TEMPO_API_HOSTS`): the token is never sent elsewhere.
    */
   nextPage(next: string, signal?: AbortSignal): Promise<UpstreamResult<WorklogPage>>
 }
 
 /** What a Tempo client needs (its own `fetch` is never used: redirects stay off). */
 export type TempoClientOptions = Omit<CallOptions, 'fetch'> & {
-  /** e.g. `https://api.tempo.io` */
+  /** e.g. `https://api.tempo.io`, or as Tempo documents it, `https://api.eu.tempo.io/4` */
   baseUrl: string
   apiToken: string
 }
@@ -117,6 +136,7 @@ function toPage(body: unknown): UpstreamResult<WorklogPage> {
     return failure('invalid-response', 'Tempo answered with an unexpected page shape.')
   }
   const worklogs: TempoWorklog[] = []
+  const invalidIds: string[] = []
   let invalid = 0
   for (const item of page.output.results) {
     const parsed = v.safeParse(WorklogJson, item)
@@ -124,9 +144,31 @@ function toPage(body: unknown): UpstreamResult<WorklogPage> {
       worklogs.push(toWorklog(parsed.output))
     } else {
       invalid += 1
+      const id = v.safeParse(WorklogIdJson, item)
+      if (id.success) {
+        invalidIds.push(String(id.output.tempoWorklogId))
+      }
     }
   }
-  return { ok: true, value: { worklogs, invalid, next: page.output.metadata.next ?? null } }
+  const next = page.output.metadata.next ?? null
+  return { ok: true, value: { worklogs, invalid, invalidIds, next } }
+}
+
+/**
+ * Whether a `metadata.next` link may be followed with the token: the worklogs path, no credentials
+ * in it, on the configured origin (`worklogsUrl`'s) or on one of Tempo's own API hosts over https
+ * on the default port.
+ * @example nextLinkAllowed(new URL('https://api.eu.tempo.io/4/worklogs?offset=50'), configured) // true
+ */
+export function nextLinkAllowed(link: URL, worklogsUrl: URL): boolean {
+  const tempoHost =
+    link.protocol === 'https:' && TEMPO_API_HOSTS.has(link.hostname) && link.port === ''
+  return (
+    (link.origin === worklogsUrl.origin || tempoHost) &&
+    link.pathname.replace(/\/+$/, '') === worklogsUrl.pathname &&
+    link.username === '' &&
+    link.password === ''
+  )
 }
 
 // `Date` → Tempo's `yyyy-MM-ddTHH:mm:ssZ` (no milliseconds).
@@ -144,7 +186,9 @@ function tempoDateTime(date: Date): string {
  * if (first.ok && first.value.next) await tempo.nextPage(first.value.next, signal)
  */
 export function createTempoClient(options: TempoClientOptions): TempoClient {
-  const worklogsUrl = new URL(`${options.baseUrl.replace(/\/+$/, '')}${WORKLOGS_PATH}`)
+  // With or without the version Tempo documents in its base URLs: `…/4` and `…` both reach /4/worklogs.
+  const base = options.baseUrl.replace(/\/+$/, '').replace(/\/4$/, '')
+  const worklogsUrl = new URL(`${base}${WORKLOGS_PATH}`)
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   const now = options.now ?? Date.now
   const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry }
@@ -228,11 +272,7 @@ export function createTempoClient(options: TempoClientOptions): TempoClient {
       } catch {
         return failure('bad-request', 'The next-page link is not a URL.')
       }
-      const elsewhere =
-        url.origin !== worklogsUrl.origin ||
-        url.pathname.replace(/\/+$/, '') !== worklogsUrl.pathname ||
-        url.username !== '' ||
-        url.password !== ''
+      const elsewhere = !nextLinkAllowed(url, worklogsUrl)
       if (elsewhere) {
         return failure('bad-request', 'Tempo sent a next-page link outside the Tempo API.')
       }

@@ -27,6 +27,9 @@ export const WorklogJson = v.object({
   }),
 })
 
+/** Just the id of an item that failed `WorklogJson`, to keep and report that worklog. */
+export const WorklogIdJson = v.object({ tempoWorklogId: TempoId })
+
 /** The envelope of a worklog page; items are checked one by one (`WorklogJson`). */
 export const WorklogPageJson = v.object({
   metadata: v.object({
