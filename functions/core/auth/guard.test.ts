@@ -230,7 +230,7 @@ describe('guard', () => {
       const { guard, tokens } = setup()
       const user = await aUser()
       const prefix = (secret: string) => adminKeyDigest(secret).slice(0, 12)
-      expect(await guard.identify(await bearerFor(tokens, user))).toBe(user.id)
+      expect(await guard.identify(await bearerFor(tokens, user))).toBe(`${user.id}:v0`)
       expect(await guard.identify({ 'x-admin-key': ADMIN_KEY })).toBe(
         `admin-key:${prefix(ADMIN_KEY)}`,
       )
@@ -245,7 +245,21 @@ describe('guard', () => {
       const user = await aUser()
       const headers = await bearerFor(tokens, user)
       await getDatabase().db.delete(users).where(eq(users.id, user.id))
-      expect(await guard.identify(headers)).toBe(user.id)
+      expect(await guard.identify(headers)).toBe(`${user.id}:v0`)
+    })
+
+    it('counts a user’s tokens by version: after signing out everywhere, new tokens get a new budget', async () => {
+      const { guard, tokens } = setup()
+      const user = await aUser()
+      const old = await bearerFor(tokens, user)
+      const [bumped] = await getDatabase()
+        .db.update(users)
+        .set({ tokenVersion: 1 })
+        .where(eq(users.id, user.id))
+        .returning()
+      const fresh = await bearerFor(tokens, bumped!)
+      expect(await guard.identify(old)).toBe(`${user.id}:v0`)
+      expect(await guard.identify(fresh)).toBe(`${user.id}:v1`)
     })
 
     it('names nobody for no credential, or any credential that does not verify', async () => {

@@ -29,7 +29,9 @@ export type Guard = {
   /**
    * The principal a request's credentials name, checked cheaply (a token's signature, a key's
    * digest; no database read), for counting it (docs/ARCHITECTURE.md, "Rate limits and pacing"):
-   * a user id, `admin-key:<id>` or `monitor:<id>`. `undefined` when the request carries no
+   * `<user id>:v<token version>`, `admin-key:<id>` or `monitor:<id>`. A user's tokens count by
+   * their version, so after "sign out everywhere" a stolen old token (still well signed) drains
+   * only its own, revoked, budget, never the person's new one. `undefined` when the request carries no
    * credential, or any credential it carries does not verify, so a made-up one counts against
    * the client address like no credential at all. Never throws.
    */
@@ -145,7 +147,7 @@ export function createGuard(deps: {
     if (headers.authorization !== undefined) {
       try {
         const claims = await deps.tokens.verify(bearerTokenOf(headers))
-        principal ??= claims.userId
+        principal ??= `${claims.userId}:v${claims.version}`
       } catch {
         return undefined
       }
