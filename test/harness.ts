@@ -33,6 +33,7 @@ export function aRequest(overrides: Partial<HttpRequest> = {}): HttpRequest {
     requestId: `req-${randomBytes(6).toString('hex')}`,
     clientIp: '203.0.113.9',
     functionPath: '/api/v1/web/local/test/fn',
+    remainingMs: () => 60_000,
     ...overrides,
   }
 }
@@ -82,12 +83,20 @@ export type WebCall = (event?: EventOptions) => Promise<DoWebResult>
  */
 export function webCaller(
   main: WebMain,
-  options: { functionName?: string; newAddressPerCall?: boolean } = {},
+  options: {
+    functionName?: string
+    newAddressPerCall?: boolean
+    /** The activation's context (default: a minute left by the wall clock). */
+    context?: () => DoContext
+  } = {},
 ): WebCall {
   let calls = 0
   return (event = {}) => {
     calls += 1
-    const context = { ...aContext(), functionName: options.functionName ?? '/local/test/fn' }
+    const context = {
+      ...(options.context?.() ?? aContext()),
+      functionName: options.functionName ?? '/local/test/fn',
+    }
     const ip = options.newAddressPerCall ? { ip: `198.51.100.${calls % 250}` } : {}
     return main(aWebEvent({ ...ip, ...event }), context)
   }

@@ -12,6 +12,8 @@ export type HttpRequest = {
   clientIp: string
   /** The function's public path, `/api/v1/web/<namespace>/<package>/<function>`; '' when unknown. */
   functionPath: string
+  /** Milliseconds until the platform ends this activation (`Infinity` when it does not say). */
+  remainingMs: () => number
 }
 
 /** What a handler answers; `body` is serialised as JSON. */

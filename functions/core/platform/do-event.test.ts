@@ -2,7 +2,13 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { AppError } from '#core/errors.ts'
 import { aContext, aWebEvent } from '#test/events.ts'
-import { clientIpOf, envelopeOf, MAX_BODY_BYTES, toHttpRequest } from './do-event.ts'
+import {
+  clientIpOf,
+  envelopeOf,
+  MAX_BODY_BYTES,
+  remainingTimeOf,
+  toHttpRequest,
+} from './do-event.ts'
 
 function errorCode(fn: () => unknown): string | undefined {
   try {
@@ -243,5 +249,28 @@ describe('envelopeOf', () => {
     )
     expect(legacy).toMatchObject({ method: 'OPTIONS', clientRequestId: 'legacy-0001' })
     expect(legacy.headers.origin).toBe('http://localhost:5173')
+  })
+})
+
+describe('remainingTimeOf', () => {
+  it('asks the runtime as a method, else counts to its deadline, else has no limit', () => {
+    const runtime = {
+      deadline: 5_000,
+      left: 1234,
+      getRemainingTimeInMillis(this: { left: number }) {
+        return this.left
+      },
+    }
+    expect(remainingTimeOf(runtime)()).toBe(1234)
+    const deadline = Date.now() + 60_000
+    const byDeadline = remainingTimeOf({ deadline })()
+    expect(byDeadline).toBeGreaterThan(50_000)
+    expect(byDeadline).toBeLessThanOrEqual(60_000)
+    expect(remainingTimeOf({})()).toBe(Number.POSITIVE_INFINITY)
+  })
+
+  it('reaches handlers on the request', () => {
+    const req = toHttpRequest(aWebEvent(), { getRemainingTimeInMillis: () => 4321 })
+    expect(req.remainingMs()).toBe(4321)
   })
 })

@@ -117,6 +117,18 @@ export function functionPathOf(context: DoContext): string {
 }
 
 /**
+ * Milliseconds the activation has left: the runtime's `getRemainingTimeInMillis` (called as a
+ * method), else its `deadline`, else `Infinity`.
+ */
+export function remainingTimeOf(context: DoContext): () => number {
+  if (typeof context.getRemainingTimeInMillis === 'function') {
+    return () => context.getRemainingTimeInMillis?.() ?? Number.POSITIVE_INFINITY
+  }
+  const { deadline } = context
+  return deadline === undefined ? () => Number.POSITIVE_INFINITY : () => deadline - Date.now()
+}
+
+/**
  * Our request id: the activation id, which the platform assigns and its logs carry, else a new
  * UUID. A client-sent `x-request-id` is never ours (anyone could reuse one to muddle the logs);
  * a well-formed one is only echoed beside it (README, "The request path").
@@ -213,13 +225,14 @@ export function toHttpRequest(
   const { method, path, headers, query, requestId, clientIp } = envelope
   const base = { method, path, headers, query, requestId, clientIp }
   const functionPath = functionPathOf(context)
+  const remainingMs = remainingTimeOf(context)
 
   if (isRaw(http)) {
     // web: 'raw': nothing parsed or merged by the platform.
     const rawBody = typeof http.body === 'string' ? http.body : ''
     const text =
       http.isBase64Encoded === true ? Buffer.from(rawBody, 'base64').toString('utf8') : rawBody
-    return { ...base, functionPath, body: parseBody(text, headers['content-type']) }
+    return { ...base, functionPath, remainingMs, body: parseBody(text, headers['content-type']) }
   }
 
   // web: true: query and JSON body fields arrive merged at the top level.
@@ -233,5 +246,5 @@ export function toHttpRequest(
     throw tooLarge()
   }
   const hasBody = method !== 'GET' && method !== 'HEAD' && envelope.hasBody
-  return { ...base, functionPath, body: hasBody ? merged : undefined }
+  return { ...base, functionPath, remainingMs, body: hasBody ? merged : undefined }
 }

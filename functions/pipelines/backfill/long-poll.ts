@@ -15,6 +15,16 @@ import { isActive, type JobView } from '#core/jobs/job-view.ts'
 export const MAX_WAIT_SECONDS = 20
 /** How often a waiting request reads the job, in ms. */
 export const POLL_INTERVAL_MS = 500
+/**
+ * A wait ends this long before the activation would: time for the last read and the answer, so
+ * the caller gets our JSON rather than the platform's timeout page.
+ */
+export const ANSWER_MARGIN_MS = 5000
+
+/** How long a long poll may wait: what it asked for, within the activation's time less a margin. */
+export function waitBudgetMs(waitSeconds: number, remainingMs: number): number {
+  return Math.max(0, Math.min(waitSeconds * 1000, remainingMs - ANSWER_MARGIN_MS))
+}
 
 /**
  * A stamp of everything a follower sees change in a job: status, cancel request, times, counters

@@ -4,10 +4,12 @@ import * as v from 'valibot'
 import { assert, beforeEach, describe, expect, it } from 'vitest'
 import { adminKeyDigest } from '#core/auth/admin-key.ts'
 import { createJobRegistry } from '#core/jobs/registry.ts'
+import type { DoContext } from '#core/platform/do-event.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
 import type { Services } from '#core/services.ts'
 import { fixedClock } from '#test/clock.ts'
 import { useTestDatabase } from '#test/database.ts'
+import { aContext } from '#test/events.ts'
 import { errorOf, webCaller } from '#test/harness.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
@@ -51,7 +53,11 @@ beforeEach(async () => {
 
 function routesFunction(
   seams: Partial<Services> = {},
-  options: { clock?: ReturnType<typeof fixedClock>; sleep?: (ms: number) => Promise<void> } = {},
+  options: {
+    clock?: ReturnType<typeof fixedClock>
+    sleep?: (ms: number) => Promise<void>
+    context?: () => DoContext
+  } = {},
 ) {
   const captured = captureLog()
   const services = {
@@ -86,7 +92,11 @@ function routesFunction(
       ),
     fallbackLog: captured.log,
   })
-  const call = webCaller(main, { functionName: FUNCTION, newAddressPerCall: true })
+  const call = webCaller(main, {
+    functionName: FUNCTION,
+    newAddressPerCall: true,
+    ...(options.context && { context: options.context }),
+  })
   return { call, services, ...captured }
 }
 
@@ -96,13 +106,19 @@ type Shown = JobBody & { version: string }
  * The routes with a sleep that moves the clock and then runs `onTick` (the n-th sleep, from 1), so
  * a test changes the job between a long poll's reads and counts the reads.
  */
-function waitingFunction(onTick: (tick: number, services: Services) => Promise<void> = noop) {
+function waitingFunction(
+  onTick: (tick: number, services: Services) => Promise<void> = noop,
+  options: { remainingMs?: number } = {},
+) {
   const clock = fixedClock()
   const sleeps: number[] = []
+  // The activation's deadline on the test's clock, which the sleeps move.
+  const now = () => clock.now().getTime()
   const fn = routesFunction(
     {},
     {
       clock,
+      context: () => aContext(options.remainingMs ?? 60_000, now),
       sleep: async (ms) => {
         sleeps.push(ms)
         clock.advance(ms)
@@ -234,6 +250,20 @@ describe('backfill routes', () => {
       expect((res.body as Shown).job).toEqual(started.job)
       await call({ path, headers: asAdmin, query: { waitSeconds: '0' } })
       expect(sleeps).toHaveLength(4)
+    })
+
+    it('waits no longer than the activation allows, less 5 s to answer', async () => {
+      const { call, sleeps, clock } = waitingFunction(noop, { remainingMs: 7000 })
+      const started = (await call({ method: 'POST', headers: asAdmin })).body as JobBody
+      const from = clock.now().getTime()
+      const res = await call({
+        path: `/${started.job.id}`,
+        headers: asAdmin,
+        query: { waitSeconds: '20' },
+      })
+      expect(res.statusCode).toBe(200)
+      expect(clock.now().getTime() - from).toBe(2000)
+      expect(sleeps).toEqual([500, 500, 500, 500])
     })
 
     it('answers at once for a finished job, whatever the wait asked for', async () => {

@@ -10,7 +10,7 @@ import { enforceLimits, type RateLimitRule } from '#core/rate-limit/rules.ts'
 import type { Services } from '#core/services.ts'
 import { parseInput } from '#core/validation/parse.ts'
 import { isUuid } from '#core/validation/uuid.ts'
-import { jobVersion, MAX_WAIT_SECONDS, waitForChange } from './long-poll.ts'
+import { jobVersion, MAX_WAIT_SECONDS, waitBudgetMs, waitForChange } from './long-poll.ts'
 
 /**
  * The routes every backfill function shares (`v1/backfill-jira`, `v1/backfill-tempo`), all for
@@ -198,7 +198,7 @@ function createBackfillRoutes<S extends StartSchema>(
                 sleep: deps.sleep ?? realSleep,
               },
               job,
-              { since: query.since, waitMs: query.waitSeconds * 1000 },
+              { since: query.since, waitMs: waitBudgetMs(query.waitSeconds, req.remainingMs()) },
             )
           : job
         if (!latest) {
