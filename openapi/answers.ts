@@ -2,35 +2,14 @@
 // functions build these bodies from TypeScript types; the checks at the bottom of this file make
 // `tsc` fail when a schema and the type it describes part ways.
 import * as v from 'valibot'
-import type { ErrorBody, ErrorCode } from '#core/errors.ts'
+import { type ErrorBody, type ErrorCode, STATUS_BY_CODE } from '#core/errors.ts'
 import type { CheckReport } from '#core/health/checks.ts'
 import type { JobView } from '#core/jobs/job-view.ts'
 import { JOB_STATUSES } from '#db/schema.ts'
 import type { UserView } from '../functions/v1/login/handler.ts'
 
-/**
- * Every client-visible error code with its HTTP status (`core/errors.ts` holds the table the
- * functions use; `satisfies` makes this list name each code exactly once, and a test compares the
- * statuses).
- */
-export const ERROR_STATUS = {
-  BAD_REQUEST: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  ACCESS_PENDING: 403,
-  ACCOUNT_DISABLED: 403,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  CONFLICT: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-  UPSTREAM_FAILED: 502,
-  UNAVAILABLE: 503,
-} as const satisfies Record<ErrorCode, number>
-
-export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[]
+/** Every client-visible error code, in the order of the functions' own table. */
+export const ERROR_CODES = Object.keys(STATUS_BY_CODE) as ErrorCode[]
 
 const time = v.pipe(v.string(), v.isoTimestamp(), v.description('ISO 8601, UTC'))
 const count = v.pipe(v.number(), v.integer(), v.minValue(0))

@@ -1,6 +1,6 @@
 // The answers' parts every path shares: headers, error answers (components, `$ref`'d by status)
 // and success answers with the per-client limit's headers; the security requirements.
-import { ERROR_STATUS } from './answers.ts'
+import { STATUS_BY_CODE } from '#core/errors.ts'
 import { ref } from './convert.ts'
 
 type Json = Record<string, unknown>
@@ -19,7 +19,7 @@ export const LIMIT_HEADERS = {
 /** JSON content of the schema component `name`. */
 export const json = (name: string) => ({ 'application/json': { schema: ref(name) } })
 
-const CODES_BY_STATUS = Object.entries(ERROR_STATUS).reduce<Record<number, string[]>>(
+const CODES_BY_STATUS = Object.entries(STATUS_BY_CODE).reduce<Record<number, string[]>>(
   (byStatus, [code, status]) => {
     byStatus[status] = [...(byStatus[status] ?? []), code]
     return byStatus

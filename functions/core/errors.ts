@@ -1,7 +1,7 @@
 type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 502 | 503
 
-// The closed set of client-visible codes. `satisfies` rejects a status not listed above.
-const STATUS_BY_CODE = {
+/** The closed set of client-visible codes and their statuses (`satisfies` rejects any other status). */
+export const STATUS_BY_CODE = {
   BAD_REQUEST: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
