@@ -92,15 +92,14 @@ describe('upstream failures', () => {
 
     it('returns the last failure when its signal aborts during a wait', async () => {
       const call = scripted(failure('unavailable'))
-      const started = Date.now()
       const result = await withRetries(
         call,
         { attempts: 5, baseDelayMs: 800, maxWaitMs: 5000 },
         AbortSignal.timeout(50),
       )
       expect(result).toMatchObject({ reason: 'unavailable' })
+      // A wait that ran its course would have called again before seeing the abort.
       expect(call).toHaveBeenCalledTimes(1)
-      expect(Date.now() - started).toBeLessThan(700)
     })
 
     it('fails a step for good on a failure a person must fix, and rethrows the engine’s stop', () => {

@@ -214,7 +214,6 @@ describe('v1/backfill-jira', () => {
     it('answers 503 in time and queues nothing when Jira hangs or its calls are paused', async () => {
       const { call, services, text } = backfillFunction({ planTimeoutMs: 300 })
       jira.fail({ kind: 'hang', path: '/rest/api/3/project/search', times: 1 })
-      const started = Date.now()
       const hung = await call({ method: 'POST', headers: asAdmin })
       expect(hung.statusCode, JSON.stringify(hung.body)).toBe(503)
       expect(hung.body).toEqual({
@@ -224,7 +223,7 @@ describe('v1/backfill-jira', () => {
           requestId: expect.any(String),
         },
       })
-      expect(Date.now() - started).toBeLessThan(5000)
+      // A hang the deadline did not cut would outlast the test's own time limit.
       expect(jira.requests).toHaveLength(1) // no retry once the deadline passed
       // A pause after a 429 holds every Jira call: planning gives up without calling.
       await services.pacer.pauseUntil('jira', NOW.getTime() + 60_000)

@@ -226,10 +226,9 @@ describe('jira client', () => {
 
     it('stops listing projects when its signal aborts, whether Jira hangs or the pace holds', async () => {
       jira.fail({ kind: 'hang', path: '/rest/api/3/project/search', times: 1 })
-      const started = Date.now()
+      // The fake never answers: only the signal can end this call.
       const hung = await client({ retry: { attempts: 2 } }).listProjects(AbortSignal.timeout(100))
       expect(hung).toMatchObject({ ok: false, reason: 'timeout' })
-      expect(Date.now() - started).toBeLessThan(5000)
       expect(jira.requests).toHaveLength(1)
       const pace = vi.fn(
         (signal?: AbortSignal) =>
