@@ -190,7 +190,7 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
       keys: [...keys],
       ...names,
       ...(unknown.length > 0 && {
-        warning: `Jira has no project ${unknown.join(', ')} that this account can see: its worklogs are left out.`,
+        warning: `Jira has no project ${unknown.join(', ')} that this account can see: ${unknown.length > 1 ? 'their' : 'its'} worklogs are left out.`,
       }),
     }
   }
