@@ -7,7 +7,10 @@ import {
 } from '#pipelines/jira/kinds.ts'
 import { createTempoKinds, TEMPO_DAILY_SYNC } from '#pipelines/tempo/kinds.ts'
 
-/** How long `jobs/sync` (60 s, once a day) lets planning wait for Jira; a web start gets 8 s. */
+/**
+ * How long `jobs/sync` (60 s, once a day) lets the Jira kinds' planning wait for Jira's project
+ * list; a web start gets `PLAN_TIMEOUT_MS`. The Tempo kinds plan without Jira.
+ */
 export const SYNC_PLAN_TIMEOUT_MS = 40_000
 
 /**
@@ -21,7 +24,7 @@ export function createPipelineRegistry(
   options: { planTimeoutMs?: number } = {},
 ): JobRegistry {
   const deps = { ...services, ...options }
-  const tempo = createTempoKinds({ ...services, options })
+  const tempo = createTempoKinds(services)
   return createJobRegistry(
     [createJiraBackfillKind(deps), createJiraSyncKind(deps), tempo.backfill, tempo.sync],
     [JIRA_DAILY_SYNC, TEMPO_DAILY_SYNC],

@@ -3,6 +3,7 @@
 // the real functions run backfill and sync, and Pinecone and tempo_worklogs are compared with the
 // fakes' own truth: nothing lost, stale or doubled.
 import { assert, beforeEach, describe, expect, it } from 'vitest'
+import { runWorker } from '#core/jobs/engine.ts'
 import { tempoWorklogs } from '#db/schema.ts'
 import {
   aJiraIssue,
@@ -19,6 +20,8 @@ import {
   createWorld,
   expectJiraInSync,
   expectTempoInSync,
+  FAST_ENGINE,
+  jiraVectors,
   tempoTruth,
 } from './world.ts'
 
@@ -199,6 +202,73 @@ describe('jira upstream changes, end to end', () => {
     expect(writesOf('OPS-5: Summary of OPS-5')).toBeGreaterThanOrEqual(1)
     expect(writesOf('OPS-5: Edited while the backfill wrote')).toBeGreaterThanOrEqual(2)
     expectJiraInSync(fakes, ['OPS'])
+  })
+
+  it('writes, deletes and checkpoints nothing under a lease that expired mid-page, then ends in sync', async () => {
+    jira.setProjects([BETA])
+    jira.setIssues(issuesOf(BETA, 30, 900_001))
+    await activate(getDatabase(), ['BETA'])
+    tempo.setWorklogs([])
+    const world = createWorld(getDatabase(), fakes, { now: NOW })
+    await world.runToEnd([(await world.backfill('jira', { days: 30 })).id])
+    const synced = jiraVectors(pinecone)
+    // BETA becomes DELTA: every vector has to move, its old id deleted once the new one is written.
+    jira.renameProject('BETA', 'DELTA')
+    const job = await world.backfill('jira', { days: 30 })
+    // The database's clock passes the chunk's lease while Jira answers the first page, before any
+    // heartbeat; no other worker claims the chunk meanwhile.
+    const { pool } = getDatabase()
+    let expired = false
+    jira.onRequest(async (req) => {
+      if (!expired && req.path === '/rest/api/3/search/jql' && req.query.has('jql')) {
+        expired = true
+        await pool.query(
+          `update job_chunks set lease_expires_at = now() - interval '1 second'
+           where job_id = $1 and status = 'running'`,
+          [job.id],
+        )
+      }
+    })
+    const sinkWrites = () =>
+      pinecone.requests.filter((r) => r.path === '/vectors/upsert' || r.path === '/vectors/delete')
+        .length
+    const writesBefore = sinkWrites()
+    const jobs = world.services.jobs
+    let claimed = false
+    const summary = await runWorker({
+      ...FAST_ENGINE,
+      // One attempt, then nothing: the chunk the lease expired on is not claimed again here.
+      jobs: {
+        ...jobs,
+        claim: async (options) => {
+          if (claimed) {
+            return null
+          }
+          claimed = true
+          return jobs.claim(options)
+        },
+      },
+      registry: world.registry,
+      log: world.services.log,
+      remainingMs: () => 60_000,
+    })
+    jira.onRequest(undefined)
+    expect(expired).toBe(true)
+    expect(summary).toMatchObject({ pages: 0, outcomes: { lost: 1, succeeded: 0 } })
+    expect(jiraVectors(pinecone)).toEqual(synced)
+    expect(sinkWrites()).toBe(writesBefore)
+    const chunk = await pool.query(
+      'select status, cursor, items_fetched::int as fetched from job_chunks where job_id = $1',
+      [job.id],
+    )
+    expect(chunk.rows).toEqual([{ status: 'running', cursor: null, fetched: 0 }])
+    const keys = await pool.query(`select 1 from jira_issue_keys where issue_key like 'DELTA-%'`)
+    expect(keys.rowCount).toBe(0)
+
+    // The next worker takes the chunk over from its last checkpoint (none) and ends in sync.
+    const { jobs: ended } = await world.runToEnd([job.id])
+    expect(ended[0]?.status).toBe('succeeded')
+    expectJiraInSync(fakes, ['DELTA'])
   })
 
   it('backs off on 429s whose Retry-After is absent or 0 and whose reset is past, and ends in sync', async () => {

@@ -15,6 +15,7 @@ import {
   tableSink,
 } from '#test/synthetic-kind.ts'
 import { runWorker, type WorkerOptions } from './engine.ts'
+import { LeaseLostError } from './lease-fence.ts'
 import { createJobQueue } from './queue.ts'
 import { createJobRegistry } from './registry.ts'
 import type { JobKind } from './types.ts'
@@ -52,6 +53,22 @@ function worker(kind: ReturnType<typeof aKind>, options: Partial<WorkerOptions> 
     backoff: { baseMs: 0, capMs: 0, maxRetryAfterMs: 0 },
     ...options,
   })
+}
+
+/** The queue's operations a worker uses, some of them replaced. */
+function workerQueue(overrides: Partial<WorkerOptions['jobs']>): WorkerOptions['jobs'] {
+  const jobs = queue()
+  return {
+    reap: jobs.reap,
+    claim: jobs.claim,
+    checkpoint: jobs.checkpoint,
+    heartbeat: jobs.heartbeat,
+    complete: jobs.complete,
+    fail: jobs.fail,
+    retry: jobs.retry,
+    release: jobs.release,
+    ...overrides,
+  }
 }
 
 async function enqueue(kind: { kind: string }, list: SyntheticScope[], maxAttempts?: number) {
@@ -221,6 +238,125 @@ describe('job engine', () => {
       // The page that arrived after the stop was not checkpointed.
       const [chunk] = await chunkRows(jobId)
       expect(chunk).toMatchObject({ status: 'running', cursor: null, items_written: '0' })
+    })
+
+    it('measures its lease from when the claim was sent, so a claim answered too late runs no page', async () => {
+      const kind = aKind({})
+      const jobId = await enqueue(kind, scopes(1, 3, 1))
+      const jobs = queue()
+      const summary = await runWorker({
+        jobs: workerQueue({
+          // The database leases the chunk for long, but the answer takes longer than this
+          // worker's lease (less its safety margin) to come back.
+          claim: async (options) => {
+            const claimed = await jobs.claim({ ...options, leaseMs: 60_000 })
+            await new Promise((resolve) => setTimeout(resolve, 1_100))
+            return claimed
+          },
+        }),
+        registry: createJobRegistry([kind]),
+        log: captureLog().log,
+        remainingMs: () => 60_000,
+        marginMs: 1_000,
+        leaseMs: 1_200,
+        heartbeatMs: 60_000,
+      })
+      expect(summary).toMatchObject({ pages: 0, outcomes: { lost: 1, succeeded: 0 } })
+      expect(kind.starts).toEqual([])
+      expect((await chunkRows(jobId))[0]).toMatchObject({ status: 'running', cursor: null })
+    })
+
+    it('hands the chunk back when a checkpoint in flight renews the lease after the worker stopped itself', async () => {
+      const name = `slow-checkpoint-${randomUUID()}`
+      let attemptSignal: AbortSignal | undefined
+      const slow: JobKind = {
+        kind: name,
+        plan: async () => [],
+        async *run({ signal }) {
+          attemptSignal = signal
+          yield { kind: 'page', cursor: { page: 1 }, fetched: 1, written: 1 }
+          yield { kind: 'page', cursor: { page: 2 }, fetched: 1, written: 1 }
+        },
+      }
+      const jobs = queue()
+      const jobId = (
+        await jobs.enqueue({ kind: name, params: {}, scopes: [{ n: 1 }], createdBy: 'test' })
+      ).job.id
+      let claims = 0
+      const summary = await runWorker({
+        jobs: workerQueue({
+          claim: async (options) => {
+            claims += 1
+            return claims === 1 ? jobs.claim({ ...options, leaseMs: 60_000 }) : null
+          },
+          // Sent at once, it reaches the database only after the worker stopped itself; the
+          // lease held all along, so it renews it.
+          checkpoint: async (lease, cursor, counts) => {
+            const signal = attemptSignal
+            if (signal && !signal.aborted) {
+              await new Promise((resolve) => signal.addEventListener('abort', resolve))
+            }
+            return jobs.checkpoint(lease, cursor, counts, 60_000)
+          },
+          heartbeat: () => Promise.reject(new Error('database unreachable')),
+        }),
+        registry: createJobRegistry([slow]),
+        log: captureLog().log,
+        remainingMs: () => 60_000,
+        marginMs: 1_000,
+        leaseMs: 1_200,
+        heartbeatMs: 300,
+      })
+      expect(summary).toMatchObject({ pages: 1, outcomes: { released: 1, lost: 0 } })
+      // Back in the queue at once, from its checkpoint, without spending the attempt.
+      expect((await chunkRows(jobId))[0]).toMatchObject({
+        status: 'queued',
+        cursor: { page: 1 },
+        attempts: 0,
+      })
+    })
+
+    it('ends the attempt as lost, retrying nothing, when a fenced write finds the lease gone', async () => {
+      const name = `fenced-${randomUUID()}`
+      const fenced: JobKind = {
+        kind: name,
+        plan: async () => [],
+        async *run() {
+          yield { kind: 'page', cursor: { page: 1 }, fetched: 1, written: 1 }
+          throw new LeaseLostError()
+        },
+      }
+      const jobs = queue()
+      const jobId = (
+        await jobs.enqueue({ kind: name, params: {}, scopes: [{ n: 1 }], createdBy: 'test' })
+      ).job.id
+      let claimed = false
+      const captured = captureLog()
+      const summary = await runWorker({
+        jobs: workerQueue({
+          claim: async (options) => {
+            if (claimed) {
+              return null
+            }
+            claimed = true
+            return jobs.claim(options)
+          },
+        }),
+        registry: createJobRegistry([fenced]),
+        log: captured.log,
+        remainingMs: () => 60_000,
+        marginMs: 1_000,
+      })
+      expect(summary).toMatchObject({ pages: 1, outcomes: { lost: 1, retrying: 0 } })
+      expect((await chunkRows(jobId))[0]).toMatchObject({
+        status: 'running',
+        cursor: { page: 1 },
+        attempts: 1,
+        last_error: null,
+      })
+      expect(captured.lines.map((line) => line.msg)).toContain(
+        'a fenced write found the lease gone: the worker stops the chunk',
+      )
     })
 
     it('resumes from the last cursor after a worker process is killed mid-chunk, ending as an uninterrupted run', async () => {

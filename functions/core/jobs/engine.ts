@@ -4,6 +4,7 @@ import { ConfigError } from '#core/config.ts'
 import { AppError } from '#core/errors.ts'
 import type { Logger } from '#core/log.ts'
 import { type BackoffPolicy, backoffMs, DEFAULT_BACKOFF } from './backoff.ts'
+import { LeaseLostError } from './lease-fence.ts'
 import type { ClaimedChunk, JobQueue, ReapSummary } from './queue.ts'
 import type { JobRegistry } from './registry.ts'
 import type { StepResult } from './types.ts'
@@ -90,19 +91,22 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     if (settings.remainingMs() <= CLAIM_MARGINS * settings.marginMs) {
       return { reaped, outcomes, pages, stoppedBy: 'time' }
     }
+    const claimSentAt = performance.now() // the database starts the lease during the claim
     const claimed = await settings.jobs.claim({ kinds: settings.registry.names, leaseMs })
     if (!claimed) {
       return { reaped, outcomes, pages, stoppedBy: 'idle' }
     }
-    const result = await runChunk(settings, claimed)
+    const result = await runChunk(settings, claimed, claimSentAt)
     outcomes[result.outcome] += 1
     pages += result.pages
   }
 }
 
+// `claimSentAt`: the `performance.now()` at which the claim was sent.
 async function runChunk(
   settings: Settings,
   claimed: ClaimedChunk,
+  claimSentAt: number,
 ): Promise<{ outcome: ChunkOutcome; pages: number }> {
   const { jobs, log, leaseMs } = settings
   const { lease } = claimed
@@ -118,24 +122,32 @@ async function runChunk(
     stopReason ??= reason
     controller.abort(new Error(`chunk stopped: ${reason}`))
   }
-  // The lease ends `leaseMs` after the last write that renewed it was sent (the database measures
-  // from a later instant). Without a renewal the worker stops itself a safety margin before that,
-  // so a worker that cannot reach the database never writes once another may hold the chunk.
+  // The lease ends `leaseMs` after the last write that renewed it was sent, the claim first (the
+  // database measures from a later instant). Without a renewal the worker stops itself a safety
+  // margin before that, so a worker that cannot reach the database never writes once another may
+  // hold the chunk; a claim that came back too late for that stops the chunk before it starts.
   const safetyMs = Math.min(LEASE_SAFETY_MS, Math.floor(leaseMs / 6))
-  let renewedAt = performance.now()
+  let renewedAt = claimSentAt
   let watchdog: ReturnType<typeof setTimeout> | undefined
+  // Stopped by the watchdog, and a renewal confirmed afterwards (a checkpoint in flight then).
+  let selfStopped = false
+  let heldAfterStop = false
+  const selfStop = () => {
+    log.warn(context, 'lease not renewed before its deadline: the worker stops the chunk')
+    selfStopped = true
+    stop('lost')
+  }
   const arm = () => {
     clearTimeout(watchdog)
     const left = renewedAt + leaseMs - safetyMs - performance.now()
-    watchdog = setTimeout(
-      () => {
-        log.warn(context, 'lease not renewed before its deadline: the worker stops the chunk')
-        stop('lost')
-      },
-      Math.max(left, 0),
-    )
+    if (left <= 0) {
+      selfStop()
+      return
+    }
+    watchdog = setTimeout(selfStop, left)
   }
   const renewed = (sentAt: number) => {
+    heldAfterStop ||= selfStopped
     if (sentAt > renewedAt) {
       renewedAt = sentAt
       arm()
@@ -181,13 +193,28 @@ async function runChunk(
       progressed: () => pages > 0 || !fullAttempt,
     })
   } catch (err) {
-    outcome = stopReason
-      ? await afterStop(settings, claimed, stopReason, pages > 0 || !fullAttempt)
-      : await afterError(settings, claimed, err)
+    if (err instanceof LeaseLostError) {
+      log.warn(context, 'a fenced write found the lease gone: the worker stops the chunk')
+      outcome = 'lost'
+    } else {
+      outcome = stopReason
+        ? await afterStop(settings, claimed, stopReason, pages > 0 || !fullAttempt)
+        : await afterError(settings, claimed, err)
+    }
   } finally {
     clearInterval(heartbeat)
     clearTimeout(hardStop)
     clearTimeout(watchdog)
+  }
+  if (outcome === 'lost' && heldAfterStop) {
+    // The renewal that came back after the stop proves the lease ours: hand the chunk back now,
+    // as after a stop for time, rather than leave it idle until its lease runs out.
+    outcome = await afterStop(settings, claimed, 'time', pages > 0 || !fullAttempt).catch(
+      (err: unknown) => {
+        log.warn({ ...context, err }, 'chunk not released after the stop; its lease runs out')
+        return 'lost' as const
+      },
+    )
   }
   log.info({ ...context, attempt: claimed.attempt, outcome, pages }, 'chunk attempt ended')
   return { outcome, pages }

@@ -5,12 +5,16 @@
 // The interval of `$3` milliseconds.
 const MS_3 = 'make_interval(secs => $3::float8 / 1000)'
 
-/** A job with its progress, in one statement: aggregates of its chunks and the latest error. */
+/**
+ * A job with its progress, in one statement: aggregates of its chunks, their warnings (each
+ * sentence once, in the order of the first chunk that left it: the chunks of a job often share
+ * one) and the latest error.
+ */
 export const SELECT_JOBS = `
   SELECT j.id, j.kind, j.status, j.params, j.created_at, j.started_at, j.finished_at,
     j.cancel_requested_at IS NOT NULL AS cancel_requested,
     p.chunks_total, p.chunks_done, p.chunks_failed, p.items_fetched, p.items_written, p.items_failed,
-    p.warnings,
+    w.warnings,
     extract(epoch FROM coalesce(j.finished_at, now()) - j.started_at)::float8 AS elapsed_seconds,
     e.last_error
   FROM jobs j
@@ -20,11 +24,17 @@ export const SELECT_JOBS = `
       count(*) FILTER (WHERE c.status = 'failed')::int AS chunks_failed,
       coalesce(sum(c.items_fetched), 0)::float8 AS items_fetched,
       coalesce(sum(c.items_written), 0)::float8 AS items_written,
-      coalesce(sum(c.items_failed), 0)::float8 AS items_failed,
-      coalesce(array_agg(c.warning ORDER BY c.seq) FILTER (WHERE c.warning IS NOT NULL), '{}')
-        AS warnings
+      coalesce(sum(c.items_failed), 0)::float8 AS items_failed
     FROM job_chunks c WHERE c.job_id = j.id
   ) p
+  CROSS JOIN LATERAL (
+    SELECT coalesce(array_agg(f.warning ORDER BY f.seq), '{}') AS warnings
+    FROM (
+      SELECT c.warning, min(c.seq) AS seq FROM job_chunks c
+      WHERE c.job_id = j.id AND c.warning IS NOT NULL
+      GROUP BY c.warning
+    ) f
+  ) w
   LEFT JOIN LATERAL (
     SELECT c.last_error FROM job_chunks c
     WHERE c.job_id = j.id AND c.last_error IS NOT NULL
@@ -98,7 +108,14 @@ const CLAIMABLE_JOB = `(SELECT j.kind = ANY($1::text[]) AND j.status IN ('queued
  * returning its job's status too (a queued job is then started with START_JOB). Claimable: running
  * under an expired lease with attempts left (its worker died; the reaper fails the exhausted ones),
  * else queued and due, by priority (0 first: daily syncs before backfill chunks), then oldest
- * first and in seq order within a job. Each branch reads its own
+ * first and in seq order within a job.
+ *
+ * Expired leases come first whatever their priority, on purpose: every worker invocation starts by
+ * reaping, which puts expired leases back in the queue where priority orders them, so this branch
+ * only takes the few that ran out since; each is a chunk already under way (its cursor and partial
+ * writes wait for it), and each such claim costs the chunk an attempt, so a backfill cannot keep a
+ * sync waiting this way. Ordering them by priority too would weigh both branches on every claim.
+ * Each branch reads its own
  * partial index in that order and stops at the first claimable chunk, so a claim costs the same
  * whatever the backlog (see `queued` in db/schema.ts); coalesce() runs the second only when the
  * first finds nothing. A single UPDATE, no CTEs: planning is much of a claim's cost.
@@ -138,7 +155,13 @@ export const START_JOB = `
   WHERE c.id = $1 AND c.lease_token = $2 AND c.status = 'running' AND j.id = c.job_id
     AND j.status = 'queued'`
 
-const HELD = `c.id = $1 AND c.lease_token = $2 AND c.status = 'running' AND j.id = c.job_id`
+// The lease of chunk $1 under token $2 still holds: the same test as `leaseHeld`
+// (lease-fence.ts), which fences the sinks' writes. So a lease that expired, even before another
+// worker claimed the chunk again, neither checkpoints, renews nor ends the chunk: its page's writes
+// were refused too, and the cursor must not move past them.
+const LEASE_HELD = `c.id = $1 AND c.lease_token = $2 AND c.status = 'running'
+    AND c.lease_expires_at > now()`
+const HELD = `${LEASE_HELD} AND j.id = c.job_id`
 
 /**
  * Stores a page's cursor, counters and warning (`$8`, kept when null) and extends the lease; no row
@@ -185,7 +208,7 @@ const OTHER_OPEN = (status: string) => `EXISTS (
 export const FINISH = `
   UPDATE job_chunks c SET status = $3, last_error = $4, lease_token = NULL, lease_expires_at = NULL,
     finished_at = now(), updated_at = now()
-  WHERE c.id = $1 AND c.lease_token = $2 AND c.status = 'running'
+  WHERE ${LEASE_HELD}
   RETURNING c.status, NOT (${OTHER_OPEN('queued')} OR ${OTHER_OPEN('running')}) AS settle`
 
 /**
@@ -288,11 +311,26 @@ export const DELETE_EXPIRED = `
   )
   DELETE FROM jobs j USING doomed WHERE j.id = doomed.id`
 
-/** For the deep health check; each part walks an index. */
+/**
+ * For the deep health check; each part walks an index. The claim index leads with priority, so the
+ * oldest due chunk is the oldest of each priority's first due entry: `priorities` skips through the
+ * index from one priority to the next (a probe each; there are few), and each probe reads one
+ * entry. A plain min(run_after) would read every queued entry.
+ */
 export const STATS = `
+  WITH RECURSIVE priorities AS (
+    (SELECT priority FROM job_chunks WHERE queued ORDER BY priority LIMIT 1)
+    UNION ALL
+    SELECT (SELECT c.priority FROM job_chunks c WHERE c.queued AND c.priority > p.priority
+      ORDER BY c.priority LIMIT 1)
+    FROM priorities p WHERE p.priority IS NOT NULL
+  )
   SELECT
     extract(epoch FROM now() - (
-      SELECT min(run_after) FROM job_chunks WHERE queued AND run_after <= now()
+      SELECT min((SELECT c.run_after FROM job_chunks c
+        WHERE c.queued AND c.priority = p.priority AND c.run_after <= now()
+        ORDER BY c.run_after LIMIT 1))
+      FROM priorities p WHERE p.priority IS NOT NULL
     ))::float8 AS oldest_due_seconds,
     (SELECT count(*) FROM job_chunks
       WHERE status = 'running' AND lease_expires_at <= now())::int AS expired_leases,

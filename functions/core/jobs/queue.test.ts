@@ -3,6 +3,7 @@ import pg from 'pg'
 import { assert, describe, expect, it } from 'vitest'
 import { useTestDatabase } from '#test/database.ts'
 import { createJobQueue, type EnqueueRequest } from './queue.ts'
+import { STATS } from './queue-sql.ts'
 import type { Json } from './types.ts'
 
 const getDatabase = useTestDatabase({ poolMax: 10 })
@@ -44,6 +45,14 @@ async function expireLeases(jobId: string): Promise<void> {
      WHERE job_id = $1 AND status = 'running'`,
     [jobId],
   )
+}
+
+type PlanNode = {
+  'Relation Name'?: string
+  'Actual Rows': number
+  'Actual Loops': number
+  'Rows Removed by Filter'?: number
+  Plans?: PlanNode[]
 }
 
 async function jobStatus(jobId: string): Promise<string | undefined> {
@@ -210,6 +219,47 @@ describe('job queue', () => {
       ).toEqual({ kind: 'ok' })
     })
 
+    it('lets no write through from a worker whose lease expired, even before another claimed the chunk', async () => {
+      const request = aJob({ scopes: [{ n: 1 }] })
+      const { job } = await queue().enqueue(request)
+      const claimed = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
+      assert(claimed)
+      await queue().checkpoint(claimed.lease, { page: 1 }, { fetched: 1, written: 1 }, 60_000)
+      await expireLeases(job.id)
+      // The sinks refused this worker's writes by now (`leaseHeld`): its page must not count.
+      const lost = { kind: 'lost' }
+      expect(
+        await queue().checkpoint(claimed.lease, { page: 2 }, { fetched: 5, written: 5 }, 60_000),
+      ).toEqual(lost)
+      expect(await queue().heartbeat(claimed.lease, 60_000)).toEqual(lost)
+      expect(await queue().complete(claimed.lease)).toEqual(lost)
+      expect(await queue().fail(claimed.lease, 'late')).toEqual(lost)
+      expect(await queue().retry(claimed.lease, { delayMs: 0, error: 'late' })).toEqual(lost)
+      expect(await queue().release(claimed.lease, { progressed: true })).toEqual(lost)
+      expect((await chunks(job.id))[0]).toMatchObject({
+        status: 'running',
+        cursor: { page: 1 },
+        items_written: '1',
+        attempts: 1,
+      })
+      // The next claim takes it over from the last checkpoint.
+      const next = await queue().claim({ kinds: [request.kind], leaseMs: 60_000 })
+      expect(next).toMatchObject({ attempt: 2, cursor: { page: 1 } })
+    })
+
+    it('claims a chunk whose lease expired before a due sync chunk, as documented', async () => {
+      const backfill = aJob({ scopes: [{ window: 1 }] })
+      const sync = aJob({ kind: `${backfill.kind}-sync`, scopes: [{ daily: 1 }], priority: 0 })
+      const old = await queue().enqueue(backfill)
+      assert(await queue().claim({ kinds: [backfill.kind], leaseMs: 60_000 }))
+      await expireLeases(old.job.id)
+      await queue().enqueue(sync)
+      const kinds = [backfill.kind, sync.kind]
+      const first = await queue().claim({ kinds, leaseMs: 60_000 })
+      const second = await queue().claim({ kinds, leaseMs: 60_000 })
+      expect([first?.kind, first?.attempt, second?.kind]).toEqual([backfill.kind, 2, sync.kind])
+    })
+
     it('claims a priority-0 chunk before older due chunks of priority 1, then those in age order', async () => {
       const backfill = aJob({ scopes: [{ window: 1 }, { window: 2 }, { window: 3 }] })
       const sync = aJob({ kind: `${backfill.kind}-sync`, scopes: [{ daily: 1 }], priority: 0 })
@@ -245,6 +295,22 @@ describe('job queue', () => {
       const done = await queue().getJob(job.id)
       expect(done?.status).toBe('succeeded')
       expect(done?.progress.warnings).toEqual(['Held back 3.', 'Held back 40 deletions.'])
+      // The same sentence from several chunks is shown once, where it first appears.
+      const many = aJob({ scopes: [{ n: 1 }, { n: 2 }, { n: 3 }] })
+      const manyJob = await queue().enqueue(many)
+      for (const warning of [
+        'Project NOPE is unknown.',
+        'Held back 5.',
+        'Project NOPE is unknown.',
+      ]) {
+        const claimed = await queue().claim({ kinds: [many.kind], leaseMs: 60_000 })
+        assert(claimed)
+        await queue().checkpoint(claimed.lease, {}, { fetched: 0, written: 0, warning }, 60_000)
+      }
+      expect((await queue().getJob(manyJob.job.id))?.progress.warnings).toEqual([
+        'Project NOPE is unknown.',
+        'Held back 5.',
+      ])
       expect((await queue().enqueue(aJob())).job.progress.warnings).toEqual([])
     })
 
@@ -431,6 +497,27 @@ describe('job queue', () => {
   })
 
   describe('stats', () => {
+    it('finds the oldest due chunk by reading a few index entries, whatever the backlog', async () => {
+      const { pool } = getDatabase()
+      const backlog = aJob({ scopes: Array.from({ length: 3000 }, (_, n) => ({ n })) })
+      const { job } = await queue().enqueue(backlog)
+      await queue().enqueue(aJob({ scopes: [{ daily: 1 }], priority: 0 }))
+      await pool.query('ANALYZE job_chunks')
+      const explained = await pool.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${STATS}`,
+      )
+      const plan = explained.rows[0]?.['QUERY PLAN'][0]?.Plan
+      assert(plan)
+      // Rows each scan of job_chunks produced or filtered out, over all its loops.
+      const read = (node: PlanNode): number =>
+        (node['Relation Name'] === 'job_chunks'
+          ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops']
+          : 0) + (node.Plans ?? []).reduce((sum, child) => sum + read(child), 0)
+      expect(read(plan)).toBeLessThan(20)
+      // Later claims in this file would step over the backlog, a probe per chunk.
+      await pool.query('DELETE FROM jobs WHERE id = $1', [job.id])
+    })
+
     it('reports the oldest due chunk’s wait, expired leases and recent failures', async () => {
       const request = aJob({ scopes: [{ n: 1 }, { n: 2 }, { n: 3 }] })
       const { job } = await queue().enqueue(request)

@@ -55,7 +55,8 @@ export function createJobRegistry(
 
 /**
  * How long a kind's `plan` may wait on an upstream, in ms. It runs inside a backfill's web start (a
- * 15-second function) before anything is queued, so a slow or paused upstream must not hold it.
+ * function of 25 s, project.yml) before anything is queued, so a slow or paused upstream must not
+ * hold it; the rest of the budget is for the database and the answer.
  */
 export const PLAN_TIMEOUT_MS = 8000
 

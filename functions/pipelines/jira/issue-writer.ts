@@ -6,13 +6,14 @@ import { failureToStep, type RetryStep } from '#core/upstreams/failure.ts'
 import type { JiraClient, JiraIssue, JiraProjectRef } from '#core/upstreams/jira/client.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import { JIRA_FIELDS, parseIssueTime, toJiraDocument } from './document.ts'
-import { recordedVersions, recordWrites } from './issue-map.ts'
+import { confirmMoves, recordedVersions, recordWrites } from './issue-map.ts'
 
 /**
  * Writes Jira issues to Pinecone in order (docs/ARCHITECTURE.md, "Pipelines"): each issue's version
  * (`updated`) is recorded in `jira_issue_keys` first, under the chunk's lease, and only the newest
  * version is written, so an older read landing second never overwrites a newer vector; a re-keyed
- * issue moves (the new vector written, then the old one deleted). After writing, the versions are
+ * issue moves (the new vector written, then the old one deleted, then the move recorded, so a step
+ * that fails in between moves it again when retried). After writing, the versions are
  * read back: an issue a newer writer recorded meanwhile is read again from Jira and written, so
  * whichever write lands last carries the newest version.
  */
@@ -38,6 +39,7 @@ const REPAIR_ROUNDS = 3
 /**
  * Writes `issues` (of `project`) under `lease`; returns how many vectors were written or deleted,
  * or a retry step. Issues of another project are left to that project's chunks.
+ * @throws {LeaseLostError} when the lease no longer holds: nothing more is written or deleted
  */
 export async function writeIssues(
   deps: IssueWriterDeps,
@@ -74,12 +76,20 @@ export async function writeIssues(
       return failureToStep(upserted, 'pinecone', signal)
     }
     written += upserted.written
-    const moved = decisions.flatMap((d) => (d.movedFrom ? [jiraVectorId(d.movedFrom)] : []))
-    if (moved.length > 0) {
+    const keyOf = new Map(pending.map((issue) => [issue.id, issue.key]))
+    const moves = decisions.flatMap((d) =>
+      d.movedFrom
+        ? [{ issueId: d.issueId, from: d.movedFrom, to: keyOf.get(d.issueId) ?? '' }]
+        : [],
+    )
+    if (moves.length > 0) {
+      const moved = moves.map((move) => jiraVectorId(move.from))
       const deleted = await deps.pinecone.deleteIds(moved, signal)
       if (!deleted.ok) {
         return failureToStep(deleted, 'pinecone', signal)
       }
+      // Only now does the record forget the former key: a retry before this moves it again.
+      await confirmMoves(deps.db, lease, moves)
       written += moved.length
       deps.log.info(
         { project: project.key, moved: moved.length, ids: moved.slice(0, 20) },

@@ -424,6 +424,27 @@ describe('jira job kinds', () => {
       })
     })
 
+    it('moves an issue from a project no chunk covers again when deleting its old vector failed', async () => {
+      jira.setIssues([...issues('SRC', 1), ...issues('DST', 1)])
+      const backfill = createJiraBackfillKind(deps())
+      await runChunk(backfill, scopeOf('SRC'))
+      const moved = jira.moveIssue('SRC-1', 'DST')
+      expect(moved.key).toBe('DST-2')
+      pinecone.fail({
+        kind: 'respond',
+        path: '/vectors/delete',
+        status: 429,
+        headers: { 'retry-after': '2' },
+        times: 1,
+      })
+      const failed = await runChunk(backfill, scopeOf('DST'))
+      expect(failed.at(-1)).toMatchObject({ kind: 'retry', reason: 'pinecone-rate-limited' })
+      expect(jiraKeys()).toEqual(['jira-DST-1', 'jira-DST-2', 'jira-SRC-1'])
+      // The retry still knows the vector to move: SRC's reconcile, which would find it, never runs.
+      await runChunk(backfill, scopeOf('DST'))
+      expect(jiraKeys()).toEqual(['jira-DST-1', 'jira-DST-2'])
+    })
+
     it('never lets an older read of an issue overwrite a newer vector', async () => {
       const [fresh] = issues('ORD', 1)
       jira.setIssues([fresh!])

@@ -1,3 +1,4 @@
+import { checkLease } from '#core/jobs/lease-fence.ts'
 import type { Json, StepResult } from '#core/jobs/types.ts'
 import { failureToStep, type RetryStep } from '#core/upstreams/failure.ts'
 import type { JiraClient, JiraIssue, JiraProjectRef } from '#core/upstreams/jira/client.ts'
@@ -5,17 +6,19 @@ import { projectKeysJql } from '#core/upstreams/jira/jql.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import { deletionHeld, heldWarning } from '#pipelines/backfill/deletion-brake.ts'
 import { JIRA_FIELDS } from './document.ts'
-import { keysSeenSince, recordSeen } from './issue-map.ts'
+import { keysSeenSince, saveIssueKeys } from './issue-map.ts'
 import { type IssueWriterDeps, jiraVectorId, writeIssues } from './issue-writer.ts'
 
 /**
  * The reconcile of one project's vectors with Jira, in checkpointed steps (docs/ARCHITECTURE.md,
  * "Pipelines"): a scan of every key the project holds now (5000 a step; it ends only on Jira's
  * `isLast: true`), then the listing of the vectors under each of the project's keys, current and
- * former (100 a step, Pinecone's token in the cursor). A listed vector whose key the scan did not
- * see is asked of Jira by key: re-keyed (a renamed project, a moved issue), it moves; unknown to
- * Jira, it is gone. Gone vectors are counted in a first pass and deleted in a second, unless they
- * exceed the deletion brake: then nothing is deleted and the chunk ends with a warning.
+ * former (2000 ids a step, in Pinecone list pages of 100; Pinecone's token in the cursor). A listed
+ * vector whose key the scan did not see is asked of Jira by key: re-keyed (a renamed project, a
+ * moved issue), it moves; unknown to Jira, it is gone. Gone vectors are counted in a first pass and
+ * deleted in a second, unless they exceed the deletion brake: then nothing is deleted and the chunk
+ * ends with a warning. Every step checks the chunk's lease before it deletes anything in Pinecone
+ * (`LeaseLostError` ends the attempt), as its database writes do in the same statement.
  */
 
 /** Where the reconcile stands. */
@@ -154,7 +157,7 @@ async function scanKeys(
   if (!page.ok) {
     return failureToStep(page, 'jira', signal)
   }
-  await recordSeen(
+  await saveIssueKeys(
     deps.db,
     lease,
     page.value.issues.map((issue) => ({
@@ -247,6 +250,7 @@ async function deleteKnown(
   }
   const doomed = [...verdict.gone, ...verdict.moved.keys()].map(jiraVectorId)
   if (doomed.length > 0) {
+    await checkLease(deps.db, context.lease)
     const deleted = await deps.pinecone.deleteIds(doomed, signal)
     if (!deleted.ok) {
       return failureToStep(deleted, 'pinecone', signal)
@@ -321,6 +325,10 @@ async function listStep(
     const old = [...verdict.moved.entries()]
       .filter(([key, issue]) => issue.key !== key)
       .map(([key]) => jiraVectorId(key))
+    const deleting = old.length > 0 || (cursor.step === 'delete' && gone.length > 0)
+    if (deleting) {
+      await checkLease(deps.db, context.lease)
+    }
     if (old.length > 0) {
       const deleted = await deps.pinecone.deleteIds(old, signal)
       if (!deleted.ok) {

@@ -1,6 +1,7 @@
 import { and, eq, inArray } from 'drizzle-orm'
 import { assert, describe, expect, it } from 'vitest'
 import { AppError } from '#core/errors.ts'
+import { LeaseLostError } from '#core/jobs/lease-fence.ts'
 import type { JobKind, Json, StepResult } from '#core/jobs/types.ts'
 import { jiraIssueKeys, projects, syncState, tempoWorklogs } from '#db/schema.ts'
 import { createPipelineRegistry } from '#pipelines/registry.ts'
@@ -265,7 +266,7 @@ describe('tempo job kinds', () => {
       expect(jira.requests).toEqual([])
     })
 
-    it('sends Tempo the projects’ ids so other projects are never fetched', async () => {
+    it('runs a window planned with project ids (an older plan’s scope) as it runs any other', async () => {
       const kept = issue('FILT-1', '33001')
       const other = issue('NOFILT-1', '33002')
       given(
@@ -276,10 +277,8 @@ describe('tempo job kinds', () => {
           worklogOn(other, { tempoWorklogId: 302, startDate: '2025-03-03' }),
         ],
       )
-      const scope = {
-        ...window('2025-03-01', '2025-03-30', ['FILT']),
-        projectIds: [kept.fields.project.id],
-      }
+      // The ids planned then are not read: each attempt resolves the projects through Jira.
+      const scope = { ...window('2025-03-01', '2025-03-30', ['FILT']), projectIds: ['10'] }
       const steps = await runChunk(kinds().backfill, scope)
       expect(steps).toMatchObject([{ kind: 'page', fetched: 1, written: 1 }])
       expect(tempo.requests[0]?.query.getAll('projectId')).toEqual([kept.fields.project.id])
@@ -454,6 +453,175 @@ describe('tempo job kinds', () => {
     })
   })
 
+  describe('upstream changes', () => {
+    it('writes a worklog under its issue’s new key once Jira moved the issue to another project', async () => {
+      const moving = issue('MOVA-1', '40001')
+      given(
+        [moving, issue('MOVB-1', '40002')],
+        [ada],
+        [worklogOn(moving, { tempoWorklogId: 4001, startDate: '2025-10-02' })],
+      )
+      const { backfill } = kinds()
+      const scope = window('2025-10-01', '2025-10-30', ['MOVA', 'MOVB'])
+      await runChunk(backfill, scope)
+      expect((await rows('MOVA')).map((r) => r.issueKey)).toEqual(['MOVA-1'])
+      // Same id, a key in the other project; MOVA keeps its key, so nothing about the stored
+      // answer looks stale.
+      const moved = jira.moveIssue('MOVA-1', 'MOVB')
+      tempo.setWorklogs([worklogOn(moved, { tempoWorklogId: 4001, startDate: '2025-10-02' })])
+      await runChunk(backfill, scope)
+      expect(await rows('MOVA')).toEqual([])
+      expect((await rows('MOVB')).map((r) => [r.worklogId, r.issueKey])).toEqual([
+        ['4001', 'MOVB-2'],
+      ])
+      expect(pinecone.vectors('').get('tempo-4001')?.metadata).toMatchObject({
+        issue_key: 'MOVB-2',
+        project_key: 'MOVB',
+      })
+    })
+
+    it('weighs a renamed project’s deletions against its rows under the old and the new key', async () => {
+      const one = issue('RNA-1', '44001')
+      const worklogs = Array.from({ length: 60 }, (_, n) =>
+        worklogOn(one, { tempoWorklogId: 4400 + n, startDate: '2025-12-02' }),
+      )
+      given([one], [ada], worklogs)
+      const { backfill, log } = kinds({ options: { pageSize: 100 } })
+      await runChunk(backfill, window('2025-12-01', '2025-12-30', ['RNA']))
+      jira.renameProject('RNA', 'RNB')
+      tempo.setWorklogs(worklogs.slice(11))
+      // 11 of the project's 60 rows are gone (18 %): under the brake's 20 %, though all 11 carry
+      // the old key, whose only rows they are.
+      const steps = await runChunk(backfill, window('2025-12-01', '2025-12-30', ['RNA']))
+      expect(steps.filter((step) => step.kind === 'page' && step.warning)).toEqual([])
+      expect(lastCursor<WindowCursor>(steps).deleted).toBe(11)
+      expect(await rows('RNA')).toEqual([])
+      expect(await rows('RNB')).toHaveLength(49)
+      expect(log.lines.some((line) => line.msg === 'tempo deletions held back')).toBe(false)
+    })
+
+    it('keeps at most 1000 gone worklogs in the cursor and finds the others in the table again', async () => {
+      const { pool } = getDatabase()
+      const one = issue('CAP-1', '42001')
+      given(
+        [one],
+        [ada],
+        Array.from({ length: 50 }, (_, n) =>
+          worklogOn(one, { tempoWorklogId: 4200 + n, startDate: '2025-11-05' }),
+        ),
+      )
+      // 1100 rows stored earlier that Tempo no longer has.
+      await pool.query(
+        `insert into tempo_worklogs (worklog_id, account_id, issue_id, issue_key, project_key,
+           start_date, hours, time_spent_seconds, user_display_name, updated_at)
+         select (430000 + g)::text, 'acc-ada', '42001', 'CAP-1', 'CAP', '2025-11-05', 1, 3600,
+           'Ada Lovelace', now() - interval '1 hour'
+         from generate_series(1, 1100) g`,
+      )
+      const { backfill } = kinds({ options: { pageSize: 1000 } })
+      const steps: StepResult[] = []
+      for await (const step of backfill.run({
+        jobId: 'job',
+        params: { confirmDeletions: true },
+        scope: window('2025-11-01', '2025-11-30', ['CAP']),
+        cursor: null,
+        signal: new AbortController().signal,
+        lease: await heldLease(pool),
+      })) {
+        steps.push(step)
+      }
+      const cursors = steps.flatMap((step) =>
+        step.kind === 'page' ? [step.cursor as WindowCursor] : [],
+      )
+      expect(Math.max(...cursors.map((cursor) => cursor.gone?.length ?? 0))).toBe(1000)
+      // Past 1000, the check's last step and both removal steps name none.
+      expect(
+        cursors.filter((cursor) => cursor.goneCount === 1100).map((cursor) => cursor.gone),
+      ).toEqual([undefined, undefined, undefined])
+      expect(lastCursor<WindowCursor>(steps).deleted).toBe(1100)
+      expect(await rows('CAP')).toHaveLength(50)
+      expect(vectorIds()).toHaveLength(50)
+    })
+
+    it('writes, deletes and checkpoints nothing once its lease expired mid-page, though no worker took it over', async () => {
+      const { pool } = getDatabase()
+      const one = issue('LEAS-1', '41001')
+      const worklogs = [4101, 4102, 4103, 4104].map((id, n) =>
+        worklogOn(one, { tempoWorklogId: id, startDate: `2025-09-0${n + 2}` }),
+      )
+      given([one], [ada], worklogs)
+      const { backfill } = kinds({ options: { pageSize: 10 } })
+      const scope = window('2025-09-01', '2025-09-30', ['LEAS'])
+      await runChunk(backfill, scope)
+      const before = { rows: await rows('LEAS'), vectors: vectorIds() }
+      // 4104 is gone (the check would remove it) and 4103 edited.
+      tempo.setWorklogs([
+        ...worklogs.slice(0, 2),
+        { ...worklogs[2]!, description: 'edited', updatedAt: '2025-09-20T10:00:00Z' },
+      ])
+      const lease = await heldLease(pool)
+      // The database's clock passes the lease's end while Tempo answers; no heartbeat came.
+      tempo.onRequest(async () => {
+        await pool.query(
+          `update job_chunks set lease_expires_at = now() - interval '1 second' where id = $1`,
+          [lease.chunkId],
+        )
+      })
+      const steps: StepResult[] = []
+      const run = async () => {
+        for await (const step of backfill.run({
+          jobId: 'job',
+          params: {},
+          scope,
+          cursor: null,
+          signal: new AbortController().signal,
+          lease,
+        })) {
+          steps.push(step)
+        }
+      }
+      const deletesBefore = pinecone.requests.filter((r) => r.path === '/vectors/delete').length
+      await expect(run()).rejects.toThrow(LeaseLostError)
+      tempo.onRequest(undefined)
+      expect(steps).toEqual([]) // no page for the engine to checkpoint
+      expect(await rows('LEAS')).toEqual(before.rows)
+      expect(vectorIds()).toEqual(before.vectors)
+      expect(pinecone.requests.filter((r) => r.path === '/vectors/delete')).toHaveLength(
+        deletesBefore,
+      )
+    })
+
+    it('fails the chunk when Jira knows none of the named projects, asking Tempo nothing', async () => {
+      const real = issue('REAL-1', '45001')
+      given([real], [ada], [worklogOn(real, { tempoWorklogId: 4501, startDate: '2025-08-12' })])
+      const { backfill } = kinds()
+      await expect(
+        runChunk(backfill, window('2025-08-01', '2025-08-30', ['NOPE', 'NADA'])),
+      ).rejects.toMatchObject({
+        code: 'UPSTREAM_FAILED',
+        retryable: false,
+        message: 'Jira has no project NOPE, NADA that this account can see.',
+      })
+      expect(tempo.requests).toEqual([])
+    })
+
+    it('leaves out a named project Jira does not know, and says so in the job’s progress', async () => {
+      const real = issue('REAL-1', '45001')
+      given([real], [ada], [worklogOn(real, { tempoWorklogId: 4501, startDate: '2025-08-12' })])
+      const steps = await runChunk(
+        kinds().backfill,
+        window('2025-08-01', '2025-08-30', ['REAL', 'NOPE']),
+      )
+      expect(steps[0]).toMatchObject({
+        kind: 'page',
+        written: 1,
+        warning: 'Jira has no project NOPE that this account can see: its worklogs are left out.',
+      })
+      expect(steps.slice(1).filter((step) => step.kind === 'page' && step.warning)).toEqual([])
+      expect((await rows('REAL')).map((r) => r.worklogId)).toEqual(['4501'])
+    })
+  })
+
   describe('errors', () => {
     it('reports a worklog whose issue Jira does not know as failed and keeps its stored row', async () => {
       const known = issue('UNRES-1', '38001')
@@ -465,6 +633,7 @@ describe('tempo job kinds', () => {
           worklogOn(known, { tempoWorklogId: 802, startDate: '2025-08-03' }),
         ],
       )
+      jira.setProjects([known.fields.project]) // the project outlives its only issue
       const { backfill } = kinds()
       await runChunk(backfill, window('2025-08-01', '2025-08-30', ['UNRES']))
       jira.deleteIssue('UNRES-1')

@@ -1,13 +1,14 @@
 import type { Clock } from '#core/clock.ts'
 import { addDays, DAY_MS, isoDay } from '#core/dates.ts'
 import type { Database } from '#core/db/client.ts'
+import { databaseNow } from '#core/db/database-now.ts'
 import { activeProjectKeys } from '#core/db/projects.ts'
 import { AppError } from '#core/errors.ts'
-import { type DailySync, defineJobKind, PLAN_TIMEOUT_MS } from '#core/jobs/registry.ts'
-import type { ChunkInput, JobKind, StepResult } from '#core/jobs/types.ts'
+import { type DailySync, defineJobKind } from '#core/jobs/registry.ts'
+import type { ChunkInput, JobKind, Json, StepResult } from '#core/jobs/types.ts'
 import type { Logger } from '#core/log.ts'
 import { failureToStep, type RetryStep } from '#core/upstreams/failure.ts'
-import type { JiraClient } from '#core/upstreams/jira/client.ts'
+import type { JiraClient, JiraProjectRef } from '#core/upstreams/jira/client.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import type { TempoClient } from '#core/upstreams/tempo/client.ts'
 import { deletionsConfirmed } from '#pipelines/backfill/deletion-brake.ts'
@@ -37,7 +38,10 @@ import {
  * - `sync-tempo` (daily): worklogs updated since the watermark less an overlap, then a window scan
  *   of the last days, so recent deletions go too. The watermark moves when the scan completes.
  * Only the job's projects are kept: the named ones, else the active rows of `projects`, else all;
- * each attempt resolves them through Jira to ids (a renamed project's worklogs stay its own).
+ * each attempt resolves them through Jira to ids (a renamed project's worklogs stay its own). A
+ * named project Jira does not know is left out with a warning in the job's progress; when Jira
+ * knows none of them, the chunk fails, as a Jira chunk does, rather than succeed having kept
+ * nothing. Planning does not wait for Jira: the chunks resolve the projects when they run.
  * The runners are in scan.ts, the page writer in page-writer.ts.
  */
 
@@ -46,19 +50,16 @@ export type TempoSyncParams = { day: string }
 
 /**
  * Knobs of the Tempo kinds. Defaults: pages of 1000 worklogs (Tempo allows 5000), windows of 30
- * days, checks of 500 rows by 50 issue ids, cached Jira answers for a week, an overlap of an hour
- * before the watermark, a first sync of 2 days, a daily rescan of the last 14 days, and planning
- * that waits at most `PLAN_TIMEOUT_MS` for Jira's project list.
+ * days, checks of 500 rows by 50 issue ids, cached Jira user names for a week, an overlap of an
+ * hour before the watermark, a first sync of 2 days, and a daily rescan of the last 14 days.
  */
 export type TempoKindOptions = ScanOptions & {
   /** days per backfill chunk */
   windowDays: number
-  /** how long cached Jira answers are used, in seconds */
+  /** how long cached Jira user names are used, in seconds */
   cacheMaxAgeSeconds: number
   /** the daily sync also rescans this many days up to today, for deletions */
   recentDays: number
-  /** kept for callers that set it; planning no longer waits for Jira */
-  planTimeoutMs: number
 }
 
 /** What the Tempo kinds use (a slice of `Services`, plus knobs for tests). */
@@ -82,7 +83,34 @@ const DEFAULTS: TempoKindOptions = {
   syncOverlapMs: 60 * 60_000,
   firstSyncLookbackMs: 2 * DAY_MS,
   recentDays: 14,
-  planTimeoutMs: PLAN_TIMEOUT_MS,
+}
+
+// The current key and every former key of each listed project.
+function namesOf(listed: readonly JiraProjectRef[]) {
+  return {
+    currentKeys: new Map(listed.map((project) => [project.id, project.key])),
+    projectOfKey: new Map(
+      listed.flatMap((project) =>
+        [project.key, ...project.keys].map((key): [string, string] => [key, project.id]),
+      ),
+    ),
+  }
+}
+
+// The attempt's first page carries `warning` (before one of its own): the job's progress shows it.
+async function* withWarning<C extends Json>(
+  steps: AsyncGenerator<StepResult<C>, void, void>,
+  warning: string | undefined,
+): AsyncGenerator<StepResult<C>, void, void> {
+  let pending = warning
+  for await (const step of steps) {
+    if (pending && step.kind === 'page') {
+      yield { ...step, warning: step.warning ? `${pending} ${step.warning}` : pending }
+      pending = undefined
+    } else {
+      yield step
+    }
+  }
 }
 
 /** `from`..`to` (inclusive) as consecutive windows of at most `days` days. */
@@ -131,8 +159,8 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
   }
 
   // The projects a chunk keeps, resolved through Jira for this attempt: ids (a renamed project is
-  // still the same project), every key they had (stored rows carry older ones), and the key each
-  // project has now (so no cached issue key of an older name is used).
+  // still the same project), every key they had (stored rows carry older ones), and every listed
+  // project's keys (the deletion brake counts rows by project).
   async function resolve(
     jira: NonNullable<TempoKindDeps['jira']>,
     named: string[] | null,
@@ -142,13 +170,29 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
     if (!listed.ok) {
       return failureToStep(listed, 'jira', signal)
     }
-    const currentKeys = new Map(listed.value.map((project) => [project.id, project.key]))
+    const names = namesOf(listed.value)
     if (named === null) {
-      return { ids: null, currentKeys, keys: null }
+      return { ids: null, keys: null, ...names }
     }
     const found = named.flatMap((key) => projectOfKey(listed.value, key) ?? [])
+    const unknown = named.filter((key) => !projectOfKey(listed.value, key))
+    if (found.length === 0) {
+      // Nothing could be kept: every worklog would be skipped and the chunk end as if imported.
+      throw new AppError(
+        'UPSTREAM_FAILED',
+        `Jira has no project ${unknown.join(', ')} that this account can see.`,
+        { retryable: false },
+      )
+    }
     const keys = new Set([...named, ...found.flatMap((project) => project.keys)])
-    return { ids: new Set(found.map((project) => project.id)), currentKeys, keys: [...keys] }
+    return {
+      ids: new Set(found.map((project) => project.id)),
+      keys: [...keys],
+      ...names,
+      ...(unknown.length > 0 && {
+        warning: `Jira has no project ${unknown.join(', ')} that this account can see: ${unknown.length > 1 ? 'their' : 'its'} worklogs are left out.`,
+      }),
+    }
   }
 
   async function* run(
@@ -156,16 +200,29 @@ export function createTempoKinds(deps: TempoKindDeps): { backfill: JobKind; sync
   ): AsyncGenerator<StepResult<WindowCursor | UpdatedCursor>, void, void> {
     const { scope, signal, lease } = input
     const scan = scanDeps()
+    // Issue keys Jira named before this instant are asked again (see page-writer.ts).
+    const keysSince = await databaseNow(deps.db)
     const projects = await resolve(scan.jira, scope.projects, signal)
     if ('kind' in projects) {
       yield projects
       return
     }
-    const attempt = { lease, signal, projects, confirmed: deletionsConfirmed(input.params) }
+    const attempt = {
+      lease,
+      signal,
+      keysSince,
+      projects,
+      confirmed: deletionsConfirmed(input.params),
+    }
     // A chunk's cursor is always the one its own runner yielded.
-    yield* scope.mode === 'updated'
+    const steps: AsyncGenerator<
+      StepResult<WindowCursor | UpdatedCursor>,
+      void,
+      void
+    > = scope.mode === 'updated'
       ? scanUpdated(scan, input.cursor as UpdatedCursor | null, attempt)
       : scanWindow(scan, scope, input.cursor as WindowCursor | null, attempt)
+    yield* withWarning(steps, projects.warning)
   }
 
   const backfill = defineJobKind<TempoBackfillInput, WindowScope, WindowCursor>({

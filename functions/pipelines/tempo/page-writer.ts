@@ -1,10 +1,11 @@
 import type { Database } from '#core/db/client.ts'
-import type { HeldLease } from '#core/jobs/lease-fence.ts'
+import { checkLease, type HeldLease } from '#core/jobs/lease-fence.ts'
 import type { Logger } from '#core/log.ts'
 import { failureToStep, type RetryStep, type UpstreamFailure } from '#core/upstreams/failure.ts'
 import type { JiraClient } from '#core/upstreams/jira/client.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import { ANONYMISED_ACCOUNT_ID, type TempoWorklog } from '#core/upstreams/tempo/client.ts'
+import { findIssueKeys, type IssueKeyEntry, saveIssueKeys } from '#pipelines/jira/issue-map.ts'
 import {
   ANONYMISED_AUTHOR,
   AUTHOR_FALLBACK,
@@ -14,13 +15,7 @@ import {
   toTempoDocument,
   toWorklogRow,
 } from './document.ts'
-import {
-  type CachedIssueKey,
-  findIssueKeys,
-  findUsers,
-  saveIssueKeys,
-  saveUsers,
-} from './jira-cache.ts'
+import { findUsers, saveUsers } from './jira-cache.ts'
 import {
   deleteWorklogs,
   type StoredWorklog,
@@ -31,12 +26,15 @@ import {
 
 /**
  * Writes pages of Tempo worklogs to both stores: issue ids → keys and account ids → names through
- * the Jira caches (one batched Jira call per page for what the cache lacks), then `tempo_worklogs`
- * and Pinecone. Rows go first and vectors second, and deletes the other way round, so a vector
- * never outlives the row that lets a later scan find it. Rows only move forward in Tempo's
- * `updatedAt`, and only a worklog whose row holds this version has its vector written; afterwards
- * the rows are read back, and a vector a newer writer may have been overtaken by is written again
- * from the row (docs/ARCHITECTURE.md, "Pipelines").
+ * Jira (one batched call per page for what is not known yet), then `tempo_worklogs` and Pinecone.
+ * An issue's key is taken from `jira_issue_keys` only when Jira named it since the attempt began
+ * (to this pipeline or to the Jira pipeline), so no key Jira changed before the attempt (a renamed
+ * project, an issue moved to another project) is ever written; names are cached for a week. Rows
+ * go first and vectors second, and deletes the other way round, so a vector never outlives the row
+ * that lets a later scan find it. Rows only move forward in Tempo's `updatedAt`, and only a worklog
+ * whose row holds this version has its vector written; afterwards the rows are read back, and a
+ * vector a newer writer may have been overtaken by is written again from the row
+ * (docs/ARCHITECTURE.md, "Pipelines").
  */
 
 /**
@@ -48,11 +46,8 @@ export type PageOutcome =
   | { kind: 'written'; written: string[]; unresolved: string[]; skipped: string[] }
   | RetryStep
 
-/** Which projects a chunk keeps, by Jira id (null: all), and every project's key now. */
-export type ProjectFilter = {
-  ids: ReadonlySet<string> | null
-  currentKeys: ReadonlyMap<string, string>
-}
+/** Which projects a chunk keeps, by Jira id (null: all). */
+export type ProjectFilter = { ids: ReadonlySet<string> | null }
 
 /** What the page writer uses: the database, the log, and the Jira and Pinecone clients. */
 export type WorklogWriterDeps = {
@@ -60,7 +55,7 @@ export type WorklogWriterDeps = {
   log: Logger
   jira: Pick<JiraClient, 'issueKeysByIds' | 'usersByAccountIds'>
   pinecone: Pick<PineconeSink, 'upsertDocuments' | 'deleteIds'>
-  /** How long cached Jira answers are used, in seconds. */
+  /** How long cached Jira user names are used, in seconds. */
   cacheMaxAgeSeconds: number
 }
 
@@ -68,12 +63,17 @@ const LOGGED_IDS = 20
 // Rounds of "read back, write again" before a page leaves the rest to the next scan.
 const REPAIR_ROUNDS = 3
 
-type Held = { lease: HeldLease; signal: AbortSignal }
+/**
+ * An attempt's hold: its lease, its abort signal and when it began (database time): issue keys Jira
+ * named before then are asked again.
+ */
+export type Held = { lease: HeldLease; signal: AbortSignal; keysSince: Date }
 
 /**
- * The page writer of the Tempo job kinds. Its calls take the chunk's lease (every database write
- * checks it) and abort signal (passed on to Jira and Pinecone). A transient upstream failure
- * becomes a retry; any other fails the chunk.
+ * The page writer of the Tempo job kinds. Its calls take the attempt's hold: the chunk's lease
+ * (every database write checks it; `LeaseLostError` ends the attempt), its abort signal (passed on
+ * to Jira and Pinecone) and its start. A transient upstream failure becomes a retry; any other
+ * fails the chunk.
  */
 export function createWorklogWriter(deps: WorklogWriterDeps) {
   // Cached entries first, then one Jira call for the rest. Only Jira's answers are cached: an id
@@ -104,24 +104,14 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
     return cached
   }
 
-  // A cached key is used only if it fits its project's key now: a renamed project's issues
-  // (same ids, new keys, `updated` unchanged) are looked up again at once.
-  function current(entry: CachedIssueKey, filter: ProjectFilter): boolean {
-    if (entry.projectId === null) {
-      return false
-    }
-    const key = filter.currentKeys.get(entry.projectId)
-    return key === undefined || projectKeyOf(entry.issueKey) === key
-  }
-
-  const issueKeys = (issueIds: string[], filter: ProjectFilter, held: Held) =>
-    readThrough<CachedIssueKey>(
+  // Keys Jira named since the attempt began: an issue moved to another project keeps its
+  // project's key fitting its own, so no test on a cached entry could tell it is stale; only
+  // Jira's answer can. A page's issues are asked once per attempt, later pages reuse the answer.
+  const issueKeys = (issueIds: string[], held: Held) =>
+    readThrough<IssueKeyEntry>(
       issueIds,
       {
-        find: async (ids) => {
-          const found = await findIssueKeys(deps.db, ids, deps.cacheMaxAgeSeconds)
-          return new Map([...found].filter(([, entry]) => current(entry, filter)))
-        },
+        find: (ids) => findIssueKeys(deps.db, ids, held.keysSince),
         save: (entries) => saveIssueKeys(deps.db, held.lease, entries),
         idOf: (entry) => entry.issueId,
       },
@@ -234,7 +224,7 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
     held: Held,
     malformed: readonly string[] = [],
   ): Promise<PageOutcome> {
-    const keys = await issueKeys([...new Set(worklogs.map((w) => w.issueId))], filter, held)
+    const keys = await issueKeys([...new Set(worklogs.map((w) => w.issueId))], held)
     if (!(keys instanceof Map)) {
       return keys
     }
@@ -290,7 +280,10 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
     }
   }
 
-  /** Removes worklogs from Pinecone, then from `tempo_worklogs`, under the lease. */
+  /**
+   * Removes worklogs from Pinecone, then from `tempo_worklogs`, under the lease (checked before
+   * the vectors go).
+   */
   async function remove(
     worklogIds: readonly string[],
     held: Held,
@@ -298,6 +291,7 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
     if (worklogIds.length === 0) {
       return { kind: 'removed', count: 0 }
     }
+    await checkLease(deps.db, held.lease)
     const deleted = await deps.pinecone.deleteIds(worklogIds.map(tempoVectorId), held.signal)
     if (!deleted.ok) {
       return failureToStep(deleted, 'pinecone', held.signal)

@@ -1,14 +1,18 @@
 import type { Database } from '#core/db/client.ts'
 import { databaseNow } from '#core/db/database-now.ts'
 import { advanceWatermark, readWatermarks } from '#core/db/sync-state.ts'
-import type { HeldLease } from '#core/jobs/lease-fence.ts'
 import type { StepResult } from '#core/jobs/types.ts'
 import type { Logger } from '#core/log.ts'
 import { failureToStep, type RetryStep, type UpstreamResult } from '#core/upstreams/failure.ts'
 import type { TempoClient, TempoWorklog, WorklogPage } from '#core/upstreams/tempo/client.ts'
 import { deletionHeld, heldWarning } from '#pipelines/backfill/deletion-brake.ts'
-import type { ProjectFilter, WorklogWriter } from './page-writer.ts'
-import { deletionShares, findUnseenWorklogs, projectKeysOfWorklogs } from './worklogs-table.ts'
+import type { Held, ProjectFilter, WorklogWriter } from './page-writer.ts'
+import {
+  deletionShares,
+  findUnseenWorklogs,
+  projectKeysOfWorklogs,
+  type UnseenQuery,
+} from './worklogs-table.ts'
 
 /**
  * The chunk runners of the Tempo kinds (see kinds.ts). A window chunk scans `from`..`to` page by
@@ -17,12 +21,14 @@ import { deletionShares, findUnseenWorklogs, projectKeysOfWorklogs } from './wor
  * changed between pages) and writes back what Tempo still has. What Tempo no longer has is counted
  * first and removed from both stores after, a step per 1000, unless the deletion brake holds a
  * project's share back, or a worklog Tempo sent could not be read at all (then nothing is removed:
- * it may be one of them). An incremental chunk reads what changed since the watermark less an
- * overlap, then moves it.
+ * it may be one of them). The cursor names at most 1000 gone worklogs; past that, the removal finds
+ * them again in the table (the rows of the window still unseen since the scan began: the check
+ * wrote or touched every other). An incremental chunk reads what changed since the watermark less
+ * an overlap, then moves it.
  */
 
-/** Which projects a chunk keeps: keys as named (null: all); `projectIds` from older plans. */
-export type ProjectScope = { projects: string[] | null; projectIds?: string[] }
+/** Which projects a chunk keeps: keys as named (null: all). */
+export type ProjectScope = { projects: string[] | null }
 
 /** A date window, inclusive (`YYYY-MM-DD`). */
 export type WindowScope = ProjectScope & { mode: 'window'; from: string; to: string }
@@ -47,8 +53,14 @@ export type WindowCursor = {
   deleted: number
   /** the check has dealt with unseen rows up to this `worklog_id` */
   checkedAfter: string | null
-  /** worklogs Tempo no longer has, found by the check, still to remove */
+  /** worklogs Tempo no longer has, found by the check, still to remove (while at most `GONE_KEPT`) */
   gone?: string[]
+  /** how many worklogs the check found gone; past `GONE_KEPT`, `gone` is left out */
+  goneCount?: number
+  /** keys of the projects whose deletions the brake holds back */
+  heldKeys?: string[]
+  /** the removal without `gone` has removed unseen rows up to this `worklog_id` */
+  removedAfter?: string
 }
 
 /** Where an incremental chunk stands; `finish` moves the watermark. */
@@ -85,6 +97,12 @@ export type ScanOptions = {
 export type ResolvedProjects = ProjectFilter & {
   /** every key the kept projects had, current and former (stored rows carry the key of their day) */
   keys: string[] | null
+  /** every listed project's key now, by id (the names of the brake's warnings) */
+  currentKeys: ReadonlyMap<string, string>
+  /** every key a listed project had, current or former → its id (the brake counts by project) */
+  projectOfKey: ReadonlyMap<string, string>
+  /** for the job's progress: named projects Jira does not know, whose worklogs are left out */
+  warning?: string
 }
 
 /** What the runners use. */
@@ -96,10 +114,8 @@ export type ScanDeps = {
   options: ScanOptions
 }
 
-/** What one attempt runs with. */
-export type Attempt = {
-  lease: HeldLease
-  signal: AbortSignal
+/** What one attempt runs with: its hold (lease, signal, start) and the job's projects. */
+export type Attempt = Held & {
   projects: ResolvedProjects
   /** a start with `confirmDeletions: true` */
   confirmed: boolean
@@ -107,6 +123,8 @@ export type Attempt = {
 
 // Worklogs removed per step.
 const REMOVE_BATCH = 1000
+/** Gone worklogs named in the cursor; past this many, the removal finds them in the table again. */
+export const GONE_KEPT = 1000
 
 /** Runs a window chunk: the scan, the check of what the scan did not see, then the removals. */
 export async function* scanWindow(
@@ -264,15 +282,22 @@ async function checkRows(
   }
   const keep = new Set([...outcome.written, ...outcome.unresolved, ...outcome.skipped])
   const gone = unseen.map((row) => row.worklogId).filter((id) => !keep.has(id))
+  // A mass deletion would make the cursor, rewritten at every checkpoint, grow without bound.
+  const goneCount = goneTotal(cursor) + gone.length
+  const next: WindowCursor = {
+    ...cursor,
+    unresolved: cursor.unresolved + outcome.unresolved.length + still.unreadable,
+    ...(still.unreadable > 0 && { unreadable: (cursor.unreadable ?? 0) + still.unreadable }),
+    goneCount,
+    checkedAfter: unseen.at(-1)?.worklogId ?? cursor.checkedAfter,
+  }
+  delete next.gone
+  if (goneCount <= GONE_KEPT) {
+    next.gone = [...(cursor.gone ?? []), ...gone]
+  }
   return {
     kind: 'page',
-    cursor: {
-      ...cursor,
-      unresolved: cursor.unresolved + outcome.unresolved.length + still.unreadable,
-      ...(still.unreadable > 0 && { unreadable: (cursor.unreadable ?? 0) + still.unreadable }),
-      gone: [...(cursor.gone ?? []), ...gone],
-      checkedAfter: unseen.at(-1)?.worklogId ?? cursor.checkedAfter,
-    },
+    cursor: next,
     fetched: found.length + malformed.length + still.unreadable,
     written: outcome.written.length,
     failed: outcome.unresolved.length + still.unreadable,
@@ -312,9 +337,26 @@ async function worklogsOfIssues(
   return { worklogs: found, invalidIds, unreadable }
 }
 
+// Gone worklogs the check found (a cursor written before `goneCount` names them all in `gone`).
+function goneTotal(cursor: WindowCursor): number {
+  return cursor.goneCount ?? cursor.gone?.length ?? 0
+}
+
+// The rows of the window a scan that began at the cursor's start has not seen.
+function unseenOf(scope: WindowScope, cursor: WindowCursor, attempt: Attempt): UnseenQuery {
+  return {
+    from: scope.from,
+    to: scope.to,
+    projectKeys: attempt.projects.keys,
+    seenBefore: new Date(cursor.scanStartedAt),
+  }
+}
+
 // Removes what the check found gone, a step per batch, after the deletion brake had its say: a
 // project whose share is over the limit keeps all of it (a warning names the count), and so does
-// every project while a worklog Tempo sent could not be read.
+// every project while a worklog Tempo sent could not be read. The batches come from the cursor when
+// it names every gone worklog, else from the table: the rows of the window still unseen (the check
+// wrote or touched every other), past the last one removed, leaving out the held projects.
 async function* removeGone(
   deps: ScanDeps,
   scope: WindowScope,
@@ -322,54 +364,91 @@ async function* removeGone(
   attempt: Attempt,
 ): AsyncGenerator<StepResult<WindowCursor>, void, void> {
   let cursor = start
-  let gone = cursor.gone ?? []
-  if (gone.length === 0) {
+  if (goneTotal(cursor) === 0) {
     return
   }
-  const window = `${scope.from}..${scope.to}`
   if (cursor.deleted === 0 && !attempt.confirmed) {
-    const held = new Set<string>()
-    const warnings: string[] = []
-    if ((cursor.unreadable ?? 0) > 0) {
-      warnings.push(
-        `Held back ${gone.length} deletions of worklogs dated ${window}: Tempo sent worklogs whose id could not be read; start a backfill with confirmDeletions: true to apply them.`,
+    const braked = await brake(deps, scope, cursor, attempt)
+    cursor = braked.cursor
+    if (braked.warning) {
+      deps.log.warn(
+        { from: scope.from, to: scope.to, warning: braked.warning },
+        'tempo deletions held back',
       )
-      gone = []
-    } else {
-      for (const share of await deletionShares(deps.db, gone, scope)) {
-        if (deletionHeld(share.gone, share.stored, false)) {
-          held.add(share.projectKey)
-          warnings.push(
-            heldWarning(`${share.projectKey} worklogs dated ${window}`, share.gone, share.stored),
-          )
-        }
-      }
-      if (held.size > 0) {
-        const projectOf = await projectKeysOfWorklogs(deps.db, gone)
-        gone = gone.filter((id) => !held.has(projectOf.get(id) ?? ''))
-      }
-    }
-    if (warnings.length > 0) {
-      deps.log.warn({ from: scope.from, to: scope.to, warnings }, 'tempo deletions held back')
-      cursor = { ...cursor, gone }
-      yield { kind: 'page', cursor, fetched: 0, written: 0, warning: warnings.join(' ') }
+      yield { kind: 'page', cursor, fetched: 0, written: 0, warning: braked.warning }
     }
   }
-  while (gone.length > 0) {
-    const batch = gone.slice(0, REMOVE_BATCH)
+  for (;;) {
+    const batch = cursor.gone
+      ? cursor.gone.slice(0, REMOVE_BATCH)
+      : (
+          await findUnseenWorklogs(deps.db, {
+            ...unseenOf(scope, cursor, attempt),
+            exceptKeys: cursor.heldKeys ?? [],
+            after: cursor.removedAfter ?? null,
+            limit: REMOVE_BATCH,
+          })
+        ).map((row) => row.worklogId)
+    if (batch.length === 0) {
+      return
+    }
     const removed = await deps.writer.remove(batch, attempt)
     if (removed.kind === 'retry') {
       yield removed
       return
     }
-    gone = gone.slice(REMOVE_BATCH)
-    cursor = { ...cursor, gone, deleted: cursor.deleted + removed.count }
+    cursor = {
+      ...cursor,
+      deleted: cursor.deleted + removed.count,
+      ...(cursor.gone
+        ? { gone: cursor.gone.slice(batch.length) }
+        : { removedAfter: batch.at(-1) as string }),
+    }
     deps.log.info(
       { from: scope.from, to: scope.to, removed: removed.count },
       'tempo worklogs removed',
     )
     yield { kind: 'page', cursor, fetched: 0, written: removed.count }
   }
+}
+
+// The deletion brake of a window: the cursor with what it holds back (no gone worklog at all while
+// one Tempo sent had no readable id; else the keys of each project over its share) and the warning.
+async function brake(
+  deps: ScanDeps,
+  scope: WindowScope,
+  cursor: WindowCursor,
+  attempt: Attempt,
+): Promise<{ cursor: WindowCursor; warning?: string }> {
+  const window = `${scope.from}..${scope.to}`
+  if ((cursor.unreadable ?? 0) > 0) {
+    const warning = `Held back ${goneTotal(cursor)} deletions of worklogs dated ${window}: Tempo sent worklogs whose id could not be read; start a backfill with confirmDeletions: true to apply them.`
+    return { cursor: { ...cursor, gone: [] }, warning }
+  }
+  // By project id: a renamed project's rows under its old and new keys are one project's.
+  const { projectOfKey, currentKeys } = attempt.projects
+  const shares = await deletionShares(deps.db, {
+    ...unseenOf(scope, cursor, attempt),
+    projectOfKey,
+  })
+  const held = shares.filter((share) => deletionHeld(share.gone, share.stored, false))
+  if (held.length === 0) {
+    return { cursor }
+  }
+  const warning = held
+    .map((share) => {
+      const name = currentKeys.get(share.project) ?? share.project
+      return heldWarning(`${name} worklogs dated ${window}`, share.gone, share.stored)
+    })
+    .join(' ')
+  const heldKeys = held.flatMap((share) => share.keys)
+  if (!cursor.gone) {
+    return { cursor: { ...cursor, heldKeys }, warning }
+  }
+  const keyOf = await projectKeysOfWorklogs(deps.db, cursor.gone)
+  const keys = new Set(heldKeys)
+  const gone = cursor.gone.filter((id) => !keys.has(keyOf.get(id) ?? ''))
+  return { cursor: { ...cursor, heldKeys, gone }, warning }
 }
 
 /** Runs an incremental chunk: worklogs updated since the watermark, then the watermark moves. */

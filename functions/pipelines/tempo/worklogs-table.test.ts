@@ -1,11 +1,13 @@
 import { inArray, sql } from 'drizzle-orm'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { databaseNow } from '#core/db/database-now.ts'
+import { LeaseLostError } from '#core/jobs/lease-fence.ts'
 import { tempoWorklogs } from '#db/schema.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { heldLease } from '#test/lease.ts'
 import {
   deleteWorklogs,
+  deletionShares,
   findUnseenWorklogs,
   touchWorklogs,
   upsertWorklogs,
@@ -104,22 +106,28 @@ describe('tempo worklogs', () => {
       expect((await stored(['f1']))[0]?.issueKey).toBe('NEW-1')
     })
 
-    it('writes, touches and deletes nothing under a lease that expired or passed to another worker', async () => {
+    it('writes, touches and deletes nothing under a lease that expired or passed to another worker, and says so', async () => {
       const { db, pool } = getDatabase()
       await upsertWorklogs(db, lease(), [aRow({ worklogId: 'x1', hours: 2 })])
       await age(['x1'])
-      const lost = await heldLease(pool)
+      const expired = await heldLease(pool)
       await pool.query(
         `update job_chunks set lease_expires_at = now() - interval '1 second' where id = $1`,
-        [lost.chunkId],
+        [expired.chunkId],
       )
-      expect([...(await upsertWorklogs(db, lost, [aRow({ worklogId: 'x1', hours: 9 })]))]).toEqual(
-        [],
-      )
-      await touchWorklogs(db, lost, ['x1'])
-      expect(await deleteWorklogs(db, lost, ['x1'])).toBe(0)
       const stolen = { ...lease(), token: '00000000-0000-4000-8000-000000000000' }
-      expect(await deleteWorklogs(db, stolen, ['x1'])).toBe(0)
+      for (const lost of [expired, stolen]) {
+        // A refused write ends the attempt: it must not pass for an older version or a no-op.
+        await expect(
+          upsertWorklogs(db, lost, [aRow({ worklogId: 'x1', hours: 9 })]),
+        ).rejects.toThrow(LeaseLostError)
+        await expect(
+          upsertWorklogs(db, lost, [aRow({ worklogId: 'x-new', hours: 9 })]),
+        ).rejects.toThrow(LeaseLostError)
+        await expect(touchWorklogs(db, lost, ['x1'])).rejects.toThrow(LeaseLostError)
+        await expect(deleteWorklogs(db, lost, ['x1'])).rejects.toThrow(LeaseLostError)
+      }
+      expect(await stored(['x-new'])).toEqual([])
       const [row] = await stored(['x1'])
       expect(row?.hours).toBe(2)
       expect(row!.updatedAt.getTime()).toBeLessThan(Date.now() - 30 * 60_000)
@@ -158,6 +166,49 @@ describe('tempo worklogs', () => {
       ])
       const next = await findUnseenWorklogs(db, { ...window, projectKeys: null, after: 'w2' })
       expect(next.map((row) => row.worklogId)).toEqual(['w5'])
+      const exceptWin = await findUnseenWorklogs(db, {
+        ...window,
+        projectKeys: null,
+        exceptKeys: ['WIN'],
+      })
+      expect(exceptWin.map((row) => row.worklogId)).toEqual(['w5'])
+    })
+
+    it('counts a renamed project’s rows under its old and new keys as one project’s for the brake', async () => {
+      const { db } = getDatabase()
+      const rowsOf = (key: string, count: number, startDate = '2024-05-10') =>
+        Array.from({ length: count }, (_, n) =>
+          aRow({ worklogId: `s-${key}-${startDate}-${n}`, projectKey: key, startDate }),
+        )
+      // Project 900 was OLDK and is NEWK now; OTH is a project Jira does not list.
+      const unseen = [
+        ...rowsOf('OLDK', 10),
+        ...rowsOf('OLDK', 3, '2024-06-10'), // after the window
+        ...rowsOf('OTH', 5).slice(0, 2),
+      ]
+      await upsertWorklogs(db, lease(), unseen)
+      await age(unseen.map((row) => row.worklogId))
+      const seenBefore = await databaseNow(db)
+      // The rescan wrote these (the project's under its new key).
+      await upsertWorklogs(db, lease(), [...rowsOf('NEWK', 30), ...rowsOf('OTH', 5).slice(2)])
+      const query = {
+        from: '2024-05-01',
+        to: '2024-05-30',
+        seenBefore,
+        projectOfKey: new Map([
+          ['OLDK', '900'],
+          ['NEWK', '900'],
+        ]),
+      }
+      expect(await deletionShares(db, { ...query, projectKeys: ['OLDK', 'NEWK', 'OTH'] })).toEqual([
+        { project: '900', keys: ['NEWK', 'OLDK'], gone: 10, stored: 40 },
+        { project: 'OTH', keys: ['OTH'], gone: 2, stored: 5 },
+      ])
+      // Unseen rows of projects the chunk does not keep were never checked: not gone.
+      expect(await deletionShares(db, { ...query, projectKeys: ['OLDK', 'NEWK'] })).toEqual([
+        { project: '900', keys: ['NEWK', 'OLDK'], gone: 10, stored: 40 },
+      ])
+      expect(await deletionShares(db, { ...query, projectKeys: [] })).toEqual([])
     })
 
     it('deletes by worklog id and counts what went', async () => {

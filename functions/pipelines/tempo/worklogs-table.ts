@@ -1,11 +1,13 @@
-import { and, asc, between, gt, inArray, lt, sql } from 'drizzle-orm'
+import { and, asc, between, gt, inArray, lt, notInArray, sql } from 'drizzle-orm'
 import type { Database } from '#core/db/client.ts'
-import { type HeldLease, leaseHeld } from '#core/jobs/lease-fence.ts'
+import { type HeldLease, leaseHeld, requireLease } from '#core/jobs/lease-fence.ts'
 import { tempoWorklogs } from '#db/schema.ts'
 
 /**
  * Queries of `tempo_worklogs`. Every write names the chunk's lease and checks it in the same
- * statement, so a worker that lost its lease writes nothing; a row's content only moves forward in
+ * statement, so a worker that lost its lease writes nothing, and ends the attempt then
+ * (`LeaseLostError`) rather than report a refused write as one that found nothing to do; a row's
+ * content only moves forward in
  * Tempo's `updatedAt` (docs/ARCHITECTURE.md, "Pipelines"). Every write sets `updated_at` to the
  * database's now(), even when the content stays: a window scan notes the time it began, and rows of
  * the window it has not written (or touched) since are the ones Tempo no longer lists
@@ -60,8 +62,8 @@ function record(row: WorklogRow): Record<string, unknown> {
 /**
  * Inserts worklogs, or replaces stored ones unless they are newer in Tempo's `updatedAt` (an older
  * read never wins); either way the row counts as seen now. Returns the ids whose content is now
- * this version (written, or already equal): their vectors may be written. Nothing is written
- * without the lease.
+ * this version (written, or already equal): their vectors may be written.
+ * @throws {LeaseLostError} when the lease no longer holds (nothing is written)
  */
 export async function upsertWorklogs(
   db: Database,
@@ -80,20 +82,32 @@ export async function upsertWorklogs(
     .map((name) => `${name} = case when ${forward} then excluded.${name} else w.${name} end`)
     .join(', ')
   const shape = ['worklog_id text', ...CONTENT.map(([name, type]) => `${name} ${type}`)].join(', ')
-  const result = await db.execute<{ worklog_id: string; current: boolean }>(sql`
-    with v as (
+  // `fence` is read once, so the write and the answer agree; its row comes back even when no
+  // worklog row does.
+  const result = await db.execute<{
+    worklog_id: string | null
+    current: boolean
+    held: boolean
+  }>(sql`
+    with fence as (select ${leaseHeld(lease)} as held), v as (
       select * from jsonb_to_recordset(${JSON.stringify(unique.map(record))}::jsonb)
         as v(${sql.raw(shape)})
     ), written as (
       insert into tempo_worklogs as w (worklog_id, ${sql.raw(columns.join(', '))})
-      select worklog_id, ${sql.raw(columns.join(', '))} from v where ${leaseHeld(lease)}
+      select worklog_id, ${sql.raw(columns.join(', '))} from v where (select held from fence)
       on conflict (worklog_id) do update set ${sql.raw(set)}, updated_at = now()
       returning w.worklog_id, w.tempo_updated_at
     )
-    select written.worklog_id,
-      written.tempo_updated_at is not distinct from v.tempo_updated_at as current
-    from written join v using (worklog_id)`)
-  return new Set(result.rows.filter((row) => row.current).map((row) => row.worklog_id))
+    select fence.held, x.worklog_id, coalesce(x.current, false) as current
+    from fence left join (
+      select written.worklog_id,
+        written.tempo_updated_at is not distinct from v.tempo_updated_at as current
+      from written join v using (worklog_id)
+    ) x on true`)
+  requireLease(result.rows[0]?.held)
+  return new Set(
+    result.rows.flatMap((row) => (row.current && row.worklog_id ? [row.worklog_id] : [])),
+  )
 }
 
 /** The stored rows of these worklog ids, by id. */
@@ -111,7 +125,10 @@ export async function storedWorklogs(
   return new Map(rows.map((row) => [row.worklogId, row]))
 }
 
-/** Marks stored worklogs as seen now without changing them (ids not stored are ignored). */
+/**
+ * Marks stored worklogs as seen now without changing them (ids not stored are ignored).
+ * @throws {LeaseLostError} when the lease no longer holds (nothing is touched)
+ */
 export async function touchWorklogs(
   db: Database,
   lease: HeldLease,
@@ -120,29 +137,40 @@ export async function touchWorklogs(
   if (worklogIds.length === 0) {
     return
   }
-  await db
-    .update(tempoWorklogs)
-    .set({ updatedAt: sql`now()` })
-    .where(and(inArray(tempoWorklogs.worklogId, [...new Set(worklogIds)]), leaseHeld(lease)))
+  const result = await db.execute<{ held: boolean }>(sql`
+    with fence as (select ${leaseHeld(lease)} as held), touched as (
+      update tempo_worklogs set updated_at = now()
+      where worklog_id in (select jsonb_array_elements_text(${JSON.stringify([...new Set(worklogIds)])}::jsonb))
+        and (select held from fence)
+    )
+    select held from fence`)
+  requireLease(result.rows[0]?.held)
+}
+
+/** Which stored rows of a window a scan that began at `seenBefore` has not seen. */
+export type UnseenQuery = {
+  /** the window's dates, inclusive (`YYYY-MM-DD`) */
+  from: string
+  to: string
+  /** the project keys (current and former) of the chunk's projects; null: all projects */
+  projectKeys: readonly string[] | null
+  seenBefore: Date
 }
 
 /**
- * Stored worklogs dated `from`..`to` (inclusive) of `projectKeys` (all projects when null) that
- * nothing wrote or touched since `seenBefore`, in `worklog_id` order after `after` (keyset paging,
- * so every row is visited once), at most `limit`.
+ * Stored worklogs dated `from`..`to` (inclusive) of `projectKeys` (all projects when null), except
+ * those of `exceptKeys`, that nothing wrote or touched since `seenBefore`, in `worklog_id` order
+ * after `after` (keyset paging, so every row is visited once), at most `limit`.
  */
 export async function findUnseenWorklogs(
   db: Database,
-  window: {
-    from: string
-    to: string
-    projectKeys: readonly string[] | null
-    seenBefore: Date
+  window: UnseenQuery & {
+    exceptKeys?: readonly string[]
     after: string | null
     limit: number
   },
 ): Promise<UnseenWorklog[]> {
-  const { from, to, projectKeys, seenBefore, after, limit } = window
+  const { from, to, projectKeys, exceptKeys = [], seenBefore, after, limit } = window
   if (projectKeys !== null && projectKeys.length === 0) {
     return []
   }
@@ -155,37 +183,65 @@ export async function findUnseenWorklogs(
         lt(tempoWorklogs.updatedAt, seenBefore),
         after === null ? undefined : gt(tempoWorklogs.worklogId, after),
         projectKeys === null ? undefined : inArray(tempoWorklogs.projectKey, [...projectKeys]),
+        exceptKeys.length === 0 ? undefined : notInArray(tempoWorklogs.projectKey, [...exceptKeys]),
       ),
     )
     .orderBy(asc(tempoWorklogs.worklogId))
     .limit(limit)
 }
 
+/** One project's part of a window's deletions, for the deletion brake. */
+export type DeletionShare = {
+  /** the project's Jira id, or the key its rows carry when `projectOfKey` does not know it */
+  project: string
+  /** every key the project's rows of the window carry (a renamed project's rows carry several) */
+  keys: string[]
+  /** its rows the scan has not seen (after the check: those Tempo no longer has) */
+  gone: number
+  /** its rows of the window */
+  stored: number
+}
+
 /**
- * For the deletion brake: per project key, how many of `worklogIds` are stored, and how many rows
- * the project has dated `from`..`to`.
+ * For the deletion brake: per project, its rows of the window the scan has not seen, and all of its
+ * rows of the window. Rows are grouped by project id through `projectOfKey` (every key a project
+ * had, current or former → its id), so a renamed project's rows under its old and new keys count
+ * as one project's.
  */
 export async function deletionShares(
   db: Database,
-  worklogIds: readonly string[],
-  window: { from: string; to: string },
-): Promise<Array<{ projectKey: string; gone: number; stored: number }>> {
-  if (worklogIds.length === 0) {
+  window: UnseenQuery & { projectOfKey: ReadonlyMap<string, string> },
+): Promise<DeletionShare[]> {
+  const { from, to, projectKeys, seenBefore, projectOfKey } = window
+  if (projectKeys !== null && projectKeys.length === 0) {
     return []
   }
-  const result = await db.execute<{ project_key: string; gone: number; stored: number }>(sql`
-    with gone as (
-      select project_key, count(*)::int as gone from tempo_worklogs
-      where worklog_id in (select jsonb_array_elements_text(${JSON.stringify([...new Set(worklogIds)])}::jsonb))
-      group by project_key
+  const map = JSON.stringify([...projectOfKey].map(([key, project]) => ({ key, project })))
+  const keys = projectKeys === null ? null : JSON.stringify(projectKeys)
+  // Gone: unseen rows of the chunk's projects (only those were checked with Tempo). Stored: every
+  // row of the window of a project with any gone.
+  const result = await db.execute<{
+    project: string
+    keys: string[]
+    gone: number
+    stored: number
+  }>(sql`
+    with m as (
+      select key, project from jsonb_to_recordset(${map}::jsonb) as m(key text, project text)
+    ), rows as (
+      select coalesce(m.project, w.project_key) as project, w.project_key,
+        w.updated_at < ${seenBefore.toISOString()}::timestamptz
+          and (${keys}::jsonb is null
+            or w.project_key in (select jsonb_array_elements_text(${keys}::jsonb))) as gone
+      from tempo_worklogs w left join m on m.key = w.project_key
+      where w.start_date between ${from}::date and ${to}::date
     )
-    select gone.project_key, gone.gone, (
-      select count(*)::int from tempo_worklogs w
-      where w.project_key = gone.project_key and w.start_date between ${window.from} and ${window.to}
-    ) as stored
-    from gone order by gone.project_key`)
+    select project, array_agg(distinct project_key order by project_key) as keys,
+      (count(*) filter (where gone))::int as gone, count(*)::int as stored
+    from rows group by project having bool_or(gone) order by project`)
   return result.rows.map((row) => ({
-    projectKey: row.project_key,
+    project: row.project,
+    keys: row.keys,
     gone: row.gone,
     stored: row.stored,
   }))
@@ -206,7 +262,10 @@ export async function projectKeysOfWorklogs(
   return new Map(rows.map((row) => [row.worklogId, row.projectKey]))
 }
 
-/** Deletes worklogs by `worklog_id` under the lease; returns how many rows went. */
+/**
+ * Deletes worklogs by `worklog_id` under the lease; returns how many rows went.
+ * @throws {LeaseLostError} when the lease no longer holds (nothing is deleted)
+ */
 export async function deleteWorklogs(
   db: Database,
   lease: HeldLease,
@@ -215,9 +274,14 @@ export async function deleteWorklogs(
   if (worklogIds.length === 0) {
     return 0
   }
-  const deleted = await db
-    .delete(tempoWorklogs)
-    .where(and(inArray(tempoWorklogs.worklogId, [...new Set(worklogIds)]), leaseHeld(lease)))
-    .returning({ worklogId: tempoWorklogs.worklogId })
-  return deleted.length
+  const result = await db.execute<{ held: boolean; deleted: number }>(sql`
+    with fence as (select ${leaseHeld(lease)} as held), deleted as (
+      delete from tempo_worklogs
+      where worklog_id in (select jsonb_array_elements_text(${JSON.stringify([...new Set(worklogIds)])}::jsonb))
+        and (select held from fence)
+      returning worklog_id
+    )
+    select held, (select count(*)::int from deleted) as deleted from fence`)
+  requireLease(result.rows[0]?.held)
+  return result.rows[0]?.deleted ?? 0
 }

@@ -178,8 +178,9 @@ function tempoDateTime(date: Date): string {
 
 /**
  * A client of Tempo's worklog API with Bearer auth and a timeout per request. Failures are data
- * (`UpstreamResult`), never throws; transient ones are retried a couple of times in process (short
- * waits only) before they are returned for the job engine's backoff.
+ * (`UpstreamResult`); transient ones are retried a couple of times in process (short waits only)
+ * before they are returned for the job engine's backoff. It throws only the caller's own abort:
+ * when `signal` aborts (a lost lease, a cancel, the time budget), the call rethrows its reason.
  * @example
  * const tempo = createTempoClient({ baseUrl: config.tempo.baseUrl, apiToken: config.tempo.apiToken })
  * const first = await tempo.listWorklogs({ from: '2025-01-01', to: '2025-01-30' }, signal)
