@@ -10,6 +10,7 @@ export default defineConfig({
       'sandbox/**/*.test.ts',
       'openapi/**/*.test.ts',
       'client/**/*.test.ts',
+      'bench/**/*.test.ts',
     ],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
