@@ -1,5 +1,5 @@
 import { loadConfig } from '#core/config.ts'
-import { runtimeOf } from '#core/platform/functions-api.ts'
+import { runtimeOf } from '#core/functions-api.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
 import { createServices } from '#core/services.ts'
 import { createUpstreams } from '#core/upstream-clients.ts'
