@@ -64,6 +64,19 @@ function baseOptions(
   }
 }
 
+/** A kicker the platform accepts, with no worker following; it counts its kicks. */
+function acceptingKicker() {
+  let kicks = 0
+  const kicker: WorkerKicker = {
+    enabled: true,
+    kick: async () => {
+      kicks += 1
+      return true
+    },
+  }
+  return { kicker, kicks: () => kicks }
+}
+
 describe('fan-out', () => {
   describe('happy', () => {
     it('asks for workers that run chunks side by side, never more than the cap at once', async () => {
@@ -103,13 +116,12 @@ describe('fan-out', () => {
       const { kind } = countingKind(5)
       const registry = createJobRegistry([kind])
       await enqueue(kind.kind, scopes(6))
-      let kicks = 0
       // Accepted, but no worker comes: the reserved slot stays taken.
-      const kicker: WorkerKicker = { enabled: true, kick: async () => (kicks += 1) > 0 }
+      const { kicker, kicks } = acceptingKicker()
       const summary = await runWorker({ ...baseOptions(registry, 2), kicker })
       expect(summary.outcomes.succeeded).toBe(6)
       // Cap 2: this worker holds one slot, its one kick reserved the other; later chunks ask none.
-      expect(kicks).toBe(1)
+      expect(kicks()).toBe(1)
       expect(summary.kicked).toBe(1)
     })
 
@@ -121,12 +133,11 @@ describe('fan-out', () => {
       const holds = [await pool.acquire(60_000), await pool.acquire(60_000)]
       expect(holds.every(Boolean)).toBe(true)
       expect(await pool.acquire(60_000)).toBeUndefined()
-      let kicks = 0
-      const kicker: WorkerKicker = { enabled: true, kick: async () => (kicks += 1) > 0 }
+      const { kicker, kicks } = acceptingKicker()
       const summary = await runWorker({ ...baseOptions(registry, 2), kicker })
       expect(summary).toMatchObject({ stoppedBy: 'busy', pages: 0, kicked: 0 })
       expect(seen.ran).toBe(0)
-      expect(kicks).toBe(0)
+      expect(kicks()).toBe(0)
       expect(await queue().getJob(jobId)).toMatchObject({ status: 'queued' })
       // A released slot is taken again.
       const [hold] = holds
