@@ -45,8 +45,8 @@ export function toRateLimitDecision(response: LimitResponse, nowMs: number): Rat
  *   containers serve one client, so it rarely hits; it blocks longer than the sliding window does
  *   (the previous window's share decays before the fixed window ends), so a container would
  *   refuse what Redis would allow; and it only evicts an entry when that identifier returns, so a
- *   warm container would keep every address it ever blocked. Our limits are small (10/min), so the
- *   saved round trips are not worth a second, container-local answer.
+ *   warm container would keep every address it ever blocked. A refused request costs one round
+ *   trip, which is not worth a second, container-local answer.
  * - `analytics: false`, `enableProtection: false`: no extra writes, and no deny-list download from
  *   GitHub at request time.
  * - Windows follow this process's `Date.now()` (the library has no clock option): containers are

@@ -188,10 +188,8 @@ describe('pinecone sink', () => {
         pinecone.requests.map(() => controller.signal),
       )
       pinecone.fail({ kind: 'hang', path: '/vectors/upsert', times: 1 })
-      const started = Date.now()
       const stopped = await target.upsertDocuments(docs(1), AbortSignal.timeout(100))
       expect(stopped).toMatchObject({ ok: false, reason: 'timeout' })
-      expect(Date.now() - started).toBeLessThan(5000)
       const sent = pinecone.requests.length
       const aborted = AbortSignal.abort(new Error('chunk stopped: lost'))
       expect(await target.deleteIds(['doc-0'], aborted)).toMatchObject({
