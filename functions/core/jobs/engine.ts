@@ -91,7 +91,9 @@ const OUTCOMES: readonly ChunkOutcome[] = [
 
 /**
  * Reaps expired leases, then claims and runs chunks of the registered kinds until nothing is due
- * or the time budget nears its margin. Several workers may run side by side.
+ * (nor due within `waitMs`, with `workers`) or the time budget nears its margin. Several workers
+ * may run side by side; with `workers` and an enabled `kicker`, at most `workers.max`, and a run
+ * asks for more while chunks are due (docs/ARCHITECTURE.md, "The job engine").
  * @example await runWorker({ jobs, registry, log, remainingMs: () => context.getRemainingTimeInMillis() })
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { ConfigError } from '#core/config.ts'
+import { testConfig } from '#test/config.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { captureLog } from '#test/log.ts'
 import { createSyntheticKind, memorySink, type SyntheticScope } from '#test/synthetic-kind.ts'
@@ -152,6 +154,15 @@ describe('fan-out', () => {
       const holds = await Promise.all(Array.from({ length: 10 }, () => pool.acquire(60_000)))
       const slots = holds.flatMap((hold) => (hold ? [hold.slot] : []))
       expect(slots.sort()).toEqual([1, 2, 3])
+    })
+
+    it('is WORKERS_MAX: 1 to 100, 4 by default', () => {
+      expect(testConfig().workers.max).toBe(4)
+      expect(testConfig({ WORKERS_MAX: '1' }).workers.max).toBe(1)
+      expect(testConfig({ WORKERS_MAX: ' 100 ' }).workers.max).toBe(100)
+      for (const refused of ['0', '101', '-1', '2.5', 'four']) {
+        expect(() => testConfig({ WORKERS_MAX: refused }), refused).toThrow(ConfigError)
+      }
     })
 
     it('without an enabled kicker takes no slot and asks for nobody', async () => {
