@@ -1,4 +1,5 @@
 import { loadConfig } from '#core/config.ts'
+import { runtimeOf } from '#core/functions-api.ts'
 import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
 import { createServices } from '#core/services.ts'
 import { createUpstreams } from '#core/upstream-clients.ts'
@@ -8,7 +9,15 @@ import { createWorkerHandler } from './handler.ts'
 // Wiring only, and the one place this function reads process.env.
 export const main = scheduledEntry({
   name: 'jobs/worker',
-  services: () => createServices(loadConfig(process.env), {}, { upstreams: createUpstreams }),
+  services: () =>
+    createServices(
+      loadConfig(process.env),
+      {},
+      {
+        upstreams: createUpstreams,
+        runtime: () => runtimeOf(process.env),
+      },
+    ),
   handler: (services) =>
     createWorkerHandler({
       ...services,

@@ -1,4 +1,5 @@
 import { loadConfig } from '#core/config.ts'
+import { runtimeOf } from '#core/functions-api.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
 import { createServices } from '#core/services.ts'
 import { createUpstreams } from '#core/upstream-clients.ts'
@@ -7,7 +8,15 @@ import { createBackfillJiraHandler } from './handler.ts'
 
 // Wiring only, and the one place this function reads process.env.
 export const main = webEntry({
-  services: () => createServices(loadConfig(process.env), {}, { upstreams: createUpstreams }),
+  services: () =>
+    createServices(
+      loadConfig(process.env),
+      {},
+      {
+        upstreams: createUpstreams,
+        runtime: () => runtimeOf(process.env),
+      },
+    ),
   handler: (services) =>
     createBackfillJiraHandler({
       ...services,
