@@ -160,7 +160,9 @@ if (process.argv[1] && import.meta.filename === process.argv[1]) {
   measureColdStarts().then(
     (results) => process.stdout.write(`${table(results)}\n`),
     (err: unknown) => {
-      process.stderr.write(`cold start failed: ${err instanceof Error ? err.message : String(err)}\n`)
+      process.stderr.write(
+        `cold start failed: ${err instanceof Error ? err.message : String(err)}\n`,
+      )
       process.exit(1)
     },
   )

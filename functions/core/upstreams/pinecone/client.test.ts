@@ -98,7 +98,7 @@ describe('pinecone sink', () => {
         expect(request.headers['x-pinecone-api-version']).toBe('2026-04')
       }
       const upsert = pinecone.requests.find((r) => r.path === '/vectors/upsert')
-      expect((upsert?.body as { namespace: unknown }).namespace).toBe('__default__')
+      expect(upsert?.body).toMatchObject({ namespace: '__default__' })
       const deleted = pinecone.requests.find((r) => r.path === '/vectors/delete')
       expect(deleted?.body).toEqual({ ids: ['doc-0'], namespace: '__default__' })
       const list = pinecone.requests.find((r) => r.path === '/vectors/list')
