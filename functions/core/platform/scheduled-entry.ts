@@ -1,6 +1,7 @@
-import { createLogger, type Logger } from '#core/log.ts'
+import type { Logger } from '#core/log.ts'
 import type { Services } from '#core/services.ts'
 import type { DoContext } from './do-event.ts'
+import { fallbackLogger } from './fallback-log.ts'
 
 /** A scheduled function's behaviour: the trigger's body in, a small JSON summary out. */
 export type ScheduledHandler = (
@@ -16,10 +17,13 @@ export type ScheduledResult =
 export type ScheduledEntryOptions<S extends Pick<Services, 'log'>> = {
   /** The function's name in logs and results (`jobs/worker`). */
   name: string
-  /** Builds the services once per warm container (the entry passes `process.env` here). */
-  services: () => S
+  /**
+   * Builds the services once per warm container (the entry passes `process.env` here); entries
+   * import what they run here, at the first run, rather than when the bundle loads.
+   */
+  services: () => S | Promise<S>
   /** Builds the handler from the services. */
-  handler: (services: S) => ScheduledHandler
+  handler: (services: S) => ScheduledHandler | Promise<ScheduledHandler>
   /** Where errors go before the services exist (tests capture it). */
   fallbackLog?: Logger
 }
@@ -40,21 +44,24 @@ export function scheduledEntry<S extends Pick<Services, 'log'>>(options: Schedul
   // Module scope on purpose: a warm container reuses the services (its pool above all).
   let built: { services: S; handler: ScheduledHandler } | undefined
   let fallbackLog = options.fallbackLog
+  const logBeforeServices = async () => {
+    fallbackLog ??= await fallbackLogger()
+    return fallbackLog
+  }
 
   return async function main(event: unknown, context: DoContext = {}): Promise<ScheduledResult> {
     const activationId = context.activationId ?? 'local'
     try {
       // A ConfigError here becomes a logged failure naming the variables, not a crash at import.
-      built ??= (() => {
-        const services = options.services()
-        return { services, handler: options.handler(services) }
-      })()
+      if (!built) {
+        const services = await options.services()
+        built = { services, handler: await options.handler(services) }
+      }
       const summary = await built.handler(bodyOf(event), context)
       built.services.log.info({ activationId, function: options.name, ...summary }, 'scheduled run')
       return { ...summary, ok: true, function: options.name }
     } catch (err) {
-      fallbackLog ??= createLogger()
-      const log = built?.services.log ?? fallbackLog
+      const log = built?.services.log ?? (await logBeforeServices())
       log.error({ err, activationId, function: options.name }, 'scheduled run failed')
       const error = err instanceof Error ? err.name : 'Error'
       return { ok: false, function: options.name, error, activationId }
