@@ -1,7 +1,6 @@
-import type { Logger } from '#core/log.ts'
+import { createLogger, type Logger } from '#core/log.ts'
 import type { Services } from '#core/services.ts'
 import type { DoContext } from './do-event.ts'
-import { fallbackLogger } from './fallback-log.ts'
 
 /** A scheduled function's behaviour: the trigger's body in, a small JSON summary out. */
 export type ScheduledHandler = (
@@ -44,10 +43,6 @@ export function scheduledEntry<S extends Pick<Services, 'log'>>(options: Schedul
   // Module scope on purpose: a warm container reuses the services (its pool above all).
   let built: { services: S; handler: ScheduledHandler } | undefined
   let fallbackLog = options.fallbackLog
-  const logBeforeServices = async () => {
-    fallbackLog ??= await fallbackLogger()
-    return fallbackLog
-  }
 
   return async function main(event: unknown, context: DoContext = {}): Promise<ScheduledResult> {
     const activationId = context.activationId ?? 'local'
@@ -61,7 +56,8 @@ export function scheduledEntry<S extends Pick<Services, 'log'>>(options: Schedul
       built.services.log.info({ activationId, function: options.name, ...summary }, 'scheduled run')
       return { ...summary, ok: true, function: options.name }
     } catch (err) {
-      const log = built?.services.log ?? (await logBeforeServices())
+      fallbackLog ??= createLogger()
+      const log = built?.services.log ?? fallbackLog
       log.error({ err, activationId, function: options.name }, 'scheduled run failed')
       const error = err instanceof Error ? err.name : 'Error'
       return { ok: false, function: options.name, error, activationId }

@@ -2,11 +2,10 @@ import type { Auth } from '#core/auth/service.ts'
 import { AppError, toErrorResponse } from '#core/errors.ts'
 import { corsHeaders, SECURITY_HEADERS } from '#core/http/cors.ts'
 import type { HttpHandler } from '#core/http/types.ts'
-import type { Logger } from '#core/log.ts'
+import { createLogger, type Logger } from '#core/log.ts'
 import { enforceLimits, LIMITS } from '#core/rate-limit/rules.ts'
 import type { Services } from '#core/services.ts'
 import { type DoContext, type Envelope, envelopeOf, toHttpRequest } from './do-event.ts'
-import { fallbackLogger } from './fallback-log.ts'
 
 /** DigitalOcean's web result: `body` stays an object, which the platform serialises as JSON. */
 export type DoWebResult = { statusCode: number; headers: Record<string, string>; body?: unknown }
@@ -67,10 +66,6 @@ export function webEntry<S extends EntryServices>(options: WebEntryOptions<S>) {
   let building: Promise<{ services: S; handler: HttpHandler }> | undefined
   let built: { services: S; handler: HttpHandler } | undefined
   let fallbackLog = options.fallbackLog
-  const logBeforeServices = async () => {
-    fallbackLog ??= await fallbackLogger()
-    return fallbackLog
-  }
 
   // Once per warm container; a failure (a ConfigError) is tried again at the next request.
   async function build() {
@@ -122,7 +117,8 @@ export function webEntry<S extends EntryServices>(options: WebEntryOptions<S>) {
       return result
     } catch (err) {
       const res = toErrorResponse(err, requestId)
-      const log = built?.services.log ?? (await logBeforeServices())
+      fallbackLog ??= createLogger()
+      const log = built?.services.log ?? fallbackLog
       if (res.status >= 500) {
         log.error({ err, requestId, clientRequestId }, 'request failed')
       } else if (err instanceof AppError) {
