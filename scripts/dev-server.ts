@@ -269,6 +269,9 @@ async function main() {
   // development key unless one is set; set blank, the crons alone run the workers.
   process.env.__OW_API_HOST = `http://127.0.0.1:${port}`
   process.env.__OW_NAMESPACE = namespace
+  // Deployed, each worker is a container with its own connection; here the workers asked for share
+  // one process, so the pool has one connection per worker that may run at once, and one more.
+  process.env.DB_POOL_MAX ||= String(Number(process.env.WORKERS_MAX || 4) + 1)
   if (process.env.FUNCTIONS_ACCESS_KEY === undefined) {
     process.env.FUNCTIONS_ACCESS_KEY = `local:${randomBytes(16).toString('hex')}`
     notes.push('workers: asked for at once through the local invoke API (FUNCTIONS_ACCESS_KEY)')
