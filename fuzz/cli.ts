@@ -55,7 +55,7 @@ async function main() {
       seed: { type: 'string' },
       url: { type: 'string' },
       target: { type: 'string', default: 'in-process' },
-      concurrency: { type: 'string', default: '8' },
+      concurrency: { type: 'string', default: '16' },
     },
   })
   const requests = Number(values.requests)

@@ -44,21 +44,24 @@ export function makeKeys(count: number, prefix: string): { keys: string[]; diges
   return { keys, digests }
 }
 
-const PEOPLE: ReadonlyArray<[PersonKind, number]> = [
-  ['admin', 24],
-  ['member', 12],
-  ['no_access', 4],
-  ['disabled', 2],
-]
-
-/** Inserts the run's people (each with the sandbox's Google `sub`) into `databaseUrl`. */
-export async function insertPeople(databaseUrl: string): Promise<FuzzUser[]> {
+/**
+ * Inserts the run's people (each with the sandbox's Google `sub`) into `databaseUrl`: `admins`
+ * admins (each has its own start budget, so more admins let more starts reach the queue), 12
+ * members, 4 waiting for access and 2 disabled.
+ */
+export async function insertPeople(databaseUrl: string, admins = 24): Promise<FuzzUser[]> {
+  const counts: ReadonlyArray<[PersonKind, number]> = [
+    ['admin', admins],
+    ['member', 12],
+    ['no_access', 4],
+    ['disabled', 2],
+  ]
   const client = new pg.Client({ connectionString: databaseUrl })
   await client.connect()
   try {
     const people: FuzzUser[] = []
     const tag = randomBytes(3).toString('hex')
-    for (const [kind, count] of PEOPLE) {
+    for (const [kind, count] of counts) {
       for (let n = 0; n < count; n++) {
         const email = `fuzz-${kind}-${n}-${tag}@example.com`.replace('_', '-')
         const role: Role = kind === 'disabled' ? 'member' : kind

@@ -28,7 +28,7 @@ export type FuzzOptions = {
   /** with `url`: its JWT secret and an admin key (default: what `npm start` keeps in .data/) */
   secret?: string | undefined
   adminKey?: string | undefined
-  /** requests in flight at once (default 8) */
+  /** requests in flight at once (default 16) */
   concurrency?: number
   /** generated requests per batch, half valid and half hostile (default 48) */
   batchSize?: number
@@ -86,6 +86,7 @@ function jobIdOf(answer: Answer): string | undefined {
 
 async function openWorld(options: FuzzOptions, addressCount: number): Promise<World> {
   const common = {
+    admins: Math.max(24, Math.ceil(options.requests / 500)),
     databaseUrl: options.databaseUrl,
     redisUrl: options.redisUrl,
     addressCount,
@@ -105,7 +106,7 @@ async function openWorld(options: FuzzOptions, addressCount: number): Promise<Wo
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const seed = options.seed ?? Date.now() % 2 ** 31
   const batchSize = options.batchSize ?? 48
-  const concurrency = options.concurrency ?? 8
+  const concurrency = options.concurrency ?? 16
   const { operations, schemas } = readOperations()
   const valid = anyPlan(operations, schemas, false)
   const hostile = anyPlan(operations, schemas, true)

@@ -23,6 +23,8 @@ export type Schema = {
   additionalProperties?: boolean
   anyOf?: Schema[]
   oneOf?: Schema[]
+  dependentRequired?: Record<string, string[]>
+  not?: { anyOf?: Array<{ required?: string[] }> }
 }
 
 /** One parameter of an operation. */

@@ -3,8 +3,8 @@
 // credentials and job ids by kind; fuzz/wire.ts turns it into bytes with the world's real ones.
 import fc from 'fast-check'
 import { mutations } from './mutations.ts'
-import type { Components, Operation } from './operations.ts'
-import { validValue } from './schema-values.ts'
+import { type Components, type Operation, resolve } from './operations.ts'
+import { validValue, withinRules } from './schema-values.ts'
 
 /** Credentials a request carries, by kind; the world holds the real values. */
 export type CredentialKind =
@@ -93,17 +93,37 @@ function credentialsFor(operation: Operation): fc.Arbitrary<CredentialKind> {
   return fc.constantFrom('member-token', 'admin-token', 'pending-token')
 }
 
+// A start reads its input from the query and the body merged (the body wins field by field), so a
+// valid request puts it in one of them.
+function inOnePlace(query: Array<[string, string]>, body: BodyPlan) {
+  const bodyHasFields =
+    body.kind === 'json' &&
+    body.value !== null &&
+    typeof body.value === 'object' &&
+    Object.keys(body.value).length > 0
+  return bodyHasFields ? { query: [] as Array<[string, string]>, body } : { query, body }
+}
+
 /** A request the document describes as valid for `operation` (it may still meet a 404 or 409). */
 export function validPlan(operation: Operation, schemas: Components): fc.Arbitrary<Plan> {
   const queryParams = operation.parameters.filter((p) => p.in === 'query')
+  // A start's input is the query and the body merged: the body's object rules hold for the query too.
+  const rules = operation.body ? resolve(operation.body, schemas) : {}
   const query = fc
     .tuple(...queryParams.map((p) => fc.option(validValue(p.schema, schemas), { nil: undefined })))
-    .map((values) =>
-      values.flatMap((value, n): Array<[string, string]> => {
+    .map((values) => {
+      const object: Record<string, unknown> = {}
+      values.forEach((value, n) => {
         const param = queryParams[n]
-        return value === undefined || !param ? [] : [[param.name, queryText(value)]]
-      }),
-    )
+        if (value !== undefined && param) {
+          object[param.name] = value
+        }
+      })
+      return Object.entries(withinRules(rules, object)).map(([name, value]): [string, string] => [
+        name,
+        queryText(value),
+      ])
+    })
   const isSignIn =
     operation.fn === 'login' && operation.method === 'POST' && operation.subPath === ''
   const body: fc.Arbitrary<BodyPlan> = isSignIn
@@ -145,19 +165,18 @@ export function validPlan(operation: Operation, schemas: Components): fc.Arbitra
     })
     .map(
       (parts): Plan => ({
+        ...inOnePlace(parts.query, parts.body),
         operation: operation.name,
         fn: operation.fn,
         method: operation.method,
         path: operation.subPath,
         jobId: parts.jobId,
-        query: parts.query,
         headers: {
           accept: 'application/json',
           ...(parts.requestId !== undefined && { 'x-request-id': parts.requestId }),
           ...(parts.origin !== undefined && { origin: parts.origin }),
         },
         contentType: 'default',
-        body: parts.body,
         credential: parts.credential,
         pick: parts.pick,
         ...(isSignIn && { google: parts.google }),

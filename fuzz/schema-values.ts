@@ -83,7 +83,38 @@ function validObject(s: Schema, schemas: Components): fc.Arbitrary<Record<string
   const model = Object.fromEntries(
     Object.entries(properties).map(([name, property]) => [name, validValue(property, schemas)]),
   )
-  return fc.record(model, { requiredKeys: required }) as fc.Arbitrary<Record<string, unknown>>
+  return (
+    fc.record(model, { requiredKeys: required }) as fc.Arbitrary<Record<string, unknown>>
+  ).map((value) => withinRules(s, value))
+}
+
+/** The object rules JSON Schema states beside the properties (see below). */
+// The object rules JSON Schema states beside the properties: a field whose `dependentRequired`
+// partners are missing is dropped, as is the last field of a combination `not` forbids; and two
+// dates named `from` and `to` come in order (the Tempo start's description).
+export function withinRules(s: Schema, value: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...value }
+  for (const [field, partners] of Object.entries(s.dependentRequired ?? {})) {
+    if (field in out && partners.some((partner) => !(partner in out))) {
+      delete out[field]
+    }
+  }
+  for (const forbidden of s.not?.anyOf ?? []) {
+    const fields = forbidden.required ?? []
+    const last = fields.at(-1)
+    if (last !== undefined && fields.every((field) => field in out)) {
+      delete out[last]
+      for (const [field, partners] of Object.entries(s.dependentRequired ?? {})) {
+        if (partners.includes(last)) {
+          delete out[field]
+        }
+      }
+    }
+  }
+  if (typeof out.from === 'string' && typeof out.to === 'string' && out.from > out.to) {
+    ;[out.from, out.to] = [out.to, out.from]
+  }
+  return out
 }
 
 /** A value of the wrong type for any schema, or garbage of the right one. */

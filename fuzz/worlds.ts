@@ -45,6 +45,8 @@ export type WorldOptions = {
   redisUrl?: string | undefined
   /** addresses to spread requests over */
   addressCount: number
+  /** admins to make (each has its own budget of backfill starts) */
+  admins: number
   logLevel?: string
 }
 
@@ -128,6 +130,8 @@ export async function inProcessWorld(options: WorldOptions): Promise<World> {
     APP_ENV: 'development',
     LOG_LEVEL: options.logLevel ?? 'silent',
     DATABASE_URL: database.url,
+    // Four connections per function: as four warm containers would have between them.
+    DB_POOL_MAX: '4',
     JWT_SECRET_KEY: secret,
     GOOGLE_CLIENT_ID: google.clientId,
     GOOGLE_JWKS_URL: google.jwksUrl,
@@ -147,7 +151,7 @@ export async function inProcessWorld(options: WorldOptions): Promise<World> {
     UPSTASH_REDIS_REST_URL: bridge?.url ?? '',
     UPSTASH_REDIS_REST_TOKEN: bridge?.token ?? '',
   })
-  const people = await insertPeople(database.url)
+  const people = await insertPeople(database.url, options.admins)
   const mint: GoogleMinter = (email) =>
     google.mintIdToken({ sub: `sandbox-${email}`, email, hd: 'example.com', name: email })
   const [janitorKey = '', ...adminKeys] = admin.keys
@@ -234,7 +238,7 @@ export async function localServerWorld(options: WorldOptions): Promise<World> {
     const [janitorKey = '', ...adminKeys] = admin.keys
     const credentials = await buildCredentials({
       secret,
-      people: await insertPeople(database.url),
+      people: await insertPeople(database.url, options.admins),
       adminKeys,
       janitorKey,
       monitorTokens: monitor.keys,
@@ -292,7 +296,7 @@ export async function urlWorld(
   const mint = sandboxMinter(origin)
   const credentials = await buildCredentials({
     secret,
-    people: await insertPeople(options.databaseUrl),
+    people: await insertPeople(options.databaseUrl, options.admins),
     adminKeys: [adminKey],
     janitorKey: adminKey,
     monitorTokens: ['not-a-monitor-token'],
