@@ -84,15 +84,40 @@ async function badGoogleTokens(google: Awaited<ReturnType<typeof startFakeGoogle
   ])
 }
 
+// Sets `values` into process.env, where the functions read their settings; returns the undo.
+function setEnv(values: Record<string, string>): () => void {
+  const previous = Object.fromEntries(Object.keys(values).map((name) => [name, process.env[name]]))
+  Object.assign(process.env, values)
+  return () => {
+    for (const [name, value] of Object.entries(previous)) {
+      if (value === undefined) {
+        delete process.env[name]
+      } else {
+        process.env[name] = value
+      }
+    }
+  }
+}
+
 // Each world loads the functions afresh: a `main` keeps its services for its container's life.
 let loads = 0
 
-/** The web functions' `main`s, imported anew (their services read `process.env` on first use). */
+/**
+ * The web functions' `main`s, loaded anew (their services read `process.env` on first use): under
+ * tsx's CommonJS hooks by dropping them from the require cache, under Vite (vitest) by a query.
+ */
 async function loadMains(): Promise<Record<string, Main>> {
   loads += 1
   const mains: Record<string, Main> = {}
+  const cjs = typeof require === 'function' && require.extensions?.['.ts'] !== undefined
   for (const fn of readFunctions()) {
-    if (fn.pkg === 'v1' && fn.web !== false) {
+    if (fn.pkg !== 'v1' || fn.web === false) {
+      continue
+    }
+    if (cjs) {
+      delete require.cache[require.resolve(fn.source)]
+      mains[fn.name] = (require(fn.source) as { main: Main }).main
+    } else {
       const url = `${pathToFileURL(fn.source).href}?world=${loads}`
       mains[fn.name] = ((await import(url)) as { main: Main }).main
     }
@@ -126,7 +151,7 @@ export async function inProcessWorld(options: WorldOptions): Promise<World> {
   const admin = makeKeys(4, 'apm_')
   const monitor = makeKeys(2, 'mon_')
   const secret = randomBytes(SECRET_BYTES).toString('base64')
-  Object.assign(process.env, {
+  const restoreEnv = setEnv({
     APP_ENV: 'development',
     LOG_LEVEL: options.logLevel ?? 'silent',
     DATABASE_URL: database.url,
@@ -186,6 +211,7 @@ export async function inProcessWorld(options: WorldOptions): Promise<World> {
         bridge?.close(),
       ])
       await database.drop()
+      restoreEnv()
     },
   }
 }
