@@ -88,6 +88,12 @@ async function main() {
       secret: process.env.JWT_SECRET_KEY,
       adminKey: process.env.ADMIN_KEY,
       concurrency: Number(values.concurrency),
+      onViolation(violation) {
+        say(
+          `violation: ${violation.kind} · ${violation.operation} · ${violation.status} · ${violation.detail}`,
+        )
+        say(`  ${violation.request.split('\n').slice(0, 3).join('\n  ')}`)
+      },
       onProgress(progress) {
         if (Date.now() - lastLine > 2000 || progress.sent === progress.total) {
           lastLine = Date.now()

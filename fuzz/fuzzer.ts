@@ -9,7 +9,9 @@ import { changes } from './state.ts'
 import type { Answer } from './targets.ts'
 import type { WireRequest } from './wire.ts'
 import { toWire } from './wire.ts'
-import { inProcessWorld, localServerWorld, urlWorld, type World } from './worlds.ts'
+import type { World } from './world.ts'
+import { localServerWorld, urlWorld } from './world-http.ts'
+import { inProcessWorld } from './world-in-process.ts'
 
 export type { Violation }
 
@@ -34,6 +36,8 @@ export type FuzzOptions = {
   batchSize?: number
   /** called after each batch */
   onProgress?: (progress: FuzzProgress) => void
+  /** called with each violation as it is found */
+  onViolation?: (violation: Violation) => void
   logLevel?: string
 }
 
@@ -73,6 +77,18 @@ async function pooled<T, R>(items: readonly T[], limit: number, work: (item: T) 
   }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
   return results
+}
+
+// Hostile plans of a batch come from a seed of their own, so the valid half does not shift them.
+const HOSTILE_SEED_OFFSET = 0x5eed
+
+// `count` plans drawn from `arbitrary` with `seed`: the same seed, the same requests.
+function sample(arbitrary: fc.Arbitrary<Plan>, count: number, seed: number): Plan[] {
+  const [plans = []] = fc.sample(fc.array(arbitrary, { minLength: count, maxLength: count }), {
+    seed,
+    numRuns: 1,
+  })
+  return plans
 }
 
 function jobIdOf(answer: Answer): string | undefined {
@@ -131,6 +147,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const record = (found: Violation[]) => {
     violationCount += found.length
     for (const violation of found) {
+      options.onViolation?.(violation)
       if (report.violations.length < MAX_VIOLATIONS_KEPT) {
         report.violations.push(violation)
       }
@@ -234,16 +251,8 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       const left = options.requests - report.requests
       const size = Math.min(batchSize, left)
       const validCount = Math.floor(size / 2)
-      const [validPlans = [], hostilePlans = []] = [
-        fc.sample(fc.array(valid, { minLength: validCount, maxLength: validCount }), {
-          seed: seed + batch,
-          numRuns: 1,
-        })[0],
-        fc.sample(
-          fc.array(hostile, { minLength: size - validCount, maxLength: size - validCount }),
-          { seed: seed + batch + 0x5eed, numRuns: 1 },
-        )[0],
-      ]
+      const validPlans = sample(valid, validCount, seed + batch)
+      const hostilePlans = sample(hostile, size - validCount, seed + batch + HOSTILE_SEED_OFFSET)
       await pooled(validPlans, concurrency, send)
       for (let from = 0; from < hostilePlans.length; from += STATE_GROUP) {
         await hostileGroup(hostilePlans.slice(from, from + STATE_GROUP), `batch ${batch}`)
