@@ -184,7 +184,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     const id = answer.status === 202 ? jobIdOf(answer) : undefined
     if (
       id &&
-      wire.method === 'POST' &&
+      wire.method.toUpperCase() === 'POST' && // the platform takes `post` for POST too
       (wire.fn === 'backfill-jira' || wire.fn === 'backfill-tempo')
     ) {
       if (!knownJobs.includes(id)) {
