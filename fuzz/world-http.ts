@@ -9,7 +9,14 @@ import { buildCredentials, type GoogleMinter, insertPeople, makeKeys } from './c
 import { createFuzzDatabase } from './database.ts'
 import { stateProbe } from './state.ts'
 import { httpTarget } from './targets.ts'
-import { addressPool, SECRET_BYTES, WEB_BASE_URL, type World, type WorldOptions } from './world.ts'
+import {
+  addressPool,
+  RATE_LIMIT_TIMEOUT_MS,
+  SECRET_BYTES,
+  WEB_BASE_URL,
+  type World,
+  type WorldOptions,
+} from './world.ts'
 
 // What the local server's sandbox mints: `POST /sandbox/google-token {email}`.
 function sandboxMinter(origin: string): GoogleMinter {
@@ -50,6 +57,7 @@ export async function localServerWorld(options: WorldOptions): Promise<World> {
     JWT_SECRET_KEY: secret,
     ADMIN_API_KEY_SHA256: admin.digests,
     MONITOR_TOKEN_SHA256: monitor.digests,
+    RATE_LIMIT_TIMEOUT_MS: RATE_LIMIT_TIMEOUT_MS,
     ADMIN_EMAILS: 'nobody@example.com',
     WEB_BASE_URL,
     ...(options.redisUrl && { REDIS_URL: options.redisUrl }),

@@ -14,7 +14,14 @@ import { buildCredentials, type GoogleMinter, insertPeople, makeKeys } from './c
 import { createFuzzDatabase } from './database.ts'
 import { stateProbe } from './state.ts'
 import { inProcessTarget } from './targets.ts'
-import { addressPool, SECRET_BYTES, WEB_BASE_URL, type World, type WorldOptions } from './world.ts'
+import {
+  addressPool,
+  RATE_LIMIT_TIMEOUT_MS,
+  SECRET_BYTES,
+  WEB_BASE_URL,
+  type World,
+  type WorldOptions,
+} from './world.ts'
 
 // Google ID tokens the verifier must refuse, made with the fake's own keys.
 async function badGoogleTokens(google: Awaited<ReturnType<typeof startFakeGoogle>>) {
@@ -107,6 +114,7 @@ export async function inProcessWorld(options: WorldOptions): Promise<World> {
     DATABASE_URL: database.url,
     // Four connections per function: as four warm containers would have between them.
     DB_POOL_MAX: '4',
+    RATE_LIMIT_TIMEOUT_MS: RATE_LIMIT_TIMEOUT_MS,
     JWT_SECRET_KEY: secret,
     GOOGLE_CLIENT_ID: google.clientId,
     GOOGLE_JWKS_URL: google.jwksUrl,

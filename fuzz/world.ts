@@ -32,6 +32,13 @@ export type WorldOptions = {
 
 /** Bytes of a run's JWT secret. */
 export const SECRET_BYTES = 48
+/**
+ * The limiter's wait for its store (`RATE_LIMIT_TIMEOUT_MS`): 10 s instead of 1 s, so a loaded
+ * machine does not turn sign-ins and starts into the 503 a slow store gets (fail closed), which
+ * test/limits-concurrency.test.ts covers; the fuzzer is after the functions' own answers.
+ */
+export const RATE_LIMIT_TIMEOUT_MS = '10000'
+
 /** The front end's origin the run configures (CORS). */
 export const WEB_BASE_URL = 'https://pm.example.com'
 
