@@ -45,26 +45,26 @@ function expectDeepReach(report: FuzzReport) {
 describe('the fuzzer', () => {
   it('finds no 5xx, no answer without the envelope and no state changed by a refusal, in process', async () => {
     const report = await runFuzz({
-      requests: 3000,
+      requests: 2000,
       seed: SEED,
       databaseUrl: inject('databaseUrl'),
       redisUrl: redis(),
     })
     expect(report.violations, JSON.stringify(report.violations.slice(0, 5), null, 2)).toEqual([])
-    expect(report.requests).toBe(3000)
+    expect(report.requests).toBe(2000)
     expectDeepReach(report)
   }, 240_000)
 
   it('finds none over HTTP against the local server either', async () => {
     const report = await runFuzz({
       target: 'http',
-      requests: 600,
+      requests: 400,
       seed: SEED + 1,
       databaseUrl: inject('databaseUrl'),
       redisUrl: redis(),
     })
     expect(report.violations, JSON.stringify(report.violations.slice(0, 5), null, 2)).toEqual([])
-    expect(report.requests).toBe(600)
+    expect(report.requests).toBe(400)
     expect(report.stateChecks.compared).toBeGreaterThan(0)
   }, 240_000)
 })
