@@ -214,6 +214,32 @@ describe.skipIf(!redisAvailable)('Upstash rate limiter failures (through the bri
       expect(sent[0]?.body).toEqual({ error: expect.stringContaining('NOSCRIPT') })
     })
 
+    it('sends the checks made at once as one pipeline, each caller getting its own answer', async () => {
+      const redis = createUpstashRedis({ url: bridge().url, token: bridge().token })
+      const limiter = createUpstashRateLimiter({ redis, timeoutMs: TIMEOUT_MS })
+      const ip = anIp()
+      await limiter.consume(LIMITS.login, `ip:${ip}`) // the script is known from here on
+      const before = bridge().requests.length
+      const [decisions, pong, unknownScript] = await Promise.all([
+        Promise.all(Array.from({ length: 12 }, () => limiter.consume(LIMITS.login, `ip:${ip}`))),
+        redis.ping(),
+        redis.evalsha('0'.repeat(40), [], []).catch((err: unknown) => err),
+      ])
+      const sent = bridge().requests.slice(before)
+      expect(sent.map((request) => [request.path, request.commands.length])).toEqual([
+        ['/pipeline', 14],
+      ])
+      // 10 a minute: 1 before, 9 allowed here, then refusals, in the order asked.
+      expect(decisions.map((d) => d.kind)).toEqual([
+        ...Array.from({ length: 9 }, () => 'allowed'),
+        'denied',
+        'denied',
+        'denied',
+      ])
+      expect(pong).toBe('PONG')
+      expect(String(unknownScript)).toContain('NOSCRIPT')
+    })
+
     it('is what createRateLimiter builds when Upstash is configured', async () => {
       const { log, lines } = captureLog()
       const config = testConfig({
