@@ -60,6 +60,9 @@ export async function localServerWorld(options: WorldOptions): Promise<World> {
     RATE_LIMIT_TIMEOUT_MS: RATE_LIMIT_TIMEOUT_MS,
     ADMIN_EMAILS: 'nobody@example.com',
     WEB_BASE_URL,
+    // Nothing but the requests writes: no crons, and no worker asked for by a start.
+    LOCAL_CRONS: 'off',
+    FUNCTIONS_ACCESS_KEY: '',
     ...(options.redisUrl && { REDIS_URL: options.redisUrl }),
   })
   try {
