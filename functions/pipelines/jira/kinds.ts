@@ -138,57 +138,73 @@ function writerDeps(deps: JiraJobDeps, upstreams: Upstreams) {
 
 /**
  * Writes one project's window page by page; returns the last page's cursor (phase `reconcile`), or
- * nothing after yielding a retry.
+ * nothing after yielding a retry. The next page is requested as soon as a page arrives, so Jira
+ * answers it while this page is embedded, upserted and checkpointed (docs/ARCHITECTURE.md,
+ * "Pipelines"): pages follow one another by token, so this is all the overlap Jira's paging allows.
  */
 async function* writePages(
   deps: IssueWriterDeps & Upstreams,
   project: JiraProjectRef,
   input: ChunkInput<JiraScope, JiraCursor>,
 ): AsyncGenerator<StepResult<JiraCursor>, JiraCursor | undefined, void> {
-  const { scope, signal, lease } = input
-  let cursor = startCursor(scope, input.cursor)
-  for (;;) {
-    // By id: a project renamed while we page is still the same project.
-    const jql = updatedWindowJql({ project: project.id, fromMs: cursor.fromMs, toMs: scope.toMs })
-    const page = await deps.jira.searchPage({
-      jql,
+  const { scope, lease } = input
+  // Ends a page read ahead that is no longer wanted (a retry, or the engine closing the runner).
+  const readAhead = new AbortController()
+  const signal = AbortSignal.any([input.signal, readAhead.signal])
+  const fetchPage = (at: JiraCursor) =>
+    deps.jira.searchPage({
+      // By id: a project renamed while we page is still the same project.
+      jql: updatedWindowJql({ project: project.id, fromMs: at.fromMs, toMs: scope.toMs }),
       fields: JIRA_FIELDS,
       maxResults: PAGE_SIZE,
       signal,
-      ...(cursor.nextPageToken !== undefined && { nextPageToken: cursor.nextPageToken }),
+      ...(at.nextPageToken !== undefined && { nextPageToken: at.nextPageToken }),
     })
-    if (!page.ok) {
-      if (cursor.nextPageToken !== undefined && isStalePageToken(page)) {
-        // Tokens expire (7 days) and a resumed job may hold an old one: start again from the
-        // newest issue written; what repeats is written again by id.
-        deps.log.info({ project: project.key }, 'jira page token refused; restarting window')
-        const { lastUpdatedMs } = cursor
-        cursor = {
-          fromMs: lastUpdatedMs ?? cursor.fromMs,
-          ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+  let cursor = startCursor(scope, input.cursor)
+  let pending = fetchPage(cursor)
+  try {
+    for (;;) {
+      const page = await pending
+      if (!page.ok) {
+        if (cursor.nextPageToken !== undefined && isStalePageToken(page)) {
+          // Tokens expire (7 days) and a resumed job may hold an old one: start again from the
+          // newest issue written; what repeats is written again by id.
+          deps.log.info({ project: project.key }, 'jira page token refused; restarting window')
+          const { lastUpdatedMs } = cursor
+          cursor = {
+            fromMs: lastUpdatedMs ?? cursor.fromMs,
+            ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+          }
+          pending = fetchPage(cursor)
+          continue
         }
-        continue
+        yield failureToStep(page, 'jira', input.signal)
+        return undefined
       }
-      yield failureToStep(page, 'jira', signal)
-      return undefined
+      const { issues, isLast, nextPageToken } = page.value
+      const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
+      const next: JiraCursor = {
+        fromMs: cursor.fromMs,
+        ...(nextPageToken !== undefined && { nextPageToken }),
+        ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+        ...(isLast && { phase: 'reconcile' as const }),
+      }
+      if (!isLast) {
+        pending = fetchPage(next)
+      }
+      const written = await writeIssues(deps, { project, lease, signal: input.signal }, issues)
+      if ('kind' in written) {
+        yield written
+        return undefined
+      }
+      cursor = next
+      yield { kind: 'page', cursor, fetched: issues.length, written: written.written }
+      if (isLast) {
+        return cursor
+      }
     }
-    const { issues, isLast, nextPageToken } = page.value
-    const written = await writeIssues(deps, { project, lease, signal }, issues)
-    if ('kind' in written) {
-      yield written
-      return undefined
-    }
-    const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
-    cursor = {
-      fromMs: cursor.fromMs,
-      ...(nextPageToken !== undefined && { nextPageToken }),
-      ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
-      ...(isLast && { phase: 'reconcile' as const }),
-    }
-    yield { kind: 'page', cursor, fetched: issues.length, written: written.written }
-    if (isLast) {
-      return cursor
-    }
+  } finally {
+    readAhead.abort()
   }
 }
 
