@@ -137,10 +137,23 @@ function writerDeps(deps: JiraJobDeps, upstreams: Upstreams) {
 }
 
 /**
+ * Pages of a chunk written side by side: two, so that one page's embeddings and upserts overlap
+ * the next one's, while checkpoints still follow page order.
+ */
+export const WRITES_IN_FLIGHT = 2
+
+type PageWrite = {
+  cursor: JiraCursor
+  fetched: number
+  result: Promise<Awaited<ReturnType<typeof writeIssues>>>
+}
+
+/**
  * Writes one project's window page by page; returns the last page's cursor (phase `reconcile`), or
- * nothing after yielding a retry. The next page is requested as soon as a page arrives, so Jira
- * answers it while this page is embedded, upserted and checkpointed (docs/ARCHITECTURE.md,
- * "Pipelines"): pages follow one another by token, so this is all the overlap Jira's paging allows.
+ * nothing after yielding a retry (docs/ARCHITECTURE.md, "Pipelines"). Pages follow one another by
+ * token, so the next page is requested as soon as a page arrives, and Jira answers it while up to
+ * `WRITES_IN_FLIGHT` pages are embedded and upserted. A page is checkpointed once it and every
+ * page before it are written, so a cursor never passes an unwritten page.
  */
 async function* writePages(
   deps: IssueWriterDeps & Upstreams,
@@ -160,52 +173,80 @@ async function* writePages(
       signal,
       ...(at.nextPageToken !== undefined && { nextPageToken: at.nextPageToken }),
     })
+  const writes: PageWrite[] = []
+  // The cursor of the page requested last, and that request (none once the last page arrived).
   let cursor = startCursor(scope, input.cursor)
-  let pending = fetchPage(cursor)
+  let pending: ReturnType<typeof fetchPage> | undefined = fetchPage(cursor)
   try {
     for (;;) {
-      const page = await pending
-      if (!page.ok) {
-        if (cursor.nextPageToken !== undefined && isStalePageToken(page)) {
-          // Tokens expire (7 days) and a resumed job may hold an old one: start again from the
-          // newest issue written; what repeats is written again by id.
-          deps.log.info({ project: project.key }, 'jira page token refused; restarting window')
-          const { lastUpdatedMs } = cursor
-          cursor = {
-            fromMs: lastUpdatedMs ?? cursor.fromMs,
-            ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+      if (pending && writes.length < WRITES_IN_FLIGHT) {
+        const page = await pending
+        pending = undefined
+        if (!page.ok) {
+          if (cursor.nextPageToken !== undefined && isStalePageToken(page)) {
+            // Tokens expire (7 days) and a resumed job may hold an old one: start again from the
+            // newest issue read; what repeats is written again by id.
+            deps.log.info({ project: project.key }, 'jira page token refused; restarting window')
+            const { lastUpdatedMs } = cursor
+            cursor = {
+              fromMs: lastUpdatedMs ?? cursor.fromMs,
+              ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+            }
+            pending = fetchPage(cursor)
+            continue
           }
-          pending = fetchPage(cursor)
-          continue
+          // The pages read before are written and checkpointed first.
+          for (const write of writes.splice(0)) {
+            const step = await pageStep(write)
+            yield step
+            if (step.kind !== 'page') {
+              return undefined
+            }
+          }
+          yield failureToStep(page, 'jira', input.signal)
+          return undefined
         }
-        yield failureToStep(page, 'jira', input.signal)
+        const { issues, isLast, nextPageToken } = page.value
+        const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
+        cursor = {
+          fromMs: cursor.fromMs,
+          ...(nextPageToken !== undefined && { nextPageToken }),
+          ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+          ...(isLast && { phase: 'reconcile' as const }),
+        }
+        if (!isLast) {
+          pending = fetchPage(cursor)
+        }
+        const result = writeIssues(deps, { project, lease, signal: input.signal }, issues)
+        // Awaited in order below; until then a rejection must not count as unhandled.
+        result.catch(() => {})
+        writes.push({ cursor, fetched: issues.length, result })
+        continue
+      }
+      const oldest = writes.shift()
+      if (!oldest) {
+        return cursor // every page written, the last one included
+      }
+      const step = await pageStep(oldest)
+      yield step
+      if (step.kind !== 'page') {
         return undefined
-      }
-      const { issues, isLast, nextPageToken } = page.value
-      const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
-      const next: JiraCursor = {
-        fromMs: cursor.fromMs,
-        ...(nextPageToken !== undefined && { nextPageToken }),
-        ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
-        ...(isLast && { phase: 'reconcile' as const }),
-      }
-      if (!isLast) {
-        pending = fetchPage(next)
-      }
-      const written = await writeIssues(deps, { project, lease, signal: input.signal }, issues)
-      if ('kind' in written) {
-        yield written
-        return undefined
-      }
-      cursor = next
-      yield { kind: 'page', cursor, fetched: issues.length, written: written.written }
-      if (isLast) {
-        return cursor
       }
     }
   } finally {
     readAhead.abort()
+    // Writes still running end before the runner does (the engine aborts them when it stops).
+    await Promise.allSettled(writes.map((write) => write.result))
   }
+}
+
+/** A written page as its step: the page's cursor and counts, or the retry its write asked for. */
+async function pageStep(write: PageWrite): Promise<StepResult<JiraCursor>> {
+  const written = await write.result
+  if ('kind' in written) {
+    return written
+  }
+  return { kind: 'page', cursor: write.cursor, fetched: write.fetched, written: written.written }
 }
 
 /**

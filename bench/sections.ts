@@ -1,0 +1,17 @@
+import { claimsSection } from './claims.ts'
+import { firstWriteSection } from './first-write.ts'
+import { memorySection } from './memory.ts'
+import type { Section } from './section.ts'
+import { boundSection, originalSection } from './throughput.ts'
+
+/**
+ * The sections of `npm run bench`, in the order they run. A new one is a line here: a name, a
+ * title and a function that returns figures (bench/figures.ts).
+ */
+export const SECTIONS: readonly Section[] = [
+  claimsSection,
+  boundSection,
+  originalSection,
+  memorySection,
+  firstWriteSection,
+]
