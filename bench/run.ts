@@ -1,7 +1,8 @@
 // `npm run bench` (README, "Benchmarks"): runs the sections one after another, prints progress,
 // writes bench/results.json and, after a long run of every section, the README's table. Exits 1
 // when a target is missed or a section failed, 2 on bad arguments.
-// Options: --quick (tiny sizes, seconds), --only <section>[,<section>…], --out <file>.
+// Options: --quick (tiny sizes, seconds), --only <section>[,<section>…], --out <file>; a quick or
+// partial run writes bench/results.partial.json unless --out names a file.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openBenchServer } from './database.ts'
@@ -119,13 +120,15 @@ async function main(): Promise<number> {
     databaseUrl: process.env.DATABASE_URL,
     say,
   })
-  const out = parsed.out ?? join(ROOT, 'bench', 'results.json')
+  // bench/results.json holds full long runs only (README, "Benchmarks").
+  const full = !parsed.quick && parsed.only.length === 0
+  const out = parsed.out ?? join(ROOT, 'bench', full ? 'results.json' : 'results.partial.json')
   writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`)
   say(
     `\n${results.summary.met} of ${results.summary.total} targets met in ${results.summary.durationSeconds} s; written to ${out}`,
   )
   // The README shows the long form of every section only.
-  if (!parsed.quick && parsed.only.length === 0 && parsed.out === undefined) {
+  if (full && parsed.out === undefined) {
     updateReadme(ROOT)
     say('README.md: benchmark table rewritten')
   }

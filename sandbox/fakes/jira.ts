@@ -145,7 +145,16 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     return [project.key, ...former.filter((key) => key !== project.key)]
   }
 
+  // Read on every search page: kept until the data changes (every change bumps `version`).
+  let projectsSeen: { version: number; projects: JiraProject[] } | undefined
   function projects(): JiraProject[] {
+    if (projectsSeen?.version !== version) {
+      projectsSeen = { version, projects: projectsNow() }
+    }
+    return projectsSeen.projects
+  }
+
+  function projectsNow(): JiraProject[] {
     const all = new Map(explicitProjects)
     for (const issue of stored.values()) {
       const { id, key, name } = issue.fields.project
