@@ -85,19 +85,9 @@ export async function runJiraBackfill(
 
 async function inChild(settings: BackfillRunSettings): Promise<BackfillRunResult> {
   const script = join(import.meta.dirname, 'backfill-process.ts')
-  const child = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/bench-prof'] : []),
-      '--import',
-      'tsx',
-      script,
-      JSON.stringify(settings),
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(settings)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   const errors: string[] = []
   child.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString()))
   let result: BackfillRunResult | undefined
