@@ -66,7 +66,12 @@ export async function startJiraFakes(
 export async function runJiraBackfill(
   server: BenchServer,
   fakes: JiraFakes,
-  options: { workers: number; budgets?: Record<Upstream, PaceBudget>; days?: number },
+  options: {
+    workers: number
+    budgets?: Record<Upstream, PaceBudget>
+    days?: number
+    measureHeap?: boolean
+  },
 ): Promise<BackfillRunResult> {
   const database = await server.fresh({ poolMax: 1 })
   try {
@@ -76,6 +81,7 @@ export async function runJiraBackfill(
       days: options.days ?? 3650,
       workers: options.workers,
       budgets: options.budgets ?? PACE_BUDGETS,
+      ...(options.measureHeap && { measureHeap: true }),
     }
     return await inChild(settings)
   } finally {
