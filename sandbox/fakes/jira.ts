@@ -384,6 +384,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
         idsByKey.set(key.toUpperCase(), issue.id)
         stored.set(issue.id, { ...issue, key, fields: { ...issue.fields, project: renamed } })
       }
+      version += 1 // the project list read above is stale now
     },
     moveIssue(key, toProject) {
       version += 1
@@ -404,6 +405,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       idsByKey.delete(before.key.toUpperCase())
       idsByKey.set(moved.key.toUpperCase(), before.id)
       stored.set(before.id, moved)
+      version += 1 // the project list read above is stale now
       return copy(moved)
     },
     truncateSearch(times = 1) {

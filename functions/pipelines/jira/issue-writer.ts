@@ -5,7 +5,6 @@ import type { Logger } from '#core/log.ts'
 import { failureToStep, type RetryStep } from '#core/upstreams/failure.ts'
 import type { JiraClient, JiraIssue, JiraProjectRef } from '#core/upstreams/jira/client.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
-import { upsertSideBySide } from '#pipelines/backfill/upsert-side-by-side.ts'
 import { JIRA_FIELDS, parseIssueTime, toJiraDocument } from './document.ts'
 import { confirmMoves, recordedVersions, recordWrites } from './issue-map.ts'
 
@@ -72,7 +71,7 @@ export async function writeIssues(
       .map((issue) =>
         toJiraDocument(issue, { project: project.key, jiraBaseUrl: deps.jiraBaseUrl, now }),
       )
-    const upserted = await upsertSideBySide(deps.pinecone, documents, signal)
+    const upserted = await deps.pinecone.upsertDocuments(documents, signal)
     if (!upserted.ok) {
       return failureToStep(upserted, 'pinecone', signal)
     }

@@ -137,10 +137,12 @@ function writerDeps(deps: JiraJobDeps, upstreams: Upstreams) {
 }
 
 /**
- * Pages of a chunk written side by side: two, so that one page's embeddings and upserts overlap
- * the next one's, while checkpoints still follow page order.
+ * Pages of a chunk being written while the next is read: one. Each stop of a chunk (a worker's
+ * time running out) discards the pages in flight, to be read and written again by the next
+ * attempt, so more would repeat more work in short invocations; one already hides Jira's latency
+ * whenever a page's write takes no longer than its read.
  */
-export const WRITES_IN_FLIGHT = 2
+export const WRITES_IN_FLIGHT = 1
 
 type PageWrite = {
   cursor: JiraCursor

@@ -5,7 +5,6 @@ import { failureToStep, type RetryStep, type UpstreamFailure } from '#core/upstr
 import type { JiraClient } from '#core/upstreams/jira/client.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import { ANONYMISED_ACCOUNT_ID, type TempoWorklog } from '#core/upstreams/tempo/client.ts'
-import { upsertSideBySide } from '#pipelines/backfill/upsert-side-by-side.ts'
 import { findIssueKeys, type IssueKeyEntry, saveIssueKeys } from '#pipelines/jira/issue-map.ts'
 import {
   ANONYMISED_AUTHOR,
@@ -173,7 +172,7 @@ export function createWorklogWriter(deps: WorklogWriterDeps) {
     for (let round = 0; round < REPAIR_ROUNDS && pending.length > 0; round += 1) {
       const newest = await upsertWorklogs(deps.db, held.lease, pending.map(toWorklogRow))
       const documents = pending.filter((r) => newest.has(r.worklog.id)).map(toTempoDocument)
-      const upserted = await upsertSideBySide(deps.pinecone, documents, held.signal)
+      const upserted = await deps.pinecone.upsertDocuments(documents, held.signal)
       if (!upserted.ok) {
         return failureToStep(upserted, 'pinecone', held.signal)
       }
