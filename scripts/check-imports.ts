@@ -31,7 +31,7 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   sandbox: ['sandbox'],
   test: ['test', 'sandbox', 'entry', 'pipelines', 'core', 'db', 'openapi', 'client'],
   scripts: ['scripts', 'sandbox', 'entry', 'pipelines', 'core', 'db', 'openapi', 'client'],
-  bench: ['bench', 'test', 'sandbox', 'scripts', 'pipelines', 'core', 'db'],
+  bench: ['bench', 'test', 'sandbox', 'scripts', 'pipelines', 'core', 'db', 'client'],
   openapi: ['openapi', 'entry', 'pipelines', 'core', 'db'],
   client: ['client'],
   fuzz: ['fuzz', 'test', 'sandbox', 'scripts', 'entry', 'pipelines', 'core', 'db'],

@@ -122,7 +122,6 @@ export function projectIssue(
 // Like Jira's JQL validation, one message per value that names nothing, all in one answer.
 function unknownValues(query: JqlQuery, store: SearchStore): string[] {
   const projects = store.projects()
-  const issues = store.allIssues()
   const messages: string[] = []
   for (const clause of query.clauses) {
     if (clause.kind === 'project') {
@@ -140,6 +139,7 @@ function unknownValues(query: JqlQuery, store: SearchStore): string[] {
       )
     }
     if (clause.kind === 'issue') {
+      const issues = store.allIssues()
       const missing = clause.values.filter(
         (v) => !issues.some((i) => i.id === v || i.key.toUpperCase() === v.toUpperCase()),
       )

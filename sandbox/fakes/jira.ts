@@ -145,7 +145,16 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
     return [project.key, ...former.filter((key) => key !== project.key)]
   }
 
+  // Read on every search page: kept until the data changes (every change bumps `version`).
+  let projectsSeen: { version: number; projects: JiraProject[] } | undefined
   function projects(): JiraProject[] {
+    if (projectsSeen?.version !== version) {
+      projectsSeen = { version, projects: projectsNow() }
+    }
+    return projectsSeen.projects
+  }
+
+  function projectsNow(): JiraProject[] {
     const all = new Map(explicitProjects)
     for (const issue of stored.values()) {
       const { id, key, name } = issue.fields.project
@@ -375,6 +384,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
         idsByKey.set(key.toUpperCase(), issue.id)
         stored.set(issue.id, { ...issue, key, fields: { ...issue.fields, project: renamed } })
       }
+      version += 1 // the project list read above is stale now
     },
     moveIssue(key, toProject) {
       version += 1
@@ -395,6 +405,7 @@ export async function startFakeJira(options: FakeJiraOptions = {}): Promise<Fake
       idsByKey.delete(before.key.toUpperCase())
       idsByKey.set(moved.key.toUpperCase(), before.id)
       stored.set(before.id, moved)
+      version += 1 // the project list read above is stale now
       return copy(moved)
     },
     truncateSearch(times = 1) {

@@ -76,8 +76,11 @@ function readRequest(body: unknown): EmbedRequest | string {
   return { model, inputs, parameters: parameters as Record<string, unknown> }
 }
 
-/** `POST /embed` (inference, on the controller host). */
-export function embed(body: unknown): FakeResponse {
+/**
+ * `POST /embed` (inference, on the controller host). `defaultDimension` replaces the model's own
+ * when the request names none (a fake-only knob: large benchmark indexes stay small).
+ */
+export function embed(body: unknown, defaultDimension?: number): FakeResponse {
   const request = readRequest(body)
   if (typeof request === 'string') {
     return invalid(request)
@@ -103,8 +106,9 @@ export function embed(body: unknown): FakeResponse {
     return invalid(`Parameter 'truncate' must be one of END, START, NONE.`)
   }
   // The v8 client types parameters as strings, so a dimension may arrive as "1024".
-  const size = dimension === undefined ? model.defaultDimension : Number(dimension)
-  if (!model.dimensions.includes(size)) {
+  const size =
+    dimension === undefined ? (defaultDimension ?? model.defaultDimension) : Number(dimension)
+  if (dimension !== undefined && !model.dimensions.includes(size)) {
     return invalid(
       `Dimension ${String(dimension)} is not supported by '${request.model}': use one of ${model.dimensions.join(', ')}.`,
     )

@@ -141,6 +141,28 @@ describe('fake pinecone inference', () => {
   })
 })
 
+describe('fake pinecone embedding size', () => {
+  describe('happy', () => {
+    it('answers embeddings of embedDimension values unless the request names a dimension', async () => {
+      const small = await startFakePinecone({ dimension: 8, embedDimension: 8 })
+      try {
+        const pc = new Pinecone({
+          apiKey: small.apiKey,
+          controllerHostUrl: small.url,
+          maxRetries: 0,
+        })
+        const embed = async (parameters: Record<string, string>) =>
+          (await pc.inference.embed({ model: 'llama-text-embed-v2', inputs: ['x'], parameters }))
+            .data[0] as { values: number[] }
+        expect((await embed({ input_type: 'passage' })).values).toHaveLength(8)
+        expect((await embed({ input_type: 'passage', dimension: '384' })).values).toHaveLength(384)
+      } finally {
+        await small.close()
+      }
+    })
+  })
+})
+
 describe('fake pinecone index', () => {
   describe('happy', () => {
     it('upserts (replacing by id), fetches, describes stats and deletes', async () => {

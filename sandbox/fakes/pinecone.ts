@@ -20,6 +20,11 @@ export type FakePineconeOptions = {
   apiKey?: string
   /** the index dimension (default 1024, `llama-text-embed-v2`'s default) */
   dimension?: number
+  /**
+   * The dimension `/embed` answers with when a request names none (default: the model's own).
+   * Not Pinecone's behaviour: it lets a benchmark hold 100,000 vectors in little memory.
+   */
+  embedDimension?: number
   port?: number
   /** when set, `GET /indexes/{name}` knows only this name; otherwise any name is the one index */
   indexName?: string
@@ -78,7 +83,7 @@ export async function startFakePinecone(options: FakePineconeOptions = {}): Prom
   )
   const routes: Record<string, (req: RecordedRequest) => FakeResponse> = {
     ...indexRoutes,
-    'POST /embed': (req) => embed(req.body),
+    'POST /embed': (req) => embed(req.body, options.embedDimension),
   }
 
   const server = await startFakeServer((req) => {

@@ -35,6 +35,9 @@ export type FaultRule = {
   | { kind: 'delay' }
 )
 
+/** Every later request matching `method` and `path` (a prefix or a RegExp) is answered `ms` later. */
+export type LatencyRule = { ms: number; method?: string; path?: string | RegExp }
+
 export type FakeHandler = (req: RecordedRequest) => FakeResponse | Promise<FakeResponse>
 
 /** A started fake HTTP server on 127.0.0.1 with a request log and fault injection. */
@@ -55,6 +58,12 @@ export type FakeServer = {
   clearFaults(): void
   /** Every later request matching `path` (all when omitted) is answered `ms` later (0 turns it off). */
   setLatency(ms: number, path?: string | RegExp): void
+  /**
+   * Per-route latencies, replacing any set before: each request waits for the first rule it
+   * matches (none: no wait). Requests wait side by side, as an upstream serves them.
+   * @example jira.setLatencies([{ method: 'GET', path: '/rest/api/3/search/jql', ms: 300 }])
+   */
+  setLatencies(rules: readonly LatencyRule[]): void
   /** Awaited before each request is answered, so a test can hold one back (undefined: none). */
   onRequest(hook: ((req: RecordedRequest) => Promise<void> | void) | undefined): void
   close(): Promise<void>
@@ -123,7 +132,7 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
       }
     | undefined
   const sockets = new Set<import('node:net').Socket>()
-  let latency: { ms: number; path?: string | RegExp } = { ms: 0 }
+  let latencies: LatencyRule[] = []
   let hook: ((req: RecordedRequest) => Promise<void> | void) | undefined
 
   const server = createServer((req, res) => {
@@ -182,8 +191,9 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
         return
       }
       await hook?.(recorded)
-      if (latency.ms > 0 && matches({ kind: 'delay', ...latency }, recorded)) {
-        await new Promise((resolve) => setTimeout(resolve, latency.ms))
+      const delayMs = latencies.find((rule) => matches({ kind: 'delay', ...rule }, recorded))?.ms
+      if (delayMs) {
+        await new Promise((resolve) => setTimeout(resolve, delayMs))
       }
       try {
         send(res, await handle(recorded))
@@ -218,11 +228,14 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
     clearFaults() {
       faults.length = 0
       random = undefined
-      latency = { ms: 0 }
+      latencies = []
       hook = undefined
     },
     setLatency(ms, path) {
-      latency = { ms, ...(path !== undefined && { path }) }
+      latencies = [{ ms, ...(path !== undefined && { path }) }]
+    },
+    setLatencies(rules) {
+      latencies = rules.map((rule) => ({ ...rule }))
     },
     onRequest(next) {
       hook = next

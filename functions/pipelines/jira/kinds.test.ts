@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm'
-import { assert, beforeEach, describe, expect, it } from 'vitest'
+import { assert, beforeEach, describe, expect, it, vi } from 'vitest'
 import { AppError } from '#core/errors.ts'
 import type { StepResult } from '#core/jobs/types.ts'
 import { createPineconeSink } from '#core/upstreams/pinecone/client.ts'
@@ -197,6 +197,54 @@ describe('jira job kinds', () => {
       }
       expect(steps).toHaveLength(3) // the page, the key scan, the listing of the vectors
       expect(seen).toEqual([controller.signal])
+    })
+
+    it('asks for the next page while a page is written, one ahead at most, and checkpoints in page order', async () => {
+      jira.setIssues(issues('OPS', 450))
+      let release: () => void = () => {}
+      const held = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      pinecone.onRequest(async (req) => {
+        if (req.path === '/vectors/upsert') {
+          await held
+        }
+      })
+      const run = createJiraBackfillKind(deps()).run({
+        jobId: 'job',
+        lease: await heldLease(getDatabase().pool),
+        params: {},
+        scope: scopeOf('OPS'),
+        cursor: null,
+        signal: new AbortController().signal,
+      })
+      const steps: StepResult<JiraCursor>[] = []
+      const done = (async () => {
+        for await (const step of run) {
+          steps.push(step as StepResult<JiraCursor>)
+        }
+      })()
+      // Page 1 is being written (its upsert held), page 2 was asked for meanwhile;
+      // page 3 waits until page 2 is taken up.
+      const wait = { timeout: 20_000 }
+      await vi.waitFor(() => expect(windowSearches()).toHaveLength(2), wait)
+      await vi.waitFor(
+        () => expect(pinecone.requests.filter((r) => r.path === '/vectors/upsert')).toHaveLength(1),
+        wait,
+      )
+      expect(windowSearches()).toHaveLength(2)
+      expect(steps).toEqual([])
+      release()
+      await done
+      const pages = steps.filter((s) => s.kind === 'page').slice(0, 5)
+      expect(pages.map((s) => s.kind === 'page' && s.fetched)).toEqual([100, 100, 100, 100, 50])
+      // Each checkpoint carries the token of the page after it, in the order Jira gave them.
+      const tokens = windowSearches().map((r) => r.query.get('nextPageToken'))
+      expect(pages.map((s) => s.kind === 'page' && (s.cursor.nextPageToken ?? null))).toEqual([
+        ...tokens.slice(1),
+        null,
+      ])
+      expect(jiraKeys()).toHaveLength(450)
     })
 
     it('writes one vector per issue page by page, with the fields in the search itself', async () => {

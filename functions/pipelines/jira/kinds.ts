@@ -137,59 +137,118 @@ function writerDeps(deps: JiraJobDeps, upstreams: Upstreams) {
 }
 
 /**
+ * Pages of a chunk being written while the next is read: one. Each stop of a chunk (a worker's
+ * time running out) discards the pages in flight, to be read and written again by the next
+ * attempt, so more would repeat more work in short invocations; one already hides Jira's latency
+ * whenever a page's write takes no longer than its read.
+ */
+export const WRITES_IN_FLIGHT = 1
+
+type PageWrite = {
+  cursor: JiraCursor
+  fetched: number
+  result: Promise<Awaited<ReturnType<typeof writeIssues>>>
+}
+
+/**
  * Writes one project's window page by page; returns the last page's cursor (phase `reconcile`), or
- * nothing after yielding a retry.
+ * nothing after yielding a retry (docs/ARCHITECTURE.md, "Pipelines"). Pages follow one another by
+ * token, so the next page is requested as soon as a page arrives, and Jira answers it while up to
+ * `WRITES_IN_FLIGHT` pages are embedded and upserted. A page is checkpointed once it and every
+ * page before it are written, so a cursor never passes an unwritten page.
  */
 async function* writePages(
   deps: IssueWriterDeps & Upstreams,
   project: JiraProjectRef,
   input: ChunkInput<JiraScope, JiraCursor>,
 ): AsyncGenerator<StepResult<JiraCursor>, JiraCursor | undefined, void> {
-  const { scope, signal, lease } = input
-  let cursor = startCursor(scope, input.cursor)
-  for (;;) {
-    // By id: a project renamed while we page is still the same project.
-    const jql = updatedWindowJql({ project: project.id, fromMs: cursor.fromMs, toMs: scope.toMs })
-    const page = await deps.jira.searchPage({
-      jql,
+  const { scope, lease } = input
+  // Ends a page read ahead that is no longer wanted (a retry, or the engine closing the runner).
+  const readAhead = new AbortController()
+  const signal = AbortSignal.any([input.signal, readAhead.signal])
+  const fetchPage = (at: JiraCursor) =>
+    deps.jira.searchPage({
+      // By id: a project renamed while we page is still the same project.
+      jql: updatedWindowJql({ project: project.id, fromMs: at.fromMs, toMs: scope.toMs }),
       fields: JIRA_FIELDS,
       maxResults: PAGE_SIZE,
       signal,
-      ...(cursor.nextPageToken !== undefined && { nextPageToken: cursor.nextPageToken }),
+      ...(at.nextPageToken !== undefined && { nextPageToken: at.nextPageToken }),
     })
-    if (!page.ok) {
-      if (cursor.nextPageToken !== undefined && isStalePageToken(page)) {
-        // Tokens expire (7 days) and a resumed job may hold an old one: start again from the
-        // newest issue written; what repeats is written again by id.
-        deps.log.info({ project: project.key }, 'jira page token refused; restarting window')
-        const { lastUpdatedMs } = cursor
-        cursor = {
-          fromMs: lastUpdatedMs ?? cursor.fromMs,
-          ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+  const writes: PageWrite[] = []
+  // The cursor of the page requested last, and that request (none once the last page arrived).
+  let cursor = startCursor(scope, input.cursor)
+  let pending: ReturnType<typeof fetchPage> | undefined = fetchPage(cursor)
+  try {
+    for (;;) {
+      if (pending && writes.length < WRITES_IN_FLIGHT) {
+        const page = await pending
+        pending = undefined
+        if (!page.ok) {
+          if (cursor.nextPageToken !== undefined && isStalePageToken(page)) {
+            // Tokens expire (7 days) and a resumed job may hold an old one: start again from the
+            // newest issue read; what repeats is written again by id.
+            deps.log.info({ project: project.key }, 'jira page token refused; restarting window')
+            const { lastUpdatedMs } = cursor
+            cursor = {
+              fromMs: lastUpdatedMs ?? cursor.fromMs,
+              ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+            }
+            pending = fetchPage(cursor)
+            continue
+          }
+          // The pages read before are written and checkpointed first.
+          for (const write of writes.splice(0)) {
+            const step = await pageStep(write)
+            yield step
+            if (step.kind !== 'page') {
+              return undefined
+            }
+          }
+          yield failureToStep(page, 'jira', input.signal)
+          return undefined
         }
+        const { issues, isLast, nextPageToken } = page.value
+        const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
+        cursor = {
+          fromMs: cursor.fromMs,
+          ...(nextPageToken !== undefined && { nextPageToken }),
+          ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
+          ...(isLast && { phase: 'reconcile' as const }),
+        }
+        if (!isLast) {
+          pending = fetchPage(cursor)
+        }
+        const result = writeIssues(deps, { project, lease, signal: input.signal }, issues)
+        // Awaited in order below; until then a rejection must not count as unhandled.
+        result.catch(() => {})
+        writes.push({ cursor, fetched: issues.length, result })
         continue
       }
-      yield failureToStep(page, 'jira', signal)
-      return undefined
+      const oldest = writes.shift()
+      if (!oldest) {
+        return cursor // every page written, the last one included
+      }
+      const step = await pageStep(oldest)
+      yield step
+      if (step.kind !== 'page') {
+        return undefined
+      }
     }
-    const { issues, isLast, nextPageToken } = page.value
-    const written = await writeIssues(deps, { project, lease, signal }, issues)
-    if ('kind' in written) {
-      yield written
-      return undefined
-    }
-    const lastUpdatedMs = newestUpdated(issues) ?? cursor.lastUpdatedMs
-    cursor = {
-      fromMs: cursor.fromMs,
-      ...(nextPageToken !== undefined && { nextPageToken }),
-      ...(lastUpdatedMs !== undefined && { lastUpdatedMs }),
-      ...(isLast && { phase: 'reconcile' as const }),
-    }
-    yield { kind: 'page', cursor, fetched: issues.length, written: written.written }
-    if (isLast) {
-      return cursor
-    }
+  } finally {
+    readAhead.abort()
+    // Writes still running end before the runner does (the engine aborts them when it stops).
+    await Promise.allSettled(writes.map((write) => write.result))
   }
+}
+
+/** A written page as its step: the page's cursor and counts, or the retry its write asked for. */
+async function pageStep(write: PageWrite): Promise<StepResult<JiraCursor>> {
+  const written = await write.result
+  if ('kind' in written) {
+    return written
+  }
+  return { kind: 'page', cursor: write.cursor, fetched: write.fetched, written: written.written }
 }
 
 /**
