@@ -91,9 +91,15 @@ export async function runJiraBackfill(
 
 async function inChild(settings: BackfillRunSettings): Promise<BackfillRunResult> {
   const script = join(import.meta.dirname, 'backfill-process.ts')
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(settings)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  // A memory run collects garbage before each sample (gc() exists with --expose-gc only).
+  const flags = settings.measureHeap ? ['--expose-gc'] : []
+  const child = spawn(
+    process.execPath,
+    [...flags, '--import', 'tsx', script, JSON.stringify(settings)],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   const errors: string[] = []
   child.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString()))
   let result: BackfillRunResult | undefined
