@@ -2,7 +2,6 @@
 // beside what those latencies and budgets allow (upstream-bound.ts) and beside the original
 // system's pacing on the same latencies (original-pacing.ts).
 import { PACE_BUDGETS } from '#core/upstreams/pace-budgets.ts'
-import { PAGE_SIZE } from '#pipelines/jira/kinds.ts'
 import { KEY_PAGE_SIZE } from '#pipelines/jira/reconcile.ts'
 import { startFakeJira } from '#sandbox/fakes/jira.ts'
 import { startFakePinecone } from '#sandbox/fakes/pinecone.ts'
@@ -18,6 +17,9 @@ import {
 import { ORIGINAL, originalModelMs, runOriginal } from './original-pacing.ts'
 import { type BenchContext, round, type Section, sharedRun } from './section.ts'
 import { upstreamBound } from './upstream-bound.ts'
+
+/** The most issues Jira's search serves a page with real fields. */
+const JIRA_MOST_PER_PAGE = 100
 
 const LATENCY_TEXT = `Jira search page ${LATENCIES.jiraSearch} ms, embed batch ${LATENCIES.embed} ms, upsert ${LATENCIES.upsert} ms`
 
@@ -69,7 +71,8 @@ async function measureWorkload(context: BenchContext, workload: Workload): Promi
     const pineconeRequests = fakes.pinecone.requests.length
     const bound = upstreamBound({
       projects: perProject,
-      pageSize: PAGE_SIZE,
+      // The bound reads Jira's largest pages, whatever page size the pipeline chose.
+      pageSize: JIRA_MOST_PER_PAGE,
       keyPageSize: KEY_PAGE_SIZE,
       latencies: LATENCIES,
       budgets: PACE_BUDGETS,

@@ -237,7 +237,7 @@ describe('jira job kinds', () => {
       release()
       await done
       const pages = steps.filter((s) => s.kind === 'page').slice(0, 5)
-      expect(pages.map((s) => s.kind === 'page' && s.fetched)).toEqual([100, 100, 100, 100, 50])
+      expect(pages.map((s) => s.kind === 'page' && s.fetched)).toEqual([96, 96, 96, 96, 66])
       // Each checkpoint carries the token of the page after it, in the order Jira gave them.
       const tokens = windowSearches().map((r) => r.query.get('nextPageToken'))
       expect(pages.map((s) => s.kind === 'page' && (s.cursor.nextPageToken ?? null))).toEqual([
@@ -251,9 +251,9 @@ describe('jira job kinds', () => {
       jira.setIssues([...issues('OPS', 230), ...issues('WEB', 5)])
       const steps = await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
       expect(steps.map((s) => s.kind === 'page' && [s.fetched, s.written])).toEqual([
-        [100, 100],
-        [100, 100],
-        [30, 30],
+        [96, 96],
+        [96, 96],
+        [38, 38],
         [230, 0], // the key scan
         [230, 0], // the listing of the vectors (up to 20 pages a step): nothing to delete
       ])
@@ -283,7 +283,7 @@ describe('jira job kinds', () => {
       pinecone.reset()
       const rest = await runChunk(kind, scopeOf('OPS'), first.cursor)
       expect(rest).toHaveLength(3) // the last page, the key scan, the listing
-      expect(jiraKeys()).toHaveLength(50)
+      expect(jiraKeys()).toHaveLength(54)
       expect(windowSearches().at(-1)?.query.get('nextPageToken')).toBe(first.cursor.nextPageToken)
     })
 
@@ -295,9 +295,9 @@ describe('jira job kinds', () => {
       jira.expireSearchTokens()
       pinecone.reset()
       await runChunk(kind, scopeOf('OPS'), first.cursor)
-      // Issue 100 (the newest written) is read again; 101–150 follow.
-      expect(jiraKeys()).toHaveLength(51)
-      expect(jiraKeys()).toContain('jira-OPS-100')
+      // Issue 96 (the newest written) is read again; 97–150 follow.
+      expect(jiraKeys()).toHaveLength(55)
+      expect(jiraKeys()).toContain('jira-OPS-96')
       const restart = windowSearches().at(-1)?.query.get('jql')
       expect(restart).toContain(`updated >= ${first.cursor.lastUpdatedMs}`)
     })

@@ -15,6 +15,7 @@ import {
   type JiraProjectRef,
 } from '#core/upstreams/jira/client.ts'
 import { updatedWindowJql } from '#core/upstreams/jira/jql.ts'
+import { MAX_EMBED_INPUTS } from '#core/upstreams/pinecone/batches.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import { deletionsConfirmed } from '#pipelines/backfill/deletion-brake.ts'
 import { JIRA_FIELDS, parseIssueTime } from './document.ts'
@@ -69,8 +70,11 @@ export const JIRA_SOURCE = 'jira'
 export const SYNC_OVERLAP_MS = 10 * 60_000
 /** A project's first sync (no watermark yet) looks back this far. */
 export const SYNC_FIRST_LOOKBACK_MS = 2 * DAY_MS
-/** Issues per page: Jira serves about 100 with real fields. */
-export const PAGE_SIZE = 100
+/**
+ * Issues per page: one embedding batch (Jira serves up to 100 with real fields), so writing a page
+ * is one embed and one upsert, which end before the next page, read meanwhile, arrives.
+ */
+export const PAGE_SIZE = MAX_EMBED_INPUTS
 
 // Missing settings are no outage that passes: UNAVAILABLE (503) at a start, and a chunk that
 // fails for good in the worker, both naming the variables.
