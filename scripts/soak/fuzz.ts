@@ -1,0 +1,31 @@
+// Where an API fuzzer plugs into the soak's long form (`--fuzz-requests N`): it runs beside the
+// chaos against the same stack, and its 5xx answers count against the soak's targets. To plug one
+// in, import it here as `fuzzer` (an adapter of a few lines if its options differ).
+
+/** What the soak hands a fuzzer. */
+export type FuzzOptions = {
+  /** `http://127.0.0.1:<port>/api/v1/web/local` */
+  baseUrl: string
+  /** an admin key the stack accepts */
+  adminKey: string
+  /** how many requests to send */
+  requests: number
+  seed: number
+  /** aborted when the soak stops early (SIGINT) */
+  signal: AbortSignal
+}
+
+/** What a fuzzer reports back. */
+export type FuzzReport = {
+  requests: number
+  /** answers ≥ 500 (target 0) */
+  serverErrors: number
+  /** any other broken rule (a 4xx without the error envelope, a refused request that changed state) */
+  violations: number
+  examples: string[]
+}
+
+export type Fuzzer = (options: FuzzOptions) => Promise<FuzzReport>
+
+/** The fuzzer the soak runs with `--fuzz-requests`; none is plugged in yet. */
+export const fuzzer: Fuzzer | undefined = undefined
