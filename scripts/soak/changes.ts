@@ -46,8 +46,11 @@ function at<T>(list: readonly T[], pick: number): T | undefined {
 }
 
 export type UpstreamChanges = {
-  /** Applies the change `kind` chooses from `picks` (each in [0, 1)); a line saying what it did. */
-  apply(picks: readonly number[]): { kind: ChangeKind; what: string }
+  /**
+   * Applies a change chosen by `picks` (each in [0, 1)), of the given kind or one `picks[0]`
+   * chooses; answers what it did.
+   */
+  apply(picks: readonly number[], kind?: ChangeKind): { kind: ChangeKind; what: string }
   /** Changes applied so far, by kind. */
   counts(): Record<ChangeKind, number>
   /** Every key an issue ever had, to the issue's id (former keys stay known, as in Jira). */
@@ -249,8 +252,8 @@ export function createUpstreamChanges(options: {
   }
 
   return {
-    apply(picks) {
-      const kind = kindOf(picks[0] ?? 0)
+    apply(picks, chosen) {
+      const kind = chosen ?? kindOf(picks[0] ?? 0)
       const what = change(kind, picks)
       counts[kind] += 1
       return { kind, what }

@@ -12,7 +12,12 @@ import { createPipelineRegistry, SYNC_PLAN_TIMEOUT_MS } from '#pipelines/registr
 import { createFaultMix, type FaultMix } from '#sandbox/fakes/fault-mix.ts'
 import { seededRandom } from '#sandbox/fakes/server.ts'
 import { createSyncHandler } from '../../functions/jobs/sync/handler.ts'
-import { createUpstreamChanges, type UpstreamChanges } from './changes.ts'
+import {
+  CHANGE_KINDS,
+  type ChangeKind,
+  createUpstreamChanges,
+  type UpstreamChanges,
+} from './changes.ts'
 import { type Actor, type AnswerLog, countingFetch, createActors } from './clients.ts'
 import type { Fuzzer, FuzzReport } from './fuzz.ts'
 import { type StackSize, startStack } from './stack.ts'
@@ -67,6 +72,8 @@ export type SoakResults = {
     resumes: number
   }
   jobs: { byStatus: Record<string, number>; stuck: number }
+  /** the stores against the fakes after the drain, before the final backfills (not a target) */
+  beforeReconcile: Verdict | null
   data: Verdict | null
   fuzz: FuzzReport | null
   targets: Target[]
@@ -74,7 +81,18 @@ export type SoakResults = {
 }
 
 type EventKind = 'restart-postgres' | 'kill-worker' | 'client' | 'change' | 'daily-sync'
-type SoakEvent = { at: number; kind: EventKind; picks: number[] }
+/** `change` names the upstream change; otherwise `picks` choose what happens. */
+type SoakEvent = { at: number; kind: EventKind; picks: number[]; change?: ChangeKind }
+
+// The first client events of a run make one of each action, in an order where each can act.
+const FIRST_ACTIONS: Array<[number, number]> = [
+  // [picks[0], picks[2]]: start Jira, start Tempo, follow, cancel, resume
+  [0.1, 0.2],
+  [0.1, 0.8],
+  [0.9, 0.2],
+  [0.3, 0.8],
+  [0.5, 0.8],
+]
 
 /** The whole schedule, drawn up front from the seed: the same seed gives the same events. */
 export function drawSchedule(random: () => number, durationMs: number): SoakEvent[] {
@@ -82,7 +100,7 @@ export function drawSchedule(random: () => number, durationMs: number): SoakEven
     // kind, minimum count, one per this many ms on average
     ['restart-postgres', 1, 180_000],
     ['kill-worker', 2, 45_000],
-    ['client', 10, 3_000],
+    ['client', 20, 2_000],
     ['change', 12, 2_500],
     ['daily-sync', 1, 240_000],
   ]
@@ -94,7 +112,31 @@ export function drawSchedule(random: () => number, durationMs: number): SoakEven
       events.push({ at, kind, picks: Array.from({ length: 5 }, () => random()) })
     }
   }
-  return events.sort((a, b) => a.at - b.at || a.kind.localeCompare(b.kind))
+  events.sort((a, b) => a.at - b.at || a.kind.localeCompare(b.kind))
+  // Every kind of change and of client action happens in every run, however short.
+  const order = [...CHANGE_KINDS]
+  for (let n = order.length - 1; n > 0; n -= 1) {
+    const other = Math.floor(random() * (n + 1))
+    ;[order[n], order[other]] = [order[other] as ChangeKind, order[n] as ChangeKind]
+  }
+  events
+    .filter((event) => event.kind === 'change')
+    .forEach((event, n) => {
+      const kind = order[n]
+      if (kind) {
+        event.change = kind
+      }
+    })
+  events
+    .filter((event) => event.kind === 'client')
+    .forEach((event, n) => {
+      const first = FIRST_ACTIONS[n]
+      if (first) {
+        event.picks[0] = first[0]
+        event.picks[2] = first[1]
+      }
+    })
+  return events
 }
 
 function at<T>(list: readonly T[], pick: number): T | undefined {
@@ -145,7 +187,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       base: stack.base,
       adminKey: stack.adminKeys.chaos,
       google: stack.google,
-      emails: ['admin@example.com', 'lead@example.com'],
+      emails: ['admin@example.com', 'lead@example.com', 'ops@example.com'],
       log,
     })
     const operator = createApiClient({
@@ -185,6 +227,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
     const count = (name: string) => {
       state.actions[name] = (state.actions[name] ?? 0) + 1
     }
+
+    const judgeInput = () => ({
+      jira: stack.jira,
+      tempo: stack.tempo,
+      pinecone: stack.pinecone,
+      users: stack.users,
+      keysEver: changes.keysEver(),
+      pool: services.pool,
+    })
 
     async function jobCounts(): Promise<Record<string, number> | undefined> {
       try {
@@ -286,7 +337,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
         clock: { now: () => new Date(Date.now() + day * DAY_MS) },
         registry: createPipelineRegistry(services, { planTimeoutMs: SYNC_PLAN_TIMEOUT_MS }),
       })
-      await handler({}, { getRemainingTimeInMillis: () => 60_000 })
+      const result = (await handler({}, { getRemainingTimeInMillis: () => 60_000 })) as {
+        created: number
+        failed: number
+      }
+      count(`daily-sync-created-${result.created}-failed-${result.failed}`)
     }
 
     function fire(event: SoakEvent) {
@@ -305,7 +360,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
           break
         }
         case 'change':
-          changes.apply(event.picks)
+          changes.apply(event.picks, event.change)
           break
         case 'daily-sync':
           track(dailySync())
@@ -383,6 +438,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
     }
     const drainSeconds = Math.round((Date.now() - drainStart) / 1000)
 
+    // What the system reached by itself (syncs and the clients' backfills), for the report only.
+    const beforeReconcile = await judge(judgeInput()).catch(() => null)
     const reconcile: SoakResults['reconcile'] = { jobs: [], brakeConfirmations: 0, resumes: 0 }
     if (!interrupted) {
       say('final reconcile: a Jira backfill of every project and a Tempo backfill of every day…')
@@ -403,14 +460,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
 
     const byStatus = (await jobCounts()) ?? {}
     const stuck = (byStatus.queued ?? 0) + (byStatus.running ?? 0)
-    const data = await judge({
-      jira: stack.jira,
-      tempo: stack.tempo,
-      pinecone: stack.pinecone,
-      users: stack.users,
-      keysEver: changes.keysEver(),
-      pool: services.pool,
-    })
+    const data = await judge(judgeInput())
     await pool.stop(5_000)
     const workers = { ...pool.stats(), lastErrors: pool.errors().slice(-3) }
     const stores = [data.jiraVectors, data.tempoRows, data.tempoVectors]
@@ -497,6 +547,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       drain: { seconds: drainSeconds, drained },
       reconcile,
       jobs: { byStatus, stuck },
+      beforeReconcile,
       data,
       fuzz,
       targets,
