@@ -30,6 +30,7 @@ function table(results: SoakResults): string[] {
         .toString(),
     ],
     ['upstream faults injected', String(results.faults.total)],
+    ['503 while PostgreSQL restarted', String(results.requests.unavailableDuringOutages)],
     ['worker invocations', String(results.workers.started)],
     ['upstream changes', String(Object.values(results.changes).reduce((a, b) => a + b, 0))],
     ['daily syncs', String(results.dailySyncs)],

@@ -1,5 +1,5 @@
-// The soak's clients: typed API clients (client/api.ts) for several principals — the chaos admin
-// key and signed-in admins — over one counting fetch, which tallies every answer by status and
+// The soak's clients: typed API clients (client/api.ts) for several principals — admin keys
+// and signed-in admins — over one counting fetch, which tallies every answer by status and
 // keeps the 5xx ones for the report.
 import { type ApiClient, createApiClient } from '#client/api.ts'
 import type { FakeGoogle } from '#sandbox/fakes/google.ts'
@@ -49,18 +49,16 @@ export type Actor = { name: string; api: ApiClient }
  */
 export async function createActors(options: {
   base: string
-  adminKey: string
+  adminKeys: readonly string[]
   google: FakeGoogle
   emails: readonly string[]
   log: AnswerLog
 }): Promise<Actor[]> {
   const fetch = countingFetch(options.log)
-  const actors: Actor[] = [
-    {
-      name: 'admin key',
-      api: createApiClient({ baseUrl: options.base, adminKey: options.adminKey, fetch }),
-    },
-  ]
+  const actors: Actor[] = options.adminKeys.map((adminKey, n) => ({
+    name: `admin key ${n + 1}`,
+    api: createApiClient({ baseUrl: options.base, adminKey, fetch }),
+  }))
   for (const email of options.emails) {
     const api = createApiClient({ baseUrl: options.base, fetch })
     const credential = await options.google.mintIdToken({
