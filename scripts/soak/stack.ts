@@ -46,6 +46,8 @@ async function spawnPostgres(dataDir: string, port: number): Promise<ChildProces
   const script = join(ROOT, 'sandbox', 'embedded-postgres-process.ts')
   const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir, String(port)], {
     stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group: a Ctrl-C meant for the soak must not stop the database under it.
+    detached: true,
   })
   const output: string[] = []
   child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()))
@@ -214,6 +216,7 @@ export async function startStack(options: {
       accountIds: org.users.map((user) => user.accountId),
       from: firstDay,
       to: dateOnly(today),
+      now, // nothing stamped in the future, or a later edit would look older than it
     }),
   )
   const pinecone = await startFakePinecone()

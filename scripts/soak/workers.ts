@@ -44,6 +44,7 @@ export function startWorkerPool(options: {
     const child = spawn(process.execPath, ['--import', 'tsx', script, String(budgetMs)], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...options.env },
       stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true, // a Ctrl-C reaches the soak, which then stops its workers itself
     })
     stats.started += 1
     const startedAt = Date.now()
