@@ -74,10 +74,17 @@ async function main() {
   const out = values.out ?? join(ROOT, 'soak-results.json')
 
   const abort = new AbortController()
+  let interruptedAt = 0
   process.on('SIGINT', () => {
+    // npm and tsx pass a Ctrl-C on as well, so one press may arrive twice: a second press, a
+    // moment later, stops at once.
     if (abort.signal.aborted) {
-      process.exit(130)
+      if (Date.now() - interruptedAt > 2_000) {
+        process.exit(130)
+      }
+      return
     }
+    interruptedAt = Date.now()
     process.stdout.write('\ninterrupted: stopping the chaos, draining briefly, then reporting…\n')
     abort.abort()
   })

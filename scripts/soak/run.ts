@@ -237,6 +237,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       state.actions[name] = (state.actions[name] ?? 0) + 1
     }
 
+    // The fakes log every request with its body (Pinecone's carry vectors): counted, then
+    // dropped, so a long run does not keep them all in memory.
+    const upstreamCounts = { jira: 0, tempo: 0, pinecone: 0 }
+    const upstreamCount = (name: keyof typeof upstreamCounts) => {
+      const fake = stack[name]
+      upstreamCounts[name] += fake.requests.length
+      fake.requests.length = 0
+      return upstreamCounts[name]
+    }
+    const upstreamTotal = () =>
+      upstreamCount('jira') + upstreamCount('tempo') + upstreamCount('pinecone')
+
     const judgeInput = () => ({
       jira: stack.jira,
       tempo: stack.tempo,
@@ -408,7 +420,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       const done = jobs ? (jobs.succeeded ?? 0) + (jobs.failed ?? 0) + (jobs.cancelled ?? 0) : '?'
       say(
         `[${phase} ${clock(Date.now() - t0)}/${clock(durationMs)}] requests ${log.requests} ` +
-          `(5xx ${log.serverErrors.length}) upstream ${mix.seen()} faults ${mix.total()} ` +
+          `(5xx ${log.serverErrors.length}) upstream ${upstreamTotal()} faults ${mix.total()} ` +
           `restarts ${state.restarts} kills ${pool?.stats().killed ?? 0} ` +
           `jobs ${active} active, ${done} ended`,
       )
@@ -541,7 +553,6 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
     if (interrupted) {
       targets.push({ name: 'ran to the end', value: 0, target: '1', met: false })
     }
-    const upstream = (fake: { requests: unknown[] }) => fake.requests.length
     return {
       seed: options.seed,
       minutes: options.minutes,
@@ -554,9 +565,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
         serverErrors: serverErrors.slice(0, 50),
         unavailableDuringOutages: duringOutage.length,
         upstream: {
-          jira: upstream(stack.jira),
-          tempo: upstream(stack.tempo),
-          pinecone: upstream(stack.pinecone),
+          jira: upstreamCount('jira'),
+          tempo: upstreamCount('tempo'),
+          pinecone: upstreamCount('pinecone'),
         },
       },
       faults: { total: mix.total(), byUpstream: mix.counts() },

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import pg from 'pg'
 import { describe, expect, it } from 'vitest'
-import { freePort } from '#sandbox/embedded-postgres.ts'
+import { freePort } from '#sandbox/ports.ts'
 import { useTestDatabase } from '#test/database.ts'
 import { isConnectionLoss, toErrorResponse } from '../errors.ts'
 import { createDatabase } from './client.ts'
