@@ -66,6 +66,7 @@ export type SoakResults = {
   workerKills: { done: number; survived: number }
   workers: ReturnType<WorkerPool['stats']> & { lastErrors: string[] }
   clientActions: Record<string, number>
+  actionErrors: string[]
   changes: ReturnType<UpstreamChanges['counts']>
   dailySyncs: number
   drain: { seconds: number; drained: boolean }
@@ -221,13 +222,17 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       outages: [] as Array<{ from: number; to: number }>,
       dailySyncs: 0,
       actions: {} as Record<string, number>,
+      /** the first actions that threw (a client call never throws; a daily sync may) */
+      actionErrors: [] as string[],
     }
     const inflight = new Set<Promise<unknown>>()
     const track = (promise: Promise<unknown>) => {
       const guarded = promise.catch((err: unknown) => {
-        state.actions['action-error'] = (state.actions['action-error'] ?? 0) + 1
-        if (process.env.SOAK_DEBUG) {
-          say(`action failed: ${err instanceof Error ? err.stack : String(err)}`)
+        count('action-error')
+        if (state.actionErrors.length < 10) {
+          state.actionErrors.push(
+            err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+          )
         }
       })
       inflight.add(guarded)
@@ -575,6 +580,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       workerKills: { done: kills, survived: clean ? kills : 0 },
       workers,
       clientActions: state.actions,
+      actionErrors: state.actionErrors,
       changes: changes.counts(),
       dailySyncs: state.dailySyncs,
       drain: { seconds: drainSeconds, drained },
