@@ -223,3 +223,14 @@ export const jiraUsers = pgTable('jira_users', {
   email: text('email'),
   ...timestamps,
 })
+
+/**
+ * The worker slots: at most `WORKERS_MAX` workers run at once while workers are asked for. A slot
+ * is free (`expires_at` past), reserved for a worker asked for (no `holder`, `expires_at` ahead) or
+ * held by a running worker until its invocation's deadline (docs/ARCHITECTURE.md, "The job engine").
+ */
+export const workerSlots = pgTable('worker_slots', {
+  slot: smallint('slot').primaryKey(),
+  holder: uuid('holder'),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull().default(sql`'-infinity'`),
+})

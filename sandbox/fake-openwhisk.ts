@@ -49,7 +49,12 @@ export type FakeOpenWhiskOptions = {
   apiKey?: string
   /** DigitalOcean API token for the trigger API (Bearer). */
   token?: string
+  /** Functions (`package/function`) present from the start without code, for callers that only invoke. */
+  functions?: string[]
 }
+
+/** One invocation the fake accepted. */
+export type Invocation = { name: string; activationId: string; params: unknown }
 
 export type FakeOpenWhisk = FakeServer & {
   namespace: string
@@ -60,6 +65,8 @@ export type FakeOpenWhisk = FakeServer & {
   actions: Map<string, StoredAction>
   /** By trigger name. */
   triggers: Map<string, StoredTrigger>
+  /** Non-blocking invocations accepted, in order. */
+  invocations: Invocation[]
 }
 
 // The Node runtimes DigitalOcean lists (README, "Deploying and operating"); its default moves.
@@ -116,6 +123,19 @@ export async function startFakeOpenWhisk(
   const packages = new Map<string, StoredPackage>()
   const actions = new Map<string, StoredAction>()
   const triggers = new Map<string, StoredTrigger>()
+  const invocations: Invocation[] = []
+  for (const name of options.functions ?? []) {
+    const [pkg, fn = name] = name.split('/')
+    actions.set(name, {
+      namespace: `${namespace}/${pkg}`,
+      name: fn,
+      version: '0.0.1',
+      exec: { kind: 'nodejs:22', code: '', binary: false },
+      annotations: [],
+      parameters: [],
+      limits: { timeout: 60_000, memory: 256, logs: 16, concurrency: 1 },
+    })
+  }
 
   function controller(req: RecordedRequest): FakeResponse {
     if (req.method === 'GET' && req.path === '/api/v1') {
@@ -191,6 +211,9 @@ export async function startFakeOpenWhisk(
         ? { status: 200, body: existing }
         : whiskError(404, 'The requested resource does not exist.')
     }
+    if (req.method === 'POST') {
+      return invoke(req, name, existing)
+    }
     if (req.method !== 'PUT') {
       return whiskError(405, 'Method not allowed.')
     }
@@ -233,6 +256,20 @@ export async function startFakeOpenWhisk(
     actions.set(name, stored)
     const { code: _code, ...execWithoutCode } = stored.exec
     return { status: 200, body: { ...stored, exec: execWithoutCode, publish: false } }
+  }
+
+  // An invocation: non-blocking only (202 with the activation id, as the platform answers at once);
+  // this fake runs no code, so a blocking call is refused.
+  function invoke(req: RecordedRequest, name: string, existing: StoredAction | undefined) {
+    if (!existing) {
+      return whiskError(404, 'The requested resource does not exist.')
+    }
+    if (req.query.get('blocking') === 'true') {
+      return whiskError(400, 'This fake takes non-blocking invocations only.')
+    }
+    const activationId = randomUUID().replaceAll('-', '')
+    invocations.push({ name, activationId, params: req.body ?? {} })
+    return { status: 202, body: { activationId } }
   }
 
   // DigitalOcean's trigger API, at the paths this deployer uses.
@@ -298,5 +335,5 @@ export async function startFakeOpenWhisk(
   const server = await startFakeServer((req) =>
     req.headers.host === 'api.digitalocean.com' ? triggerApi(req) : controller(req),
   )
-  return { ...server, namespace, apiKey, token, packages, actions, triggers }
+  return { ...server, namespace, apiKey, token, packages, actions, triggers, invocations }
 }

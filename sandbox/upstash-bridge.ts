@@ -13,7 +13,7 @@ export type BridgeRequest = { path: string; commands: unknown[][]; status?: numb
 
 /** A running bridge: Upstash's REST protocol on 127.0.0.1 in front of a real Redis. */
 export type UpstashBridge = {
-  /** Base URL for `@upstash/redis` (`http://127.0.0.1:<port>`). */
+  /** Base URL for an Upstash REST client (`http://127.0.0.1:<port>`). */
   url: string
   token: string
   /** Every request with a well-formed body, in arrival order. */

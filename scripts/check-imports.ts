@@ -1,6 +1,6 @@
 // The dependency rules of docs/ARCHITECTURE.md ("Layers"), checked on every import of every
 // TypeScript file: entries → pipelines → core → db; nothing that runs in a function reaches the
-// sandbox, the tests, the scripts, the OpenAPI generator or the client; the client (which runs in
+// sandbox, the tests, the scripts, the OpenAPI generator, the client or the fuzzer; the client (which runs in
 // browsers) imports nothing at run time but itself, and only types from elsewhere; no two folders
 // import each other, directly or around a loop.
 // Run by `npm run check`; exits 1 and names each offending import.
@@ -20,6 +20,7 @@ type Layer =
   | 'bench'
   | 'openapi'
   | 'client'
+  | 'fuzz'
 
 // What each layer's non-test files may import (a test file may import anything).
 const ALLOWED: Record<Layer, readonly Layer[]> = {
@@ -30,9 +31,10 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   sandbox: ['sandbox'],
   test: ['test', 'sandbox', 'entry', 'pipelines', 'core', 'db', 'openapi', 'client'],
   scripts: ['scripts', 'sandbox', 'entry', 'pipelines', 'core', 'db', 'openapi', 'client'],
-  bench: ['bench', 'test', 'sandbox', 'pipelines', 'core', 'db'],
+  bench: ['bench', 'test', 'sandbox', 'scripts', 'pipelines', 'core', 'db'],
   openapi: ['openapi', 'entry', 'pipelines', 'core', 'db'],
   client: ['client'],
+  fuzz: ['fuzz', 'test', 'sandbox', 'scripts', 'entry', 'pipelines', 'core', 'db'],
 }
 
 // What the client may import as types only (`import type`, erased from every bundle): the shapes
@@ -47,6 +49,7 @@ const ALIASES: Record<string, string> = {
   '#test/': 'test/',
   '#openapi/': 'openapi/',
   '#client/': 'client/',
+  '#fuzz/': 'fuzz/',
 }
 
 // An import or re-export `… from '<specifier>'` (group 1: the names between, only identifiers,
@@ -72,6 +75,7 @@ export function layerOf(path: string): Layer | undefined {
     bench: 'bench',
     openapi: 'openapi',
     client: 'client',
+    fuzz: 'fuzz',
   }
   return top ? layers[top] : undefined
 }

@@ -265,6 +265,18 @@ async function main() {
   )
   const address = server.address()
   const port = typeof address === 'object' && address ? address.port : wantedPort
+  // As on DigitalOcean: the runtime names the API host and namespace, and with an access key a
+  // backfill start asks for a jobs/worker run at once, here through the invoke API above. A
+  // development key unless one is set; set blank, the crons alone run the workers.
+  process.env.__OW_API_HOST = `http://127.0.0.1:${port}`
+  process.env.__OW_NAMESPACE = namespace
+  // Deployed, each worker is a container with its own connection; here the workers asked for share
+  // one process, so the pool has one connection per worker that may run at once, and one more.
+  process.env.DB_POOL_MAX ||= String(Number(process.env.WORKERS_MAX || 4) + 1)
+  if (process.env.FUNCTIONS_ACCESS_KEY === undefined) {
+    process.env.FUNCTIONS_ACCESS_KEY = `local:${randomBytes(16).toString('hex')}`
+    notes.push('workers: asked for at once through the local invoke API (FUNCTIONS_ACCESS_KEY)')
+  }
 
   const scheduled = functions.filter((fn) => fn.triggers.length > 0)
   const tick = () => {
@@ -286,14 +298,20 @@ async function main() {
       }
     }
   }
-  // Fire at the start of each minute, as the platform's scheduler does.
-  setTimeout(
-    () => {
-      tick()
-      setInterval(tick, 60_000)
-    },
-    60_000 - (Date.now() % 60_000),
-  )
+  // Fire at the start of each minute, as the platform's scheduler does (LOCAL_CRONS=off: never,
+  // so scheduled functions run only when invoked).
+  const crons = process.env.LOCAL_CRONS !== 'off'
+  if (crons) {
+    setTimeout(
+      () => {
+        tick()
+        setInterval(tick, 60_000)
+      },
+      60_000 - (Date.now() % 60_000),
+    )
+  } else {
+    notes.push('crons: off (LOCAL_CRONS=off); scheduled functions run when invoked')
+  }
 
   const base = `http://127.0.0.1:${port}${prefix}`
   say('agent-pm functions, local server')

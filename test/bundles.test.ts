@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { buildAll } from '../scripts/build.ts'
@@ -90,6 +90,28 @@ const cases: Array<{
 describe('built bundles', () => {
   it('writes one CommonJS file per function of project.yml', () => {
     expect(built.map((fn) => `${fn.pkg}/${fn.name}`).sort()).toEqual(cases.map((c) => c.fn).sort())
+  })
+
+  it('keeps every bundle under 500 KB (512,000 bytes): its size is most of its cold start', () => {
+    for (const fn of built) {
+      expect(statSync(fn.bundle).size, `${fn.pkg}/${fn.name}`).toBeLessThan(500 * 1024)
+    }
+  })
+
+  it('loads no module, not even a built-in one, when the platform requires a bundle', () => {
+    // Everything a function runs is imported at its first invocation (docs/ARCHITECTURE.md,
+    // "Cold start"): requiring the bundle only defines `main`.
+    const script = `
+      const Module = require('node:module');
+      const original = Module.prototype.require;
+      const loaded = [];
+      Module.prototype.require = function (id) { loaded.push(id); return original.apply(this, arguments) };
+      require(process.argv[1]);
+      process.stdout.write(JSON.stringify(loaded.slice(1)))`
+    for (const fn of built) {
+      const out = execFileSync(node22, ['-e', script, fn.bundle], { encoding: 'utf8' })
+      expect(JSON.parse(out), `${fn.pkg}/${fn.name}`).toEqual([])
+    }
   })
 
   it('keeps the OpenAPI generator out of every bundle (v1/openapi carries the document as data)', () => {

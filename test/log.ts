@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import { createLogger, type Logger } from '#core/log.ts'
 
-/** A real pino logger writing into an array, to assert what was (and was not) logged. */
+/** The real logger writing into an array, to assert what was (and was not) logged. */
 export function captureLog(level = 'debug'): {
   log: Logger
   lines: Array<Record<string, unknown>>

@@ -1,5 +1,6 @@
 import type { Clock } from '#core/clock.ts'
 import type { Config } from '#core/config.ts'
+import type { PlatformRuntime } from '#core/functions-api.ts'
 import type { Logger } from '#core/log.ts'
 import { createMemoryRateLimiter } from '#core/rate-limit/memory.ts'
 import type { RateLimiter } from '#core/rate-limit/rules.ts'
@@ -18,6 +19,8 @@ export function testServices(options: {
   log?: Logger
   clock?: Clock
   rateLimiter?: RateLimiter
+  /** The runtime's API host and namespace, for kicks (with FUNCTIONS_ACCESS_KEY in `env`). */
+  runtime?: () => PlatformRuntime
 }): Services {
   const clock = options.clock ?? fixedClock()
   const config =
@@ -31,6 +34,6 @@ export function testServices(options: {
       clock,
       rateLimiter: options.rateLimiter ?? createMemoryRateLimiter(clock),
     },
-    { upstreams: createUpstreams },
+    { upstreams: createUpstreams, ...(options.runtime && { runtime: options.runtime }) },
   )
 }

@@ -25,6 +25,8 @@ const secret = v.pipe(
   v.string(),
   v.check((value) => Buffer.byteLength(value, 'utf8') >= 32),
 )
+// A DigitalOcean namespace access key as its id and secret joined by a colon (HTTP Basic).
+const accessKey = v.pipe(v.string(), v.trim(), v.regex(/^[^\s:]+:\S+$/))
 // PEMs travel through doctl's ${VAR} substitution: accept them plain, with literal \n, or base64.
 const pem = v.pipe(
   v.string(),
@@ -71,6 +73,8 @@ const Env = v.object({
   PINECONE_EMBED_MODEL: v.optional(nonEmpty, 'llama-text-embed-v2'),
   PINECONE_CONTROLLER_URL: v.optional(url, 'https://api.pinecone.io'),
   JOB_RETENTION_DAYS: v.optional(positive, '7'),
+  FUNCTIONS_ACCESS_KEY: v.optional(accessKey),
+  WORKERS_MAX: v.optional(v.pipe(positive, v.maxValue(100)), '4'),
 })
 
 type Env = v.InferOutput<typeof Env>
@@ -215,5 +219,7 @@ function toConfig(env: Env) {
     tempo,
     pinecone,
     jobs: { retentionDays: env.JOB_RETENTION_DAYS, failedRetentionDays: 30 },
+    /** asking for worker runs at once (docs/ARCHITECTURE.md, "The job engine") */
+    workers: { accessKey: env.FUNCTIONS_ACCESS_KEY, max: env.WORKERS_MAX },
   })
 }

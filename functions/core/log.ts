@@ -1,10 +1,30 @@
-import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino'
+/**
+ * One logging method: fields (an `Error` stands for `{ err }`, its message for the message) and a
+ * message, or a message alone.
+ */
+export type LogFn = {
+  (fields: object, message?: string): void
+  (message: string): void
+}
 
-/** The structured logger every module receives (pino's, narrowed to what we use). */
-export type Logger = Pick<
-  PinoLogger,
-  'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'child'
->
+/** The structured logger every module receives: one JSON line per call. */
+export type Logger = {
+  trace: LogFn
+  debug: LogFn
+  info: LogFn
+  warn: LogFn
+  error: LogFn
+  fatal: LogFn
+  /** A logger whose lines all carry `bindings` (redacted like any field). */
+  child(bindings: Record<string, unknown>): Logger
+}
+
+/** Where lines go (stdout unless a test captures them). */
+export type LogStream = { write(line: string): unknown }
+
+// pino's level numbers, kept so that thresholds read the same; lines carry the label.
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const
+type Level = keyof typeof LEVELS
 
 const CENSOR = '[redacted]'
 
@@ -138,43 +158,55 @@ export function redactValue(value: unknown, depth = 0, seen = new WeakSet<object
   }
 }
 
-const redactObject = (object: Record<string, unknown>) =>
-  redactValue(object) as Record<string, unknown>
+const redactObject = (object: object) => redactValue(object) as Record<string, unknown>
 
-// The last word on every line, child bindings included (pino formats those once, without the
-// `log` formatter): fields named like secrets censored, then secret shapes masked.
-function safeLine(line: string): string {
-  let out = line
-  try {
-    out = `${JSON.stringify(redactValue(JSON.parse(line)))}${line.endsWith('\n') ? '\n' : ''}`
-  } catch {
-    // Not JSON (never from pino): the shapes below still apply.
+function loggerWith(bindings: Record<string, unknown>, threshold: number, stream: LogStream) {
+  const method = (level: Level): LogFn => {
+    if (LEVELS[level] < threshold) {
+      return () => {}
+    }
+    return (first: object | string, message?: string) => {
+      const fields =
+        typeof first === 'string' ? {} : first instanceof Error ? { err: first } : first
+      const msg =
+        typeof first === 'string'
+          ? first
+          : (message ?? (first instanceof Error ? first.message : undefined))
+      const line = {
+        level,
+        time: Date.now(),
+        ...bindings,
+        ...redactObject(fields),
+        ...(msg !== undefined && { msg }),
+      }
+      // The last word on every line: secrets recognisable by their shape, messages included.
+      stream.write(`${scrubSecrets(JSON.stringify(line))}\n`)
+    }
   }
-  return scrubSecrets(out)
+  const logger: Logger = {
+    trace: method('trace'),
+    debug: method('debug'),
+    info: method('info'),
+    warn: method('warn'),
+    error: method('error'),
+    fatal: method('fatal'),
+    child: (more) => loggerWith({ ...bindings, ...redactObject(more) }, threshold, stream),
+  }
+  return logger
 }
 
 /**
- * A pino logger that keeps secrets out: fields named like secrets are censored at any depth and in
- * any case, errors keep type, message, code, stack and causes only, and every written line is
- * scrubbed of secrets recognisable by their shape (messages included). Synchronous to stdout by
- * default (a function's container may freeze right after it answers, so nothing may wait in a
- * buffer).
+ * A JSON-lines logger that keeps secrets out: fields named like secrets are censored at any depth
+ * and in any case, errors keep type, message, code, stack and causes only, and every written line
+ * is scrubbed of secrets recognisable by their shape (messages included). Lines are
+ * `{ level, time (epoch ms), …bindings, …fields, msg }`, as pino writes them. Written to stdout,
+ * which is synchronous for files and pipes on Linux (a function's container may freeze right
+ * after it answers, so nothing may wait in a buffer). `level: 'silent'` writes nothing.
  * @example const log = createLogger({ level: 'info' })
  */
-export function createLogger(options: { level?: string; stream?: DestinationStream } = {}): Logger {
-  return pino(
-    {
-      level: options.level ?? 'info',
-      base: null,
-      formatters: {
-        level: (label) => ({ level: label }),
-        log: redactObject,
-        bindings: redactObject,
-      },
-      // Errors are already reduced by the `log` formatter; pino's own would undo that.
-      serializers: { err: (value: unknown) => value },
-      hooks: { streamWrite: safeLine },
-    },
-    options.stream ?? pino.destination({ sync: true }),
-  )
+export function createLogger(options: { level?: string; stream?: LogStream } = {}): Logger {
+  const level = options.level ?? 'info'
+  const threshold =
+    level === 'silent' ? Number.POSITIVE_INFINITY : (LEVELS[level as Level] ?? LEVELS.info)
+  return loggerWith({}, threshold, options.stream ?? process.stdout)
 }

@@ -1,6 +1,8 @@
 import { type Auth, createAuth } from '#core/auth/service.ts'
 import { createDatabase, type Database, type PoolLike } from '#core/db/client.ts'
+import { createWorkerKicker, type PlatformRuntime } from '#core/functions-api.ts'
 import { createJobQueue, type JobQueue } from '#core/jobs/queue.ts'
+import { createWorkerPool, type WorkerKicker, type WorkerPool } from '#core/jobs/workers.ts'
 import { createRateLimiter } from '#core/rate-limit/limiter.ts'
 import { createPacer, type Pacer } from '#core/rate-limit/pacer.ts'
 import type { RateLimiter } from '#core/rate-limit/rules.ts'
@@ -23,6 +25,10 @@ export type Services = {
   pool: PoolLike
   /** The Postgres job queue: enqueue, progress, cancel, resume (functions/core/jobs/queue.ts). */
   jobs: JobQueue
+  /** The worker slots and the queue's look-ahead (fan-out, waiting in place). */
+  workers: WorkerPool
+  /** Asks DigitalOcean for a `jobs/worker` run now; asks nothing without FUNCTIONS_ACCESS_KEY. */
+  kicker: WorkerKicker
   rateLimiter: RateLimiter
   /** Shared outbound pace per upstream (Jira, Tempo, Pinecone): `await pacer.acquire('jira', signal)`. */
   pacer: Pacer
@@ -35,6 +41,9 @@ export type Services = {
   tempo: TempoClient | undefined
 }
 
+/** The function a kick invokes (project.yml). */
+const WORKER_ACTION = 'jobs/worker'
+
 /** Replacements for external seams (tests pass their own database, logger, clock, limiter). */
 export type Seams = Partial<Services>
 
@@ -42,6 +51,8 @@ export type Seams = Partial<Services>
 export type ServiceOptions = {
   /** Builds the upstream clients; left out, they are `undefined` and their SDKs stay out of the bundle. */
   upstreams?: (config: Config, pacer: Pacer) => Upstreams
+  /** The runtime's API host and namespace, read at each kick (`runtimeOf(process.env)`). */
+  runtime?: () => PlatformRuntime
 }
 
 /**
@@ -71,9 +82,32 @@ export function createServices(
   // Built once per warm container: it holds Google's cached key set.
   const auth = seams.auth ?? createAuth({ config, db: database.db, clock, log })
   const jobs = seams.jobs ?? createJobQueue(database.pool)
+  const workers = seams.workers ?? createWorkerPool(database.pool, { max: config.workers.max })
+  const kicker =
+    seams.kicker ??
+    createWorkerKicker({
+      accessKey: config.workers.accessKey,
+      action: WORKER_ACTION,
+      runtime: options.runtime ?? (() => ({})),
+      log,
+    })
   const built = options.upstreams?.(config, pacer)
   const jira = 'jira' in seams ? seams.jira : built?.jira
   const pinecone = 'pinecone' in seams ? seams.pinecone : built?.pinecone
   const tempo = 'tempo' in seams ? seams.tempo : built?.tempo
-  return { config, log, clock, ...database, jobs, rateLimiter, pacer, auth, jira, pinecone, tempo }
+  return {
+    config,
+    log,
+    clock,
+    ...database,
+    jobs,
+    workers,
+    kicker,
+    rateLimiter,
+    pacer,
+    auth,
+    jira,
+    pinecone,
+    tempo,
+  }
 }

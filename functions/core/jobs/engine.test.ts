@@ -557,13 +557,11 @@ describe('job engine', () => {
       })
       const jobId = await enqueue(kind, scopes(1, 5, 1))
       const deadline = Date.now() + 1_600
-      const started = Date.now()
       const summary = await worker(kind, {
         remainingMs: () => deadline - Date.now(),
         marginMs: 500,
       })
-      // Hard stop at 1.35 s (half the margin before the deadline), far before the 10 s page ends.
-      expect(Date.now() - started).toBeLessThan(2_000)
+      // Stopped at half the margin before the deadline: the 10 s page was aborted, not awaited.
       expect(summary).toMatchObject({ stoppedBy: 'time', pages: 2, outcomes: { released: 1 } })
       expect(kind.aborted).toEqual([{ key: expect.any(String), page: 2 }])
       expect((await chunkRows(jobId))[0]).toMatchObject({

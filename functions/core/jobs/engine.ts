@@ -8,6 +8,7 @@ import { LeaseLostError } from './lease-fence.ts'
 import type { ClaimedChunk, JobQueue, ReapSummary } from './queue.ts'
 import type { JobRegistry } from './registry.ts'
 import type { StepResult } from './types.ts'
+import type { WorkerKicker, WorkerPool } from './workers.ts'
 
 /** How one attempt of a chunk ended. */
 export type ChunkOutcome = 'succeeded' | 'failed' | 'retrying' | 'released' | 'cancelled' | 'lost'
@@ -17,8 +18,13 @@ export type WorkerSummary = {
   reaped: ReapSummary
   outcomes: Record<ChunkOutcome, number>
   pages: number
-  /** `idle`: nothing was due; `time`: the invocation's budget ran out. */
-  stoppedBy: 'idle' | 'time'
+  /** Further workers this run asked for (fan-out). */
+  kicked: number
+  /**
+   * `idle`: nothing was due, nor due soon enough to wait for; `time`: the invocation's budget ran
+   * out; `busy`: every worker slot was taken, so this run took no chunk.
+   */
+  stoppedBy: 'idle' | 'time' | 'busy'
 }
 
 /** What a worker runs with; only `jobs`, `registry`, `log` and `remainingMs` are required. */
@@ -39,9 +45,20 @@ export type WorkerOptions = {
   heartbeatMs?: number
   backoff?: BackoffPolicy
   random?: () => number
+  /**
+   * The worker slots and the queue's look-ahead. With them the worker waits in place for a chunk
+   * due within `waitMs`; with an enabled `kicker` too, it holds a slot while it runs (none free:
+   * it stops as `busy`) and asks for further workers, up to `workers.max`, while chunks are due.
+   */
+  workers?: Pick<WorkerPool, 'max' | 'acquire' | 'reserve' | 'release' | 'countDue' | 'nextDueInMs'>
+  kicker?: WorkerKicker
+  /** A chunk due within this long is waited for instead of ending the run (default 10 s). */
+  waitMs?: number
+  sleep?: (ms: number) => Promise<void>
 }
 
-type Settings = Required<WorkerOptions>
+type Settings = Required<Omit<WorkerOptions, 'workers' | 'kicker'>> &
+  Pick<WorkerOptions, 'workers' | 'kicker'>
 type StopReason = 'lost' | 'cancelled' | 'time'
 
 /** Stop taking pages with 20 s left: time for a page in flight, the checkpoint and the release. */
@@ -54,6 +71,10 @@ export const CLAIM_MARGINS = 2
  * 5 minutes, so it can use up two such attempts of a chunk's eight, never all of them.
  */
 export const FULL_ATTEMPT_MARGINS = 3
+/** A chunk due within this long (a backoff, an upstream's short wait) is waited for in place. */
+export const DEFAULT_WAIT_MS = 10_000
+/** The shortest nap between claims while waiting in place (another worker may be claiming). */
+const MIN_NAP_MS = 50
 /** A minute: a dead worker's chunk waits at most this long (heartbeats renew it every 20 s). */
 export const DEFAULT_LEASE_MS = 60_000
 /** A worker whose lease was not renewed stops this long (at most a sixth of it) before it ends. */
@@ -70,7 +91,9 @@ const OUTCOMES: readonly ChunkOutcome[] = [
 
 /**
  * Reaps expired leases, then claims and runs chunks of the registered kinds until nothing is due
- * or the time budget nears its margin. Several workers may run side by side.
+ * (nor due within `waitMs`, with `workers`) or the time budget nears its margin. Several workers
+ * may run side by side; with `workers` and an enabled `kicker`, at most `workers.max`, and a run
+ * asks for more while chunks are due (docs/ARCHITECTURE.md, "The job engine").
  * @example await runWorker({ jobs, registry, log, remainingMs: () => context.getRemainingTimeInMillis() })
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> {
@@ -80,25 +103,90 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerSummary> 
     heartbeatMs: Math.max(Math.floor(leaseMs / 3), 10),
     backoff: DEFAULT_BACKOFF,
     random: Math.random,
+    waitMs: DEFAULT_WAIT_MS,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     ...options,
     leaseMs,
   }
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<ChunkOutcome, number>
   const reaped = await settings.jobs.reap()
+  const { workers, kicker } = settings
+  const fanOut = workers && kicker?.enabled ? { workers, kicker } : undefined
+  // With fan-out every run holds a slot until its deadline, so at most `max` run at once.
+  const hold = fanOut && (await fanOut.workers.acquire(settings.remainingMs()))
+  if (fanOut && !hold) {
+    return { reaped, outcomes, pages: 0, kicked: 0, stoppedBy: 'busy' }
+  }
+  const asking: Promise<boolean>[] = []
   let pages = 0
-  for (;;) {
-    // A chunk claimed now gets at least one margin of working time before the stop.
-    if (settings.remainingMs() <= CLAIM_MARGINS * settings.marginMs) {
-      return { reaped, outcomes, pages, stoppedBy: 'time' }
+  try {
+    const stoppedBy = await work()
+    return { reaped, outcomes, pages, kicked: asking.length, stoppedBy }
+  } finally {
+    // A kick in flight when the run returns would be frozen with its container: wait (≤ its bound).
+    await Promise.all(asking)
+    if (fanOut && hold) {
+      await fanOut.workers.release(hold).catch((err: unknown) => {
+        settings.log.warn({ err }, 'worker slot not released; it frees at the deadline')
+      })
     }
-    const claimSentAt = performance.now() // the database starts the lease during the claim
-    const claimed = await settings.jobs.claim({ kinds: settings.registry.names, leaseMs })
-    if (!claimed) {
-      return { reaped, outcomes, pages, stoppedBy: 'idle' }
+  }
+
+  async function work(): Promise<'idle' | 'time'> {
+    for (;;) {
+      // A chunk claimed now gets at least one margin of working time before the stop.
+      if (settings.remainingMs() <= CLAIM_MARGINS * settings.marginMs) {
+        return 'time'
+      }
+      const claimSentAt = performance.now() // the database starts the lease during the claim
+      const claimed = await settings.jobs.claim({ kinds: settings.registry.names, leaseMs })
+      if (!claimed) {
+        if (await waitInPlace()) {
+          continue
+        }
+        return 'idle'
+      }
+      await askForWorkers()
+      const result = await runChunk(settings, claimed, claimSentAt)
+      outcomes[result.outcome] += 1
+      pages += result.pages
     }
-    const result = await runChunk(settings, claimed, claimSentAt)
-    outcomes[result.outcome] += 1
-    pages += result.pages
+  }
+
+  // More chunks are due than this run holds: reserve free slots and ask for a worker for each.
+  // Kicks run beside the chunk; each ends within its own bound.
+  async function askForWorkers(): Promise<void> {
+    if (!fanOut) {
+      return
+    }
+    try {
+      const due = await fanOut.workers.countDue(settings.registry.names, fanOut.workers.max)
+      const reserved = due > 0 ? await fanOut.workers.reserve(due) : 0
+      for (let n = 0; n < reserved; n += 1) {
+        asking.push(fanOut.kicker.kick())
+      }
+    } catch (err) {
+      settings.log.warn({ err }, 'could not ask for more workers; this one carries on')
+    }
+  }
+
+  // A chunk due soon (a backoff, an upstream's short wait) is waited for while the budget allows
+  // a claim after the wait; true when it waited.
+  async function waitInPlace(): Promise<boolean> {
+    if (!workers || settings.waitMs <= 0) {
+      return false
+    }
+    const spareMs = settings.remainingMs() - CLAIM_MARGINS * settings.marginMs
+    const withinMs = Math.min(settings.waitMs, spareMs - MIN_NAP_MS)
+    if (withinMs < 0) {
+      return false
+    }
+    const dueInMs = await workers.nextDueInMs(settings.registry.names, withinMs)
+    if (dueInMs === undefined) {
+      return false
+    }
+    await settings.sleep(Math.max(dueInMs, MIN_NAP_MS))
+    return true
   }
 }
 

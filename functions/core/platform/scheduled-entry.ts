@@ -16,10 +16,13 @@ export type ScheduledResult =
 export type ScheduledEntryOptions<S extends Pick<Services, 'log'>> = {
   /** The function's name in logs and results (`jobs/worker`). */
   name: string
-  /** Builds the services once per warm container (the entry passes `process.env` here). */
-  services: () => S
+  /**
+   * Builds the services once per warm container (the entry passes `process.env` here); entries
+   * import what they run here, at the first run, rather than when the bundle loads.
+   */
+  services: () => S | Promise<S>
   /** Builds the handler from the services. */
-  handler: (services: S) => ScheduledHandler
+  handler: (services: S) => ScheduledHandler | Promise<ScheduledHandler>
   /** Where errors go before the services exist (tests capture it). */
   fallbackLog?: Logger
 }
@@ -45,10 +48,10 @@ export function scheduledEntry<S extends Pick<Services, 'log'>>(options: Schedul
     const activationId = context.activationId ?? 'local'
     try {
       // A ConfigError here becomes a logged failure naming the variables, not a crash at import.
-      built ??= (() => {
-        const services = options.services()
-        return { services, handler: options.handler(services) }
-      })()
+      if (!built) {
+        const services = await options.services()
+        built = { services, handler: await options.handler(services) }
+      }
       const summary = await built.handler(bodyOf(event), context)
       built.services.log.info({ activationId, function: options.name, ...summary }, 'scheduled run')
       return { ...summary, ok: true, function: options.name }

@@ -3,7 +3,6 @@ import { AppError, toErrorResponse } from '#core/errors.ts'
 import { corsHeaders, SECURITY_HEADERS } from '#core/http/cors.ts'
 import type { HttpHandler } from '#core/http/types.ts'
 import { createLogger, type Logger } from '#core/log.ts'
-import { clientKeyOf, principalKeyOf } from '#core/rate-limit/keys.ts'
 import { enforceLimits, LIMITS } from '#core/rate-limit/rules.ts'
 import type { Services } from '#core/services.ts'
 import { type DoContext, type Envelope, envelopeOf, toHttpRequest } from './do-event.ts'
@@ -20,10 +19,13 @@ export type EntryServices = Pick<Services, 'config' | 'log' | 'clock' | 'rateLim
 }
 
 export type WebEntryOptions<S extends EntryServices> = {
-  /** Builds the services once per warm container (the entry passes `process.env` here). */
-  services: () => S
+  /**
+   * Builds the services once per warm container (the entry passes `process.env` here); entries
+   * import what they run here, at the first request, rather than when the bundle loads.
+   */
+  services: () => S | Promise<S>
   /** Builds the handler from the services. */
-  handler: (services: S) => HttpHandler
+  handler: (services: S) => HttpHandler | Promise<HttpHandler>
   /**
    * Requests that skip the per-client limits, judged before the body is read: the health
    * function's plain liveness `GET`, so monitors never see 429.
@@ -42,6 +44,8 @@ const JSON_HEADERS = { 'Content-Type': 'application/json' }
  * @throws {AppError} RATE_LIMITED
  */
 async function countRequest(services: EntryServices, envelope: Envelope) {
+  // Imported at the first request: node:net is not needed to load the bundle.
+  const { clientKeyOf, principalKeyOf } = await import('#core/rate-limit/keys.ts')
   const principal = await services.auth?.identify(envelope.headers)
   const [rules, key] =
     principal === undefined
@@ -59,8 +63,24 @@ async function countRequest(services: EntryServices, envelope: Envelope) {
  */
 export function webEntry<S extends EntryServices>(options: WebEntryOptions<S>) {
   // Module scope on purpose: a warm container reuses the services (pool, key sets, clients).
+  let building: Promise<{ services: S; handler: HttpHandler }> | undefined
   let built: { services: S; handler: HttpHandler } | undefined
   let fallbackLog = options.fallbackLog
+
+  // Once per warm container; a failure (a ConfigError) is tried again at the next request.
+  async function build() {
+    building ??= (async () => {
+      const services = await options.services()
+      return { services, handler: await options.handler(services) }
+    })()
+    try {
+      built = await building
+      return built
+    } catch (err) {
+      building = undefined
+      throw err
+    }
+  }
 
   return async function main(event: unknown, context: DoContext = {}): Promise<DoWebResult> {
     const envelope = envelopeOf(event, context)
@@ -72,11 +92,7 @@ export function webEntry<S extends EntryServices>(options: WebEntryOptions<S>) {
     }
     try {
       // A ConfigError here becomes a logged 500 naming the variables, not a crash at import.
-      built ??= (() => {
-        const services = options.services()
-        return { services, handler: options.handler(services) }
-      })()
-      const { services, handler } = built
+      const { services, handler } = built ?? (await build())
       const isPreflight = envelope.method === 'OPTIONS'
       headers = {
         ...headers,

@@ -1,11 +1,10 @@
-import type { Redis } from '@upstash/redis'
 import type { Clock } from '#core/clock.ts'
 import type { Config } from '#core/config.ts'
 import type { Logger } from '#core/log.ts'
 import { createMemoryRateLimiter } from './memory.ts'
 import type { RateLimiter } from './rules.ts'
 import { createUpstashRateLimiter } from './upstash.ts'
-import { createUpstashRedis } from './upstash-client.ts'
+import { createUpstashRedis, type UpstashRedis } from './upstash-client.ts'
 
 /**
  * The limiter the configuration asks for: Upstash when `UPSTASH_REDIS_REST_*` are set (pass
@@ -14,7 +13,7 @@ import { createUpstashRedis } from './upstash-client.ts'
  */
 export function createRateLimiter(
   config: Pick<Config, 'rateLimit'>,
-  deps: { log: Logger; clock: Clock; redis?: Redis | undefined },
+  deps: { log: Logger; clock: Clock; redis?: UpstashRedis | undefined },
 ): RateLimiter {
   const { upstash, timeoutMs } = config.rateLimit
   if (!upstash) {

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleepFor } from 'node:timers/promises'
-import type { Redis } from '@upstash/redis'
 import { type Clock, systemClock } from '#core/clock.ts'
 import type { Logger } from '#core/log.ts'
+import type { UpstashRedis } from './upstash-client.ts'
 
 /**
  * Outbound pacing (docs/ARCHITECTURE.md, "Rate limits and pacing"): every worker calling an
@@ -49,8 +49,8 @@ export type PaceMemory = {
   pauses: Map<string, number>
 }
 
-/** The part of `@upstash/redis` the pacer uses. */
-export type PaceRedis = Pick<Redis, 'eval'>
+/** The part of the Upstash client the pacer uses. */
+export type PaceRedis = Pick<UpstashRedis, 'eval'>
 
 /** Where the pacer keeps its state: the shared Upstash Redis, or this process's memory. */
 export type PacerOptions = {

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { Ratelimit } from '@upstash/ratelimit'
+import { Redis as OfficialRedis } from '@upstash/redis'
+import { Redis as IoRedis } from 'ioredis'
 import { afterEach, assert, describe, expect, it, vi } from 'vitest'
 import { systemClock } from '#core/clock.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
@@ -15,7 +18,7 @@ import { enforceLimits, LIMITS, type RateLimiter, rateLimitHeaders } from './rul
 import { createUpstashRateLimiter, toRateLimitDecision } from './upstash.ts'
 import { createUpstashRedis } from './upstash-client.ts'
 
-const { redisAvailable, bridge } = useUpstashBridge()
+const { redisAvailable, bridge, redisUrl } = useUpstashBridge()
 
 const TIMEOUT_MS = 300
 const anIp = () => `203.0.113.${Math.floor(Math.random() * 250)}`
@@ -90,7 +93,7 @@ describe('toRateLimitDecision', () => {
     })
   })
 
-  it("treats the library's fail-open timeout, and any result without a reset, as unavailable", () => {
+  it('treats a timed-out result, and any result without a reset, as unavailable', () => {
     const timedOut = { success: true, limit: 0, remaining: 0, reset: 0, reason: 'timeout' }
     const decision = toRateLimitDecision(timedOut, now)
     expect(decision).toEqual({ kind: 'unavailable', reason: 'timeout' })
@@ -118,7 +121,7 @@ describe.skipIf(!redisAvailable)('Upstash rate limiter failures (through the bri
     })
 
     it('sends only the sliding-window script: no analytics, no deny list', async () => {
-      // @upstash/ratelimit reads Date.now(): pin it (Date only, the timers stay real).
+      // Windows follow Date.now(): pin it (Date only, the timers stay real).
       vi.useFakeTimers({ toFake: ['Date'] })
       vi.setSystemTime(new Date('2026-06-01T12:00:30.000Z'))
       try {
@@ -143,6 +146,98 @@ describe.skipIf(!redisAvailable)('Upstash rate limiter failures (through the bri
       } finally {
         vi.useRealTimers()
       }
+    })
+
+    it('decides exactly as @upstash/ratelimit does, request by request, across windows', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      try {
+        const official = new Ratelimit({
+          redis: new OfficialRedis({
+            url: bridge().url,
+            token: bridge().token,
+            enableTelemetry: false,
+          }),
+          limiter: Ratelimit.slidingWindow(3, '10 s'),
+          prefix: 'official',
+          ephemeralCache: false,
+          analytics: false,
+        })
+        const ours = createUpstashRateLimiter({
+          redis: createUpstashRedis({ url: bridge().url, token: bridge().token }),
+          timeoutMs: 5000,
+          prefix: 'ours',
+        })
+        const rule = { name: 'parity', limit: 3, windowSeconds: 10 }
+        const start = Date.parse('2026-06-01T12:00:07.000Z')
+        // Bursts at the end of one window and through the next, where the previous one still weighs.
+        const offsets = [
+          0, 500, 1000, 1500, 3000, 3500, 6000, 8000, 9000, 9500, 12_000, 14_500, 21_000,
+        ]
+        const theirs: unknown[] = []
+        const mine: unknown[] = []
+        for (const offset of offsets) {
+          vi.setSystemTime(start + offset)
+          const result = await official.limit('client')
+          theirs.push({ success: result.success, remaining: result.remaining, reset: result.reset })
+          const decision = await ours.consume(rule, 'client')
+          assert(decision.kind !== 'unavailable', JSON.stringify(decision))
+          mine.push({
+            success: decision.kind === 'allowed',
+            remaining: decision.remaining,
+            reset: decision.resetAt,
+          })
+        }
+        expect(mine).toEqual(theirs)
+        expect(mine.map((d) => (d as { success: boolean }).success)).toContain(false)
+      } finally {
+        vi.useRealTimers()
+      }
+    })
+
+    it('sends the script by its SHA-1, and in full only when Redis does not know it yet', async () => {
+      const redis = new IoRedis(redisUrl(), { maxRetriesPerRequest: 0 })
+      try {
+        await redis.script('FLUSH')
+      } finally {
+        redis.disconnect()
+      }
+      const before = bridge().requests.length
+      const limiter = upstashLimiter()
+      await limiter.consume(LIMITS.login, `ip:${anIp()}`)
+      await limiter.consume(LIMITS.login, `ip:${anIp()}`)
+      const sent = bridge().requests.slice(before)
+      expect(sent.map((request) => [String(request.commands[0]?.[0]), request.status])).toEqual([
+        ['evalsha', 400],
+        ['eval', 200],
+        ['evalsha', 200],
+      ])
+      expect(sent[0]?.body).toEqual({ error: expect.stringContaining('NOSCRIPT') })
+    })
+
+    it('sends the checks made at once as one pipeline, each caller getting its own answer', async () => {
+      const redis = createUpstashRedis({ url: bridge().url, token: bridge().token })
+      const limiter = createUpstashRateLimiter({ redis, timeoutMs: TIMEOUT_MS })
+      const ip = anIp()
+      await limiter.consume(LIMITS.login, `ip:${ip}`) // the script is known from here on
+      const before = bridge().requests.length
+      const [decisions, pong, unknownScript] = await Promise.all([
+        Promise.all(Array.from({ length: 12 }, () => limiter.consume(LIMITS.login, `ip:${ip}`))),
+        redis.ping(),
+        redis.evalsha('0'.repeat(40), [], []).catch((err: unknown) => err),
+      ])
+      const sent = bridge().requests.slice(before)
+      expect(sent.map((request) => [request.path, request.commands.length])).toEqual([
+        ['/pipeline', 14],
+      ])
+      // 10 a minute: 1 before, 9 allowed here, then refusals, in the order asked.
+      expect(decisions.map((d) => d.kind)).toEqual([
+        ...Array.from({ length: 9 }, () => 'allowed'),
+        'denied',
+        'denied',
+        'denied',
+      ])
+      expect(pong).toBe('PONG')
+      expect(String(unknownScript)).toContain('NOSCRIPT')
     })
 
     it('is what createRateLimiter builds when Upstash is configured', async () => {

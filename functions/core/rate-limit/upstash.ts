@@ -1,8 +1,8 @@
-import { Ratelimit } from '@upstash/ratelimit'
-import type { Redis } from '@upstash/redis'
-import type { RateLimitDecision, RateLimiter, RateLimitRule } from './rules.ts'
+import { createHash } from 'node:crypto'
+import type { RateLimitDecision, RateLimiter } from './rules.ts'
+import type { UpstashRedis } from './upstash-client.ts'
 
-/** What `Ratelimit.limit()` resolves to, as far as we read it. */
+/** What one sliding-window decision comes to (`reason: 'timeout'` when the store was too slow). */
 export type LimitResponse = {
   success: boolean
   limit: number
@@ -12,9 +12,9 @@ export type LimitResponse = {
 }
 
 /**
- * Maps one `Ratelimit.limit()` result to a decision. The library answers a timeout with
- * `success: true, reset: 0, reason: 'timeout'` (fail-open): that is `unavailable`, and so is any
- * result without a usable `reset`, so no header is ever derived from `reset: 0`.
+ * Maps one limiter result to a decision. A timeout (`success: true, reset: 0, reason: 'timeout'`,
+ * as `@upstash/ratelimit` shaped it) is `unavailable`, and so is any result without a usable
+ * `reset`, so no header is ever derived from `reset: 0`.
  */
 export function toRateLimitDecision(response: LimitResponse, nowMs: number): RateLimitDecision {
   if (response.reason === 'timeout') {
@@ -31,77 +31,119 @@ export function toRateLimitDecision(response: LimitResponse, nowMs: number): Rat
   return { kind: 'allowed', limit, remaining: Math.max(0, response.remaining), resetAt }
 }
 
+// One sliding-window decision, atomic in Redis (the semantics the limits were set with, those of
+// `@upstash/ratelimit`'s single-region window): the requests counted in this fixed window plus the
+// previous window's count, weighted by the share of it the sliding window still covers, must stay
+// under the limit. KEYS: this window's counter, the previous one's. ARGV: limit, now (ms), window
+// (ms), cost. Answers { what is left after this request, or -1 when refused; the limit }.
+const SLIDING_WINDOW = `
+local limit, now, span, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local here = tonumber(redis.call("GET", KEYS[1]) or "0")
+local before = tonumber(redis.call("GET", KEYS[2]) or "0")
+local carried = math.floor(before * (1 - (now % span) / span))
+if cost > 0 and here + carried >= limit then
+  return {-1, limit}
+end
+local counted = redis.call("INCRBY", KEYS[1], cost)
+if counted == cost then
+  -- The first request of this window: the counter lives while it can still be "the previous one".
+  redis.call("PEXPIRE", KEYS[1], span * 2 + 1000)
+end
+return {limit - (counted + carried), limit}
+`
+
+let slidingWindowSha: string | undefined
+
+// EVALSHA first (the script travels once per Redis), EVAL when Redis does not know it yet.
+async function slidingWindow(redis: UpstashRedis, keys: string[], args: number[]) {
+  slidingWindowSha ??= createHash('sha1').update(SLIDING_WINDOW).digest('hex')
+  try {
+    return await redis.evalsha(slidingWindowSha, keys, args)
+  } catch (err) {
+    if (String(err).includes('NOSCRIPT')) {
+      return redis.eval(SLIDING_WINDOW, keys, args)
+    }
+    throw err
+  }
+}
+
+// Resolves with `late` once `ms` have passed, unless `work` settles first; `work` goes on.
+async function within<T>(ms: number, work: Promise<T>, late: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(late), ms)
+  })
+  try {
+    return await Promise.race([work, expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 /**
- * The production limiter: `@upstash/ratelimit` sliding windows over `@upstash/redis`, one
- * `Ratelimit` per rule, built on first use and kept for the container's life. Keys are
- * `<prefix>:<rule>:<key>:<window number>`.
+ * The production limiter: sliding windows (the script above) on Upstash Redis, one `EVALSHA` per
+ * decision.
  *
  * Settings, and why:
- * - `timeout` (RATE_LIMIT_TIMEOUT_MS): the library resolves a slow call as allowed with reason
- *   `timeout`; we report it as `unavailable` so guarded routes refuse. The abandoned call may
- *   still count an event when it lands.
- * - `ephemeralCache: false`: the library's default is a module-level Map that remembers blocked
- *   identifiers until the end of the fixed window. In DigitalOcean Functions many short-lived
- *   containers serve one client, so it rarely hits; it blocks longer than the sliding window does
- *   (the previous window's share decays before the fixed window ends), so a container would
- *   refuse what Redis would allow; and it only evicts an entry when that identifier returns, so a
- *   warm container would keep every address it ever blocked. Our limits are small (10/min), so the
- *   saved round trips are not worth a second, container-local answer.
- * - `analytics: false`, `enableProtection: false`: no extra writes, and no deny-list download from
- *   GitHub at request time.
- * - Windows follow this process's `Date.now()` (the library has no clock option): containers are
- *   NTP-synchronised, and tests fake `Date` only.
+ * - `timeoutMs` (RATE_LIMIT_TIMEOUT_MS): a slower store is `unavailable` with reason `timeout`,
+ *   so guarded routes refuse. The abandoned call may still count an event when it lands.
+ * - No container-local cache of blocked clients: in DigitalOcean Functions many short-lived
+ *   containers serve one client, so it would rarely hit, and a warm container would refuse what
+ *   Redis would allow. No analytics and no deny lists: one script, nothing else written.
+ * - Windows follow this process's `Date.now()`: containers are NTP-synchronised, and tests fake
+ *   `Date` only.
  *
- * A thrown error (HTTP error from Upstash, network failure after the client's retry) becomes
- * `unavailable` with the error as `cause`; its message quotes the command (keys, addresses),
- * which the logger cuts off ("command was: …").
+ * A thrown error (an error answer from Upstash, a network failure after the client's retry)
+ * becomes `unavailable` with the error as `cause`; its message never quotes the command.
  */
 export function createUpstashRateLimiter(deps: {
-  redis: Redis
+  redis: UpstashRedis
   timeoutMs: number
   prefix?: string
 }): RateLimiter {
   const prefix = deps.prefix ?? 'agent-pm:rl'
-  const limiters = new Map<string, Ratelimit>()
-
-  function limiterFor(rule: RateLimitRule): Ratelimit {
-    const id = `${rule.name}:${rule.limit}:${rule.windowSeconds}`
-    let limiter = limiters.get(id)
-    if (!limiter) {
-      limiter = new Ratelimit({
-        redis: deps.redis,
-        limiter: Ratelimit.slidingWindow(rule.limit, `${rule.windowSeconds} s`),
-        prefix: `${prefix}:${rule.name}`,
-        timeout: deps.timeoutMs,
-        ephemeralCache: false,
-        analytics: false,
-        enableProtection: false,
-      })
-      limiters.set(id, limiter)
-    }
-    return limiter
+  const timedOut: LimitResponse = {
+    success: true,
+    limit: 0,
+    remaining: 0,
+    reset: 0,
+    reason: 'timeout',
   }
 
   return {
     async consume(rule, key) {
+      const now = Date.now()
+      const windowMs = rule.windowSeconds * 1000
+      const current = Math.floor(now / windowMs)
+      const base = `${prefix}:${rule.name}:${key}`
+      const keys = [`${base}:${current}`, `${base}:${current - 1}`]
+      const decided = slidingWindow(deps.redis, keys, [rule.limit, now, windowMs, 1]).then(
+        (reply): LimitResponse => {
+          const [left, limit] = Array.isArray(reply) ? reply.map(Number) : []
+          const remaining = left ?? Number.NaN
+          return {
+            success: remaining >= 0,
+            limit: limit ?? 0,
+            remaining: Math.max(0, remaining),
+            reset: Number.isFinite(remaining) ? (current + 1) * windowMs : 0,
+          }
+        },
+      )
+      decided.catch(() => {}) // decided late, after the timeout answered: nobody is waiting
       try {
-        return toRateLimitDecision(await limiterFor(rule).limit(key), Date.now())
+        return toRateLimitDecision(await within(deps.timeoutMs, decided, timedOut), Date.now())
       } catch (cause) {
         return { kind: 'unavailable', reason: 'error', cause }
       }
     },
     async check() {
-      let timer: NodeJS.Timeout | undefined
-      const timeout = new Promise<string>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), deps.timeoutMs)
-      })
+      const pong = deps.redis.ping()
+      pong.catch(() => {})
       try {
-        const answer = await Promise.race([deps.redis.ping(), timeout])
+        const answer = await within(deps.timeoutMs, pong, 'timeout')
         return { ok: answer === 'PONG', store: 'upstash' }
       } catch {
         return { ok: false, store: 'upstash' }
-      } finally {
-        clearTimeout(timer)
       }
     },
   }

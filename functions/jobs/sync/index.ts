@@ -1,17 +1,23 @@
-import { loadConfig } from '#core/config.ts'
 import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
-import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstream-clients.ts'
-import { createPipelineRegistry, SYNC_PLAN_TIMEOUT_MS } from '#pipelines/registry.ts'
-import { createSyncHandler } from './handler.ts'
 
-// Wiring only, and the one place this function reads process.env.
+// Wiring only, and the one place this function reads process.env. What it runs is imported at
+// the first run, not when the platform loads the bundle (docs/ARCHITECTURE.md, "Cold start").
 export const main = scheduledEntry({
   name: 'jobs/sync',
-  services: () => createServices(loadConfig(process.env), {}, { upstreams: createUpstreams }),
-  handler: (services) =>
-    createSyncHandler({
+  services: async () => {
+    const [{ loadConfig }, { createServices }, { createUpstreams }] = await Promise.all([
+      import('#core/config.ts'),
+      import('#core/services.ts'),
+      import('#core/upstream-clients.ts'),
+    ])
+    return createServices(loadConfig(process.env), {}, { upstreams: createUpstreams })
+  },
+  handler: async (services) => {
+    const [{ createSyncHandler }, { createPipelineRegistry, SYNC_PLAN_TIMEOUT_MS }] =
+      await Promise.all([import('./handler.ts'), import('#pipelines/registry.ts')])
+    return createSyncHandler({
       ...services,
       registry: createPipelineRegistry(services, { planTimeoutMs: SYNC_PLAN_TIMEOUT_MS }),
-    }),
+    })
+  },
 })

@@ -7,17 +7,29 @@ import { useTestDatabase } from '#test/database.ts'
 import { aContext } from '#test/events.ts'
 import { captureLog } from '#test/log.ts'
 import { testServices } from '#test/services.ts'
-import { createSyntheticKind, memorySink, type SyntheticScope } from '#test/synthetic-kind.ts'
+import {
+  createSyntheticKind,
+  memorySink,
+  type SyntheticOptions,
+  type SyntheticScope,
+} from '#test/synthetic-kind.ts'
 import { createWorkerHandler, remainingTime, type WorkerDeps } from './handler.ts'
 
 const getDatabase = useTestDatabase()
 
-function setup(options: { pageDelayMs?: number; engine?: WorkerDeps['engine'] } = {}) {
+function setup(
+  options: {
+    pageDelayMs?: number
+    engine?: WorkerDeps['engine']
+    fault?: SyntheticOptions['fault']
+  } = {},
+) {
   const services = testServices({ database: getDatabase() })
   const kind = createSyntheticKind({
     kind: `synthetic-${randomUUID()}`,
     sink: memorySink(),
     ...(options.pageDelayMs !== undefined && { pageDelayMs: options.pageDelayMs }),
+    ...(options.fault && { fault: options.fault }),
   })
   const main = scheduledEntry({
     name: 'jobs/worker',
@@ -66,9 +78,7 @@ describe('jobs/worker', () => {
     it('stops taking pages as its time budget nears the margin, and the next invocation continues', async () => {
       const { main, enqueue, jobs, kind } = setup({ pageDelayMs: 100 })
       const jobId = await enqueue([{ key: `slow-${randomUUID()}`, pages: 20, perPage: 1 }])
-      const started = Date.now()
       const first = await main({ trigger: 'worker' }, aContext(2_500))
-      expect(Date.now() - started).toBeLessThan(2_500)
       expect(first).toMatchObject({ ok: true, stoppedBy: 'time', outcomes: { released: 1 } })
       // It stopped taking pages in time: none had to be cut short.
       expect(kind.aborted).toEqual([])
@@ -85,6 +95,26 @@ describe('jobs/worker', () => {
         status: 'succeeded',
         progress: { itemsWritten: 20 },
       })
+    })
+  })
+
+  describe('waiting in place', () => {
+    it('runs a chunk that backs off for a moment in the same invocation, instead of ending idle', async () => {
+      const { main, enqueue, jobs, kind } = setup({
+        // An upstream's short wait on the first attempt: retry in 400 ms.
+        fault: ({ attempt }) => (attempt === 1 ? { kind: 'retry', retryAfterMs: 400 } : undefined),
+        engine: { backoff: { baseMs: 0, capMs: 0, maxRetryAfterMs: 60_000 } },
+      })
+      const jobId = await enqueue([{ key: `later-${randomUUID()}`, pages: 1, perPage: 2 }])
+      const result = await main({ trigger: 'worker' }, aContext())
+      expect(result).toMatchObject({
+        ok: true,
+        stoppedBy: 'idle',
+        kicked: 0,
+        outcomes: { retrying: 1, succeeded: 1 },
+      })
+      expect(kind.starts).toHaveLength(2)
+      expect(await jobs.getJob(jobId)).toMatchObject({ status: 'succeeded' })
     })
   })
 

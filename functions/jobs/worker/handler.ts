@@ -4,18 +4,22 @@ import type { DoContext } from '#core/platform/do-event.ts'
 import type { ScheduledHandler } from '#core/platform/scheduled-entry.ts'
 import type { Services } from '#core/services.ts'
 
-export type WorkerDeps = Pick<Services, 'jobs' | 'log'> & {
-  registry: JobRegistry
-  /** Engine settings (tests shorten leases, margins and backoff). */
-  engine?: Partial<
-    Pick<WorkerOptions, 'marginMs' | 'leaseMs' | 'heartbeatMs' | 'backoff' | 'random'>
-  >
-  /**
-   * The runtime's `__OW_DEADLINE` for the running activation (epoch ms as a string), read by the
-   * entry at each run: the last source of the deadline when the context has none.
-   */
-  platformDeadline?: () => string | undefined
-}
+export type WorkerDeps = Pick<Services, 'jobs' | 'log'> &
+  Partial<Pick<Services, 'workers' | 'kicker'>> & {
+    registry: JobRegistry
+    /** Engine settings (tests shorten leases, margins, backoff and the wait in place). */
+    engine?: Partial<
+      Pick<
+        WorkerOptions,
+        'marginMs' | 'leaseMs' | 'heartbeatMs' | 'backoff' | 'random' | 'waitMs' | 'sleep'
+      >
+    >
+    /**
+     * The runtime's `__OW_DEADLINE` for the running activation (epoch ms as a string), read by the
+     * entry at each run: the last source of the deadline when the context has none.
+     */
+    platformDeadline?: () => string | undefined
+  }
 
 // Without a platform deadline (a local run), a worker gives itself this long.
 const LOCAL_BUDGET_MS = 60_000
@@ -43,7 +47,12 @@ export function remainingTime(
   return () => deadline - now()
 }
 
-/** Scheduled jobs/worker (every minute): reaps expired leases, then runs chunks within the budget. */
+/**
+ * jobs/worker, on its cron every minute and whenever a kick asks for it: reaps expired leases, then
+ * runs chunks within the budget, waiting in place for one due within seconds; with a kicker, it
+ * holds a worker slot and asks for more workers while chunks are due (docs/ARCHITECTURE.md, "The
+ * job engine").
+ */
 export function createWorkerHandler(deps: WorkerDeps): ScheduledHandler {
   return async (_event, context) => {
     const summary = await runWorker({
@@ -51,6 +60,8 @@ export function createWorkerHandler(deps: WorkerDeps): ScheduledHandler {
       jobs: deps.jobs,
       registry: deps.registry,
       log: deps.log,
+      ...(deps.workers && { workers: deps.workers }),
+      ...(deps.kicker && { kicker: deps.kicker }),
       remainingMs: remainingTime(context, deps.platformDeadline?.()),
     })
     return { ...summary }

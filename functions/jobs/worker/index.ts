@@ -1,19 +1,33 @@
-import { loadConfig } from '#core/config.ts'
 import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
-import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstream-clients.ts'
-import { createPipelineRegistry } from '#pipelines/registry.ts'
-import { createWorkerHandler } from './handler.ts'
 
-// Wiring only, and the one place this function reads process.env.
+// Wiring only, and the one place this function reads process.env. What it runs is imported at
+// the first run, not when the platform loads the bundle (docs/ARCHITECTURE.md, "Cold start").
 export const main = scheduledEntry({
   name: 'jobs/worker',
-  services: () => createServices(loadConfig(process.env), {}, { upstreams: createUpstreams }),
-  handler: (services) =>
-    createWorkerHandler({
+  services: async () => {
+    const [{ loadConfig }, { createServices }, { createUpstreams }, { runtimeOf }] =
+      await Promise.all([
+        import('#core/config.ts'),
+        import('#core/services.ts'),
+        import('#core/upstream-clients.ts'),
+        import('#core/functions-api.ts'),
+      ])
+    return createServices(
+      loadConfig(process.env),
+      {},
+      { upstreams: createUpstreams, runtime: () => runtimeOf(process.env) },
+    )
+  },
+  handler: async (services) => {
+    const [{ createWorkerHandler }, { createPipelineRegistry }] = await Promise.all([
+      import('./handler.ts'),
+      import('#pipelines/registry.ts'),
+    ])
+    return createWorkerHandler({
       ...services,
       registry: createPipelineRegistry(services),
       // The runtime sets it for each activation, so it is read at each run.
       platformDeadline: () => process.env.__OW_DEADLINE,
-    }),
+    })
+  },
 })

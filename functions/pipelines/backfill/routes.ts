@@ -25,6 +25,9 @@ import { jobVersion, MAX_WAIT_SECONDS, waitBudgetMs, waitForChange } from './lon
  * | `DELETE /:jobId` | 202 `{ job }`, a cooperative cancel; 409 when it has already finished |
  * | `POST /:jobId/resume` | 202 `{ job }`: a failed or cancelled job continues from its cursors; 409 otherwise |
  *
+ * A start or resume asks for a worker run at once (`deps.kicker`, bounded to about a second; without
+ * an access key it asks nothing and the minute's cron runs the job).
+ *
  * A start's input is the query string and the JSON body merged (body wins), validated by the
  * kind's strict valibot schema, so an unknown field is a 400 and nothing is queued.
  */
@@ -52,7 +55,7 @@ export type BackfillRoutesOptions<S extends StartSchema> = {
 /** What the routes use. */
 export type BackfillRoutesDeps = Pick<
   Services,
-  'auth' | 'rateLimiter' | 'jobs' | 'log' | 'clock'
+  'auth' | 'rateLimiter' | 'jobs' | 'log' | 'clock' | 'kicker'
 > & {
   registry: JobRegistry
   /** Waits between a long poll's reads (tests pass one that moves their clock). */
@@ -159,12 +162,15 @@ function createBackfillRoutes<S extends StartSchema>(
         headers: { ...headers, Location: urlOf(req, started.job) },
       })
     }
+    // A worker now rather than at the next minute's cron; bounded, and never fails the start.
+    const workerAsked = await deps.kicker.kick()
     deps.log.info(
       {
         requestId: req.requestId,
         principal: principal.id,
         jobId: started.job.id,
         kind: options.kind,
+        workerAsked,
       },
       'backfill queued',
     )
@@ -254,8 +260,9 @@ function createBackfillRoutes<S extends StartSchema>(
             },
           )
         }
+        const workerAsked = await deps.kicker.kick()
         deps.log.info(
-          { requestId: req.requestId, principal: principal.id, jobId: job.id },
+          { requestId: req.requestId, principal: principal.id, jobId: job.id, workerAsked },
           'backfill resumed',
         )
         return accepted(req, resumed.job, headers)

@@ -613,13 +613,11 @@ describe('jira job kinds', () => {
 
     it('gives up planning when Jira does not list its projects before the deadline', async () => {
       jira.fail({ kind: 'hang', path: '/rest/api/3/project/search', times: 1 })
-      const started = Date.now()
       const kind = createJiraBackfillKind(deps({ planTimeoutMs: 200 }))
       await expect(kind.plan({ days: 1 })).rejects.toMatchObject({
         code: 'UNAVAILABLE',
         message: 'Jira did not answer in time; try again.',
       })
-      expect(Date.now() - started).toBeLessThan(5000)
       expect(jira.requests).toHaveLength(1)
     })
 

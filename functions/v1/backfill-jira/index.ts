@@ -1,16 +1,27 @@
-import { loadConfig } from '#core/config.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
-import { createServices } from '#core/services.ts'
-import { createUpstreams } from '#core/upstream-clients.ts'
-import { createPipelineRegistry } from '#pipelines/registry.ts'
-import { createBackfillJiraHandler } from './handler.ts'
 
-// Wiring only, and the one place this function reads process.env.
+// Wiring only, and the one place this function reads process.env. What it runs is imported at
+// the first request, not when the platform loads the bundle (docs/ARCHITECTURE.md, "Cold start").
 export const main = webEntry({
-  services: () => createServices(loadConfig(process.env), {}, { upstreams: createUpstreams }),
-  handler: (services) =>
-    createBackfillJiraHandler({
-      ...services,
-      registry: createPipelineRegistry(services),
-    }),
+  services: async () => {
+    const [{ loadConfig }, { createServices }, { createUpstreams }, { runtimeOf }] =
+      await Promise.all([
+        import('#core/config.ts'),
+        import('#core/services.ts'),
+        import('#core/upstream-clients.ts'),
+        import('#core/functions-api.ts'),
+      ])
+    return createServices(
+      loadConfig(process.env),
+      {},
+      { upstreams: createUpstreams, runtime: () => runtimeOf(process.env) },
+    )
+  },
+  handler: async (services) => {
+    const [{ createBackfillJiraHandler }, { createPipelineRegistry }] = await Promise.all([
+      import('./handler.ts'),
+      import('#pipelines/registry.ts'),
+    ])
+    return createBackfillJiraHandler({ ...services, registry: createPipelineRegistry(services) })
+  },
 })

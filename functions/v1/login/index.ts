@@ -1,10 +1,14 @@
-import { loadConfig } from '#core/config.ts'
 import { webEntry } from '#core/platform/web-entry.ts'
-import { createServices } from '#core/services.ts'
-import { createLoginHandler } from './handler.ts'
 
-// Wiring only, and the one place this function reads process.env.
+// Wiring only, and the one place this function reads process.env. What it runs is imported at
+// the first request, not when the platform loads the bundle (docs/ARCHITECTURE.md, "Cold start").
 export const main = webEntry({
-  services: () => createServices(loadConfig(process.env)),
-  handler: (services) => createLoginHandler(services),
+  services: async () => {
+    const [{ loadConfig }, { createServices }] = await Promise.all([
+      import('#core/config.ts'),
+      import('#core/services.ts'),
+    ])
+    return createServices(loadConfig(process.env))
+  },
+  handler: async (services) => (await import('./handler.ts')).createLoginHandler(services),
 })
