@@ -4,9 +4,9 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ROOT } from './project.ts'
-import { fuzzer } from './soak/fuzz.ts'
-import { runSoak, type SoakResults } from './soak/run.ts'
+import { ROOT } from '../project.ts'
+import { fuzzer } from './fuzz.ts'
+import { runSoak, type SoakResults } from './run.ts'
 
 function usage(message: string): never {
   process.stderr.write(

@@ -6,10 +6,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CHANGE_KINDS } from './soak/changes.ts'
-import type { SoakResults } from './soak/run.ts'
+import { CHANGE_KINDS } from './changes.ts'
+import type { SoakResults } from './run.ts'
 
-const SCRIPT = join(import.meta.dirname, 'soak.ts')
+const SCRIPT = join(import.meta.dirname, 'cli.ts')
 
 describe('npm run soak -- --minutes 1', () => {
   it('survives a minute of chaos with every target met', { timeout: 360_000 }, async () => {
