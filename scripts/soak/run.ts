@@ -406,7 +406,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       }
       const run = options.fuzzer({
         baseUrl: stack.base,
-        adminKey: stack.adminKeys.operator,
+        adminKey: stack.adminKeys.fuzz,
+        databaseUrl: stack.postgres.url,
+        redisUrl: options.redisUrl,
+        jwtSecret: stack.env.JWT_SECRET_KEY ?? '',
         requests: options.fuzzRequests,
         seed: options.seed,
         signal: fuzzAbort.signal,

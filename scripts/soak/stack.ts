@@ -108,8 +108,8 @@ export type Stack = {
   google: FakeGoogle
   /** Every sample person, by account id (Tempo authors are named through Jira's users). */
   users: JiraUser[]
-  /** Admin keys: three the chaos clients use, one kept for the operator's final reconcile. */
-  adminKeys: { chaos: string[]; operator: string }
+  /** Admin keys: three the chaos clients use, one for the operator's final reconcile, one for a fuzzer. */
+  adminKeys: { chaos: string[]; operator: string; fuzz: string }
   /** The environment the functions read (also given to worker processes). */
   env: Record<string, string>
   /** The first day with sample worklogs (YYYY-MM-DD). */
@@ -226,7 +226,7 @@ export async function startStack(options: {
     bridge = await startUpstashBridge({ redisUrl: options.redisUrl, token: 'soak-bridge-token' })
   }
   const newKey = () => randomBytes(32).toString('base64url')
-  const adminKeys = { chaos: [newKey(), newKey(), newKey()], operator: newKey() }
+  const adminKeys = { chaos: [newKey(), newKey(), newKey()], operator: newKey(), fuzz: newKey() }
   const digest = (key: string) => createHash('sha256').update(key).digest('hex')
   const env: Record<string, string> = {
     APP_ENV: 'development',
@@ -234,7 +234,9 @@ export async function startStack(options: {
     DATABASE_URL: postgres.url,
     DB_POOL_MAX: '2',
     JWT_SECRET_KEY: randomBytes(48).toString('base64'),
-    ADMIN_API_KEY_SHA256: [...adminKeys.chaos, adminKeys.operator].map(digest).join(','),
+    ADMIN_API_KEY_SHA256: [...adminKeys.chaos, adminKeys.operator, adminKeys.fuzz]
+      .map(digest)
+      .join(','),
     GOOGLE_CLIENT_ID: google.clientId,
     GOOGLE_JWKS_URL: google.jwksUrl,
     ALLOWED_EMAIL_DOMAINS: 'example.com',
