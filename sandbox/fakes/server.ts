@@ -55,6 +55,11 @@ export type FakeServer = {
     /** the error body, in the upstream's own shape (default `{ message }`) */
     body?: (status: number) => unknown
   }): void
+  /**
+   * Asks `pick` about every request that no queued fault matched: the rule it answers applies to
+   * that request alone (undefined: served as usual). A soak's seeded fault mix plugs in here.
+   */
+  injectFaults(pick: ((req: RecordedRequest) => FaultRule | undefined) | undefined): void
   clearFaults(): void
   /** Every later request matching `path` (all when omitted) is answered `ms` later (0 turns it off). */
   setLatency(ms: number, path?: string | RegExp): void
@@ -134,6 +139,7 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
   const sockets = new Set<import('node:net').Socket>()
   let latencies: LatencyRule[] = []
   let hook: ((req: RecordedRequest) => Promise<void> | void) | undefined
+  let picker: ((req: RecordedRequest) => FaultRule | undefined) | undefined
 
   const server = createServer((req, res) => {
     void (async () => {
@@ -162,9 +168,9 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
       requests.push(recorded)
 
       const index = faults.findIndex((rule) => matches(rule, recorded))
-      const rule = index >= 0 ? faults[index] : undefined
+      const rule = index >= 0 ? faults[index] : picker?.(recorded)
       if (rule) {
-        if (rule.times !== undefined) {
+        if (index >= 0 && rule.times !== undefined) {
           rule.times -= 1
           if (rule.times <= 0) {
             faults.splice(index, 1)
@@ -225,10 +231,14 @@ export async function startFakeServer(handle: FakeHandler, port = 0): Promise<Fa
     }) {
       random = { next: seededRandom(seed), rate, statuses, headers, body }
     },
+    injectFaults(pick) {
+      picker = pick
+    },
     clearFaults() {
       faults.length = 0
       random = undefined
       latencies = []
+      picker = undefined
       hook = undefined
     },
     setLatency(ms, path) {

@@ -40,6 +40,11 @@ export type SampleWorklogsOptions = {
   to: string
   /** id of the first worklog; later ones count up from it (default 10 000) */
   firstId?: number
+  /**
+   * The present: no `createdAt` or `updatedAt` after it, as on a real Tempo (an edit made later
+   * must be newer than what is stored). Default: none, timestamps may run past `to`.
+   */
+  now?: Date
 }
 
 const DAY_MS = 86_400_000
@@ -149,6 +154,7 @@ function pick<T>(list: readonly T[], random: () => number): T {
  */
 export function sampleWorklogs(options: SampleWorklogsOptions): FakeTempoWorklog[] {
   const { seed, count, issues, accountIds, from, to, firstId = 10_000 } = options
+  const latest = options.now?.getTime() ?? Number.POSITIVE_INFINITY
   const start = parseDay(from)
   const days = Math.round((parseDay(to) - start) / DAY_MS) + 1
   if (days < 1 || issues.length === 0 || accountIds.length === 0) {
@@ -171,8 +177,14 @@ export function sampleWorklogs(options: SampleWorklogsOptions): FakeTempoWorklog
     const timeSpentSeconds = (1 + Math.floor(random() * 32)) * 15 * 60 // 15 min–8 h
     const billableSeconds = random() < 0.2 ? 0 : timeSpentSeconds
     const started = day + startMinutes * 60_000
-    const created = started + timeSpentSeconds * 1000 + Math.floor(random() * 7200) * 1000
-    const edited = random() < 0.3 ? created + Math.floor(random() * 5 * DAY_MS) : created
+    const created = Math.min(
+      latest,
+      started + timeSpentSeconds * 1000 + Math.floor(random() * 7200) * 1000,
+    )
+    const edited = Math.min(
+      latest,
+      random() < 0.3 ? created + Math.floor(random() * 5 * DAY_MS) : created,
+    )
     const hh = String(Math.floor(startMinutes / 60)).padStart(2, '0')
     const mm = String(startMinutes % 60).padStart(2, '0')
     return {

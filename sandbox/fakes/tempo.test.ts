@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { useFakeTempo } from '#test/fakes.ts'
 import { startFakeTempo } from './tempo.ts'
@@ -287,6 +288,31 @@ describe('sampleWorklogs', () => {
       expect(w.updatedAt >= w.createdAt, JSON.stringify(w)).toBe(true)
       expect(w.createdAt).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/)
     }
+  })
+
+  it('with `now`, stamps nothing after it and never updates before creating', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.date({
+          min: new Date('2025-01-01T00:00:00Z'),
+          max: new Date('2025-02-10T00:00:00Z'),
+          noInvalidDate: true,
+        }),
+        (seed, now) => {
+          const stamp = now.toISOString().replace(/\.\d{3}Z$/, 'Z')
+          for (const w of sampleWorklogs({ ...options, seed, count: 50, now })) {
+            expect(w.createdAt <= stamp, JSON.stringify(w)).toBe(true)
+            expect(w.updatedAt <= stamp, JSON.stringify(w)).toBe(true)
+            expect(w.updatedAt >= w.createdAt, JSON.stringify(w)).toBe(true)
+          }
+        },
+      ),
+      { numRuns: 50 },
+    )
+    // Without it, a worklog of the last days may be stamped after them.
+    const late = sampleWorklogs(options).filter((w) => w.updatedAt > '2025-02-01T00:00:00Z')
+    expect(late.length).toBeGreaterThan(0)
   })
 
   it('varies descriptions, including empty ones and misleading issue keys', () => {
