@@ -155,6 +155,7 @@ describe('the oracles', () => {
     expect(check(aPlan({ credential: 'admin-token' }), anAnswer(200, { jobs: [] }))).toEqual([])
     const signIn = aPlan({ fn: 'login', method: 'POST', path: '/', credential: 'none' })
     expect(check(signIn, anAnswer(200, { token: 't' }))).toEqual([])
+    expect(check({ ...signIn, method: 'post' }, anAnswer(200, { token: 't' }))).toEqual([])
     const me = aPlan({ fn: 'login', method: 'GET', credential: 'expired-token' })
     expect(check(me, anAnswer(200, { user: {} }))).toEqual(['accepted-without-credentials'])
   })

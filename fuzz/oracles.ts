@@ -75,7 +75,9 @@ function envelopeProblem(answer: Answer): string | undefined {
 
 // Functions whose every route is for admins, and login's routes other than the sign-in itself.
 function needsCredentials(wire: WireRequest): 'admin' | 'user' | undefined {
-  if (wire.method === 'OPTIONS') {
+  // The platform takes a method in any case (`post` is POST).
+  const method = wire.method.toUpperCase()
+  if (method === 'OPTIONS') {
     return undefined // a CORS preflight is answered to anyone
   }
   if (wire.fn === 'backfill-jira' || wire.fn === 'backfill-tempo') {
@@ -83,7 +85,7 @@ function needsCredentials(wire: WireRequest): 'admin' | 'user' | undefined {
   }
   // The envelope drops trailing slashes: `/` and `//` are the function's root.
   const path = wire.path.replace(/\/+$/, '')
-  if (wire.fn === 'login' && !(wire.method === 'POST' && path === '')) {
+  if (wire.fn === 'login' && !(method === 'POST' && path === '')) {
     return 'user'
   }
   return undefined
