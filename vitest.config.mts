@@ -11,6 +11,7 @@ export default defineConfig({
       'openapi/**/*.test.ts',
       'client/**/*.test.ts',
       'bench/**/*.test.ts',
+      'soak/**/*.test.ts',
       'fuzz/**/*.test.ts',
     ],
     globalSetup: ['test/global-setup.ts'],

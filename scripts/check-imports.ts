@@ -21,6 +21,7 @@ type Layer =
   | 'openapi'
   | 'client'
   | 'fuzz'
+  | 'soak'
 
 // What each layer's non-test files may import (a test file may import anything).
 const ALLOWED: Record<Layer, readonly Layer[]> = {
@@ -35,6 +36,18 @@ const ALLOWED: Record<Layer, readonly Layer[]> = {
   openapi: ['openapi', 'entry', 'pipelines', 'core', 'db'],
   client: ['client'],
   fuzz: ['fuzz', 'test', 'sandbox', 'scripts', 'entry', 'pipelines', 'core', 'db'],
+  soak: [
+    'soak',
+    'fuzz',
+    'test',
+    'sandbox',
+    'scripts',
+    'entry',
+    'pipelines',
+    'core',
+    'db',
+    'client',
+  ],
 }
 
 // What the client may import as types only (`import type`, erased from every bundle): the shapes
@@ -76,6 +89,7 @@ export function layerOf(path: string): Layer | undefined {
     openapi: 'openapi',
     client: 'client',
     fuzz: 'fuzz',
+    soak: 'soak',
   }
   return top ? layers[top] : undefined
 }

@@ -28,8 +28,8 @@ import {
   timeoutOf,
   toAnswer,
   toWebEvent,
-} from '../local-platform.ts'
-import { ROOT, readFunctions } from '../project.ts'
+} from '../scripts/local-platform.ts'
+import { ROOT, readFunctions } from '../scripts/project.ts'
 
 const DAY_MS = 86_400_000
 

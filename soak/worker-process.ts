@@ -6,7 +6,7 @@ import { loadConfig } from '#core/config.ts'
 import { createServices } from '#core/services.ts'
 import { createUpstreams } from '#core/upstream-clients.ts'
 import { createPipelineRegistry } from '#pipelines/registry.ts'
-import { createWorkerHandler } from '../../functions/jobs/worker/handler.ts'
+import { createWorkerHandler } from '../functions/jobs/worker/handler.ts'
 import { SOAK_ENGINE } from './engine-settings.ts'
 
 async function main(budgetMs: number): Promise<void> {

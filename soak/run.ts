@@ -11,7 +11,7 @@ import { createUpstreams } from '#core/upstream-clients.ts'
 import { createPipelineRegistry, SYNC_PLAN_TIMEOUT_MS } from '#pipelines/registry.ts'
 import { createFaultMix, type FaultMix } from '#sandbox/fakes/fault-mix.ts'
 import { seededRandom } from '#sandbox/fakes/server.ts'
-import { createSyncHandler } from '../../functions/jobs/sync/handler.ts'
+import { createSyncHandler } from '../functions/jobs/sync/handler.ts'
 import {
   CHANGE_KINDS,
   type ChangeKind,
@@ -402,7 +402,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
     const fuzzAbort = new AbortController()
     if (options.fuzzRequests) {
       if (!options.fuzzer) {
-        throw new Error('--fuzz-requests needs a fuzzer: none is plugged in (scripts/soak/fuzz.ts)')
+        throw new Error('--fuzz-requests needs a fuzzer: none is plugged in (soak/fuzz.ts)')
       }
       const run = options.fuzzer({
         baseUrl: stack.base,

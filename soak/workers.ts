@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
-import { ROOT } from '../project.ts'
+import { ROOT } from '../scripts/project.ts'
 import { WORKER_BUDGET_MS, WORKER_GRACE_MS } from './engine-settings.ts'
 
 // An invocation that ended this fast found nothing due.
@@ -32,7 +32,7 @@ export function startWorkerPool(options: {
   env: Record<string, string>
   budgetMs?: number
 }): WorkerPool {
-  const script = join(ROOT, 'scripts', 'soak', 'worker-process.ts')
+  const script = join(ROOT, 'soak', 'worker-process.ts')
   const budgetMs = options.budgetMs ?? WORKER_BUDGET_MS
   const children = new Set<ChildProcess>()
   const stats = { started: 0, ended: 0, killed: 0, timedOut: 0, failed: 0 }
