@@ -1,7 +1,9 @@
 // The fuzzer (README, "Fuzzing"): requests generated with fast-check from openapi.json, valid and
 // hostile, sent in batches to the functions in process or over HTTP, every answer checked against
 // the oracles, and the state compared around each batch of hostile requests that were all refused.
+
 import fc from 'fast-check'
+import type { GoogleMinter } from './credentials.ts'
 import { readOperations } from './operations.ts'
 import { checkAnswer, describeRequest, leavesStateAlone, type Violation } from './oracles.ts'
 import { anyPlan, type Plan } from './plans.ts'
@@ -30,6 +32,8 @@ export type FuzzOptions = {
   /** with `url`: its JWT secret and an admin key (default: what `npm start` keeps in .data/) */
   secret?: string | undefined
   adminKey?: string | undefined
+  /** with `url`: mints Google ID tokens its server accepts (default: its `/sandbox/google-token`) */
+  google?: GoogleMinter | undefined
   /** requests in flight at once (default 16) */
   concurrency?: number
   /** generated requests per batch, half valid and half hostile (default 48) */
@@ -113,7 +117,12 @@ async function openWorld(options: FuzzOptions, addressCount: number): Promise<Wo
     ...(options.logLevel !== undefined && { logLevel: options.logLevel }),
   }
   if (options.url) {
-    return urlWorld(options.url, { ...common, secret: options.secret, adminKey: options.adminKey })
+    return urlWorld(options.url, {
+      ...common,
+      secret: options.secret,
+      adminKey: options.adminKey,
+      google: options.google,
+    })
   }
   return options.target === 'http' ? localServerWorld(common) : inProcessWorld(common)
 }

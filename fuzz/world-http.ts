@@ -115,7 +115,11 @@ function persisted(name: string): string | undefined {
  */
 export async function urlWorld(
   url: string,
-  options: WorldOptions & { secret?: string | undefined; adminKey?: string | undefined },
+  options: WorldOptions & {
+    secret?: string | undefined
+    adminKey?: string | undefined
+    google?: GoogleMinter | undefined
+  },
 ): Promise<World> {
   const secret = options.secret ?? persisted('dev-jwt-secret')
   const adminKey = options.adminKey ?? persisted('dev-admin-key')
@@ -125,7 +129,7 @@ export async function urlWorld(
     )
   }
   const origin = new URL(url).origin
-  const mint = sandboxMinter(origin)
+  const mint = options.google ?? sandboxMinter(origin)
   const credentials = await buildCredentials({
     secret,
     people: await insertPeople(options.databaseUrl, options.admins),

@@ -410,6 +410,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
         databaseUrl: stack.postgres.url,
         redisUrl: options.redisUrl,
         jwtSecret: stack.env.JWT_SECRET_KEY ?? '',
+        google: (email) =>
+          stack.google.mintIdToken({
+            email,
+            name: email,
+            sub: `soak-${email}`,
+            hd: email.split('@')[1],
+          }),
         requests: options.fuzzRequests,
         seed: options.seed,
         signal: fuzzAbort.signal,
@@ -551,12 +558,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       },
     ]
     if (fuzz) {
-      targets.push({
-        name: 'fuzz answers ≥ 500',
-        value: fuzz.serverErrors,
-        target: '0',
-        met: fuzz.serverErrors === 0 && fuzz.violations === 0,
-      })
+      targets.push(
+        {
+          name: 'fuzz answers ≥ 500 (outages aside)',
+          value: fuzz.serverErrors,
+          target: '0',
+          met: fuzz.serverErrors === 0,
+        },
+        {
+          name: 'fuzz answers breaking a rule',
+          value: fuzz.violations,
+          target: '0',
+          met: fuzz.violations === 0,
+        },
+      )
     }
     if (interrupted) {
       targets.push({ name: 'ran to the end', value: 0, target: '1', met: false })
