@@ -374,13 +374,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       count(`daily-sync-created-${result.created}-failed-${result.failed}`)
     }
 
+    // A kill drawn while no worker runs waits for one (up to 10 s), so every run kills.
+    async function killWhenRunning(pick: number) {
+      for (let tries = 0; tries < 40 && !pool?.kill(pick); tries++) {
+        await sleep(250)
+      }
+    }
+
     function fire(event: SoakEvent) {
       switch (event.kind) {
         case 'restart-postgres':
           track(restartPostgres())
           break
         case 'kill-worker':
-          pool?.kill(event.picks[0] ?? 0)
+          track(killWhenRunning(event.picks[0] ?? 0))
           break
         case 'client': {
           const actor = at(actors, event.picks[1] ?? 0)
