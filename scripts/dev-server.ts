@@ -1,7 +1,7 @@
 // `npm start`: every function of project.yml served locally with DigitalOcean's URLs, event and
 // context shapes; scheduled functions on their crons; embedded PostgreSQL and the sandbox fakes
 // when the environment names no real ones.
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { join } from 'node:path'
@@ -21,7 +21,7 @@ import {
   runActivation,
   timeoutOf,
   toAnswer,
-  toWebEvent,
+  webEventOf,
 } from './local-platform.ts'
 import { ROOT, readFunctions } from './project.ts'
 
@@ -222,23 +222,9 @@ async function main() {
         return
       }
       const body = await readBody(req)
-      const headers = Object.fromEntries(
-        Object.entries(req.headers).map(([key, value]) => [
-          key,
-          Array.isArray(value) ? value.join(', ') : (value ?? ''),
-        ]),
-      )
-      const peer = req.socket.remoteAddress ?? '127.0.0.1'
-      headers['x-forwarded-for'] = headers['x-forwarded-for']
-        ? `${headers['x-forwarded-for']}, ${peer}`
-        : peer
-      headers['x-forwarded-proto'] = 'http'
-      headers['x-request-id'] ||= randomUUID()
-      const event = toWebEvent({
-        method: req.method ?? 'GET',
+      const event = webEventOf(req, {
         path: rest.length ? `/${rest.join('/')}` : '',
         search: url.search,
-        headers,
         body,
       })
       const context = activationContext(fn, namespace)

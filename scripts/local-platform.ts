@@ -2,6 +2,7 @@
 // builds from a request, the context it passes, the time limit it enforces and how it turns a
 // result into an HTTP answer (docs/ARCHITECTURE.md, "Local run and tests").
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 
 /** A function's `main` as the runtime calls it. */
 export type Main = (event: unknown, context: unknown) => Promise<Record<string, unknown>>
@@ -43,6 +44,30 @@ export function toWebEvent(request: {
       isBase64Encoded: !text,
     },
   }
+}
+
+/**
+ * The `web: raw` event for an HTTP request to a web function (`path`: what follows the function's
+ * name): the headers as the platform passes them, the peer's address appended to
+ * `X-Forwarded-For` as DigitalOcean's edge does, and a request id when the client sent none.
+ */
+export function webEventOf(
+  req: IncomingMessage,
+  request: { path: string; search: string; body: Buffer },
+) {
+  const headers = Object.fromEntries(
+    Object.entries(req.headers).map(([key, value]) => [
+      key,
+      Array.isArray(value) ? value.join(', ') : (value ?? ''),
+    ]),
+  )
+  const peer = req.socket.remoteAddress ?? '127.0.0.1'
+  headers['x-forwarded-for'] = headers['x-forwarded-for']
+    ? `${headers['x-forwarded-for']}, ${peer}`
+    : peer
+  headers['x-forwarded-proto'] = 'http'
+  headers['x-request-id'] ||= randomUUID()
+  return toWebEvent({ method: req.method ?? 'GET', headers, ...request })
 }
 
 /** The activation context: `getRemainingTimeInMillis` is a method, as the runtime defines it. */

@@ -3,7 +3,7 @@
 // a sample organisation, the Upstash bridge in front of Redis, and the web functions of project.yml
 // served with DigitalOcean's URLs and event shapes (docs/ARCHITECTURE.md, "Local run and tests").
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server } from 'node:http'
@@ -27,7 +27,7 @@ import {
   runActivation,
   timeoutOf,
   toAnswer,
-  toWebEvent,
+  webEventOf,
 } from '../scripts/local-platform.ts'
 import { ROOT, readFunctions } from '../scripts/project.ts'
 
@@ -149,20 +149,9 @@ async function serveWebFunctions(namespace: string): Promise<Server> {
         res.writeHead(answer.status, answer.headers).end(answer.body)
         return
       }
-      const headers = Object.fromEntries(
-        Object.entries(req.headers).map(([key, value]) => [
-          key,
-          Array.isArray(value) ? value.join(', ') : (value ?? ''),
-        ]),
-      )
-      headers['x-forwarded-for'] = req.socket.remoteAddress ?? '127.0.0.1'
-      headers['x-forwarded-proto'] = 'http'
-      headers['x-request-id'] ||= randomUUID()
-      const event = toWebEvent({
-        method: req.method ?? 'GET',
+      const event = webEventOf(req, {
         path: rest.length ? `/${rest.join('/')}` : '',
         search: url.search,
-        headers,
         body,
       })
       const context = activationContext(fn, namespace)
