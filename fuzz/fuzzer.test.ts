@@ -117,6 +117,16 @@ describe('the oracles', () => {
     ])
   })
 
+  it('leave a 431 over HTTP to the server that refused the head, and flag it in process', () => {
+    const wire = toWire(aPlan(), { credentials, knownJobs: [], clientIp: '10.0.0.1' })
+    const bare = anAnswer(431, '', { 'content-type': '' })
+    expect(checkAnswer(aPlan(), wire, bare, true)).toEqual([])
+    expect(checkAnswer(aPlan(), wire, bare, false).map((v) => v.kind)).toEqual(['not-an-envelope'])
+    expect(
+      checkAnswer(aPlan(), wire, anAnswer(430, '', { 'content-type': '' }), true),
+    ).toHaveLength(1)
+  })
+
   it('flag a 4xx that is not the envelope', () => {
     const bodies: Array<[unknown, Record<string, string>?]> = [
       ['not json'],

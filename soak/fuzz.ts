@@ -45,7 +45,7 @@ function isUnavailable(v: Violation): boolean {
   return (
     v.kind === 'server-error' &&
     v.status === 503 &&
-    (v.detail.includes('"code":"UNAVAILABLE"') || /^GET v1\/health\?deep=/.test(v.request))
+    (v.detail.includes('"code":"UNAVAILABLE"') || v.detail.startsWith('{"status":"degraded"'))
   )
 }
 
