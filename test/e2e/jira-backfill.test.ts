@@ -279,6 +279,16 @@ describe('jira backfill end to end', () => {
         details: [],
       }),
     })
+    // Besides, the first nine page reads fail: three in a row outlast a call's quick retries, so
+    // at least three steps fail and the engine retries them, whatever the order of requests.
+    jira.fail({
+      kind: 'respond',
+      status: 503,
+      path: '/rest/api/3/search/jql',
+      times: 9,
+      headers: { 'retry-after': '0' },
+      body: { errorMessages: ['injected 503'], errors: {} },
+    })
     const shared = services()
     const job = await startBackfill(shared)
     const { invocations } = await runToEnd(shared, job.id)
