@@ -1,12 +1,10 @@
 // The benchmark's PostgreSQL: DATABASE_URL, else an embedded server (data in .data/bench-postgres),
 // with a template database migrated once per run that each section clones, as the tests do.
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import pg from 'pg'
 import { createDatabase, type Database, type PoolLike } from '#core/db/client.ts'
 import { applyMigrations } from '#db/migrate.ts'
+import { startEmbeddedPostgresProcess } from '#test/global-setup.ts'
 
 /** One section's own database, dropped by `drop`. */
 export type BenchDatabase = {
@@ -45,7 +43,7 @@ export async function openBenchServer(url: string | undefined, root: string): Pr
   let serverUrl = url
   let stop: (() => Promise<void>) | undefined
   if (!serverUrl) {
-    const embedded = await startEmbedded(join(root, '.data', 'bench-postgres'))
+    const embedded = await startEmbeddedPostgresProcess(join(root, '.data', 'bench-postgres'))
     serverUrl = embedded.url
     stop = embedded.stop
   }
@@ -89,29 +87,6 @@ export async function openBenchServer(url: string | undefined, root: string): Pr
       }
       await adminQuery(base, `drop database if exists ${template} with (force)`).catch(() => {})
       await stop?.()
-    },
-  }
-}
-
-async function startEmbedded(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const script = join(import.meta.dirname, '..', 'sandbox', 'embedded-postgres-process.ts')
-  const child = spawn(process.execPath, ['--import', 'tsx', script, dataDir], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith('READY ')) {
-        resolve(line.slice('READY '.length))
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`embedded PostgreSQL exited with code ${code}`)))
-  })
-  return {
-    url,
-    stop: async () => {
-      const exited = once(child, 'exit')
-      child.stdin.end()
-      await exited
     },
   }
 }

@@ -49,7 +49,8 @@ export async function setup(project: TestProject) {
   }
 }
 
-async function startEmbeddedPostgresProcess(
+/** An embedded PostgreSQL in a child process (sandbox/embedded-postgres-process.ts), at `dataDir`. */
+export async function startEmbeddedPostgresProcess(
   dataDir: string,
 ): Promise<{ url: string; stop: () => Promise<void> }> {
   const script = join(import.meta.dirname, '..', 'sandbox', 'embedded-postgres-process.ts')

@@ -4,20 +4,7 @@ import { scheduledEntry } from '#core/platform/scheduled-entry.ts'
 // the first run, not when the platform loads the bundle (docs/ARCHITECTURE.md, "Cold start").
 export const main = scheduledEntry({
   name: 'jobs/worker',
-  services: async () => {
-    const [{ loadConfig }, { createServices }, { createUpstreams }, { runtimeOf }] =
-      await Promise.all([
-        import('#core/config.ts'),
-        import('#core/services.ts'),
-        import('#core/upstream-clients.ts'),
-        import('#core/functions-api.ts'),
-      ])
-    return createServices(
-      loadConfig(process.env),
-      {},
-      { upstreams: createUpstreams, runtime: () => runtimeOf(process.env) },
-    )
-  },
+  services: async () => (await import('#core/job-services.ts')).jobServices(process.env),
   handler: async (services) => {
     const [{ createWorkerHandler }, { createPipelineRegistry }] = await Promise.all([
       import('./handler.ts'),
