@@ -8,6 +8,7 @@ import {
   createPaceMemory,
   createPacer,
   MAX_PAUSE_MS,
+  type PaceRedis,
   type Pacer,
   type PacerOptions,
 } from './pacer.ts'
@@ -156,6 +157,46 @@ function pacesAcrossWorkers(workers: Workers) {
     // Not a whole window after asking (which would be 150 + 200 ms).
     expect(time.waits).toEqual([50])
     expect(grantsPerInstant(stamps)).toEqual({ 0: 4, 200: 1 })
+  })
+
+  it('reserves slots in the order callers ask, each at the earliest instant the budget allows', async () => {
+    const time = virtualTime()
+    const [a, b] = workers(time).pacers
+    const grantedAt: number[] = []
+    const release = time.hold()
+    const calls: Promise<void>[] = []
+    for (let n = 0; n < 10; n++) {
+      calls.push(
+        time.run(async () => {
+          await (n % 2 === 0 ? a : b).acquire('jira')
+          grantedAt[n] = time.clock.now().getTime() - T0
+        }),
+      )
+      // One at a time: the next asks once this one is granted or asleep until its slot.
+      await until(() => grantedAt.filter((at) => at !== undefined).length + time.sleeping() > n)
+    }
+    release()
+    await Promise.all(calls)
+    expect(grantedAt).toEqual([0, 0, 0, 0, 200, 200, 200, 200, 400, 400])
+  })
+
+  it('holds a caller waiting for its slot when a pause is set meanwhile', async () => {
+    const time = virtualTime()
+    const stamps: number[] = []
+    const [a, b] = workers(time, (_, atMs) => stamps.push(atMs)).pacers
+    await time.run(async () => {
+      for (let n = 0; n < 4; n++) {
+        await a.acquire('tempo')
+      }
+    })
+    const release = time.hold()
+    const waiting = time.run(() => b.acquire('tempo'))
+    await until(() => time.sleeping() === 1) // its slot is at 200
+    await a.pauseUntil('tempo', T0 + 500)
+    release()
+    await waiting
+    expect(time.waits).toEqual([WINDOW_MS, 300])
+    expect(grantsPerInstant(stamps)).toEqual({ 0: 4, 500: 1 })
   })
 
   it('holds every worker until a pause set by one of them ends, and never shortens it', async () => {
@@ -312,6 +353,35 @@ describe.skipIf(!redisAvailable)('pacer over Upstash (through the bridge)', () =
         options(prefix, { clock: time.clock, sleep: time.sleep, ...(onGrant && { onGrant }) }),
       )
     return { pacers: [worker(), worker()] }
+  })
+
+  it('asks the store for a slot once per call, however long the caller waits for it', async () => {
+    const time = virtualTime()
+    const prefix = `pace-${randomUUID()}`
+    let reservations = 0
+    const worker = () => {
+      const redis = createUpstashRedis({ url: bridge().url, token: bridge().token })
+      const counting: PaceRedis = {
+        eval: (script, keys, args) => {
+          reservations += script.includes('ZADD') ? 1 : 0
+          return redis.eval(script, keys, args)
+        },
+      }
+      return createPacer({ redis: counting, budgets, prefix, clock: time.clock, sleep: time.sleep })
+    }
+    const [a, b] = [worker(), worker()]
+    // Six callers, eight calls each: most wait, some several windows.
+    await Promise.all(
+      [a, a, a, b, b, b].map((pacer) =>
+        time.run(async () => {
+          for (let n = 0; n < 8; n++) {
+            await pacer.acquire('jira')
+          }
+        }),
+      ),
+    )
+    expect(reservations).toBe(48)
+    expect(time.clock.now().getTime() - T0).toBe(11 * WINDOW_MS)
   })
 
   it('paces alone, and says so once, when the store fails', async () => {

@@ -6,11 +6,13 @@ import type { UpstashRedis } from './upstash-client.ts'
 
 /**
  * Outbound pacing (docs/ARCHITECTURE.md, "Rate limits and pacing"): every worker calling an
- * upstream takes a slot from one shared
- * budget first, and after an upstream 429 one worker sets a shared "paused until" that every
- * acquirer honours. Terminology: a *budget* is at most `limit` call starts in any `windowMs`
- * (a sliding window, so bursts across window edges are bounded too); a *slot* is one call start;
- * a *pause* holds every acquirer of that upstream until an epoch-ms instant.
+ * upstream reserves a slot from one shared budget first, and after an upstream 429 one worker sets
+ * a shared "paused until" that every acquirer honours. Terminology: a *budget* is at most `limit`
+ * call starts in any `windowMs` (a sliding window, so bursts across window edges are bounded too);
+ * a *slot* is one call start, reserved at the earliest instant the budget allows after every slot
+ * reserved before it, so callers go in the order they asked (no caller is passed over again and
+ * again, and a waiting caller asks the store once, not once per wake-up); a *pause* holds every
+ * acquirer of that upstream until an epoch-ms instant.
  */
 
 /** At most `limit` calls may start in any `windowMs` milliseconds. */
@@ -45,7 +47,8 @@ export type Pacer = {
 
 /** The state of the in-process twin; share one between pacers to model workers of one store. */
 export type PaceMemory = {
-  slots: Map<string, number[]>
+  /** reserved slots per upstream: instants (epoch ms, ascending) and their names */
+  slots: Map<string, Array<{ atMs: number; slot: string }>>
   pauses: Map<string, number>
 }
 
@@ -68,15 +71,31 @@ export type PacerOptions = {
   prefix?: string
   /** Waits `ms` (tests with a fixed clock move it instead); must reject when `signal` aborts. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>
-  /** Called with each granted slot's instant (epoch ms) as the store recorded it: metrics, tests. */
+  /** Called with each granted slot's instant (epoch ms) as the store reserved it: metrics, tests. */
   onGrant?: (upstream: string, atMs: number) => void
 }
 
-// A store answers "granted" (0) or how many ms to wait before asking again.
+// A store reserves a slot (its instant, epoch ms, and a name to give it back by), or answers how
+// long a pause holds the upstream before asking again.
+type Taken = { slotAtMs: number; slot: string } | { pausedForMs: number }
+
 type PaceStore = {
-  take(upstream: string, budget: PaceBudget, nowMs: number): Promise<number>
+  take(upstream: string, budget: PaceBudget, nowMs: number): Promise<Taken>
+  /** Gives back a reserved slot its caller will not use (it gave up waiting). */
+  release(upstream: string, slot: string): Promise<void>
   pause(upstream: string, untilMs: number, nowMs: number): Promise<void>
   pausedUntil(upstream: string, nowMs: number): Promise<number>
+}
+
+/**
+ * The slot after `reserved` (instants, ascending): now, or later when an earlier reservation is
+ * later, or when the `limit`-th latest reservation is less than a window before.
+ */
+function nextSlot(reserved: readonly number[], budget: PaceBudget, nowMs: number): number {
+  const last = reserved.at(-1) ?? nowMs
+  const limiting = reserved.at(-budget.limit)
+  const freed = limiting === undefined ? nowMs : limiting + budget.windowMs
+  return Math.max(nowMs, last, freed)
 }
 
 // After a store failure, this process paces alone for this long before trying the store again.
@@ -88,22 +107,34 @@ export function createPaceMemory(): PaceMemory {
 }
 
 function memoryStore(memory: PaceMemory): PaceStore {
+  let named = 0
   return {
     async take(upstream, budget, nowMs) {
       const paused = memory.pauses.get(upstream) ?? 0
       if (paused > nowMs) {
-        return paused - nowMs
+        return { pausedForMs: paused - nowMs }
       }
-      const recent = (memory.slots.get(upstream) ?? []).filter((at) => at > nowMs - budget.windowMs)
-      memory.slots.set(upstream, recent)
-      if (recent.length < budget.limit) {
-        recent.push(nowMs)
-        return 0
-      }
-      // Wait until enough of the window's slots have aged out to leave one free.
-      const sorted = [...recent].sort((a, b) => a - b)
-      const freeing = sorted[recent.length - budget.limit] ?? nowMs
-      return Math.max(1, freeing + budget.windowMs - nowMs)
+      // Slots more than two windows old limit nothing (the Redis store keeps the same).
+      const reserved = (memory.slots.get(upstream) ?? []).filter(
+        (entry) => entry.atMs > nowMs - 2 * budget.windowMs,
+      )
+      const atMs = nextSlot(
+        reserved.map((entry) => entry.atMs),
+        budget,
+        nowMs,
+      )
+      named += 1
+      const slot = `${atMs}:${named}`
+      reserved.push({ atMs, slot })
+      memory.slots.set(upstream, reserved)
+      return { slotAtMs: atMs, slot }
+    },
+    async release(upstream, slot) {
+      const reserved = memory.slots.get(upstream) ?? []
+      memory.slots.set(
+        upstream,
+        reserved.filter((entry) => entry.slot !== slot),
+      )
     },
     async pause(upstream, untilMs) {
       memory.pauses.set(upstream, Math.max(memory.pauses.get(upstream) ?? 0, untilMs))
@@ -115,27 +146,34 @@ function memoryStore(memory: PaceMemory): PaceStore {
   }
 }
 
-// One round trip per attempt: the pause check, the sliding-window count and the grant are atomic.
-// Entries are kept for two windows and counted up to +inf, so a grant stamped by a container whose
-// clock runs a little ahead still counts for the others. Returns 0 (granted) or ms to wait.
+// One round trip per reservation: the pause check, the sliding-window arithmetic of `nextSlot` and
+// the reservation are atomic. Slots are kept for two windows past their instant, so one reserved
+// by a container whose clock runs a little ahead still limits the others. Returns
+// `{0, ms}` (paused: ask again in ms) or `{1, instant}` (reserved).
 const TAKE = `
 local now = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
 if paused > now then
-  return paused - now
+  return {0, paused - now}
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 2 * window)
-local count = redis.call('ZCOUNT', KEYS[1], '(' .. (now - window), '+inf')
-if count < limit then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], 2 * window + 1000)
-  return 0
+local at = now
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] and tonumber(last[2]) > at then
+  at = tonumber(last[2])
 end
-local freeing = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - window), '+inf', 'WITHSCORES', 'LIMIT', count - limit, 1)
-return math.max(1, tonumber(freeing[2]) + window - now)
+local limiting = redis.call('ZRANGE', KEYS[1], -limit, -limit, 'WITHSCORES')
+if redis.call('ZCARD', KEYS[1]) >= limit and tonumber(limiting[2]) + window > at then
+  at = tonumber(limiting[2]) + window
+end
+redis.call('ZADD', KEYS[1], at, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], at - now + 2 * window + 1000)
+return {1, at}
 `
+
+const RELEASE = "return redis.call('ZREM', KEYS[1], ARGV[1])"
 
 // Sets the pause unless a later one is already set; it expires by itself when it ends.
 const PAUSE = `
@@ -157,9 +195,17 @@ function redisStore(redis: PaceRedis, prefix: string): PaceStore {
   const pausedKey = (upstream: string) => `${prefix}:{${upstream}}:paused`
   return {
     async take(upstream, budget, nowMs) {
-      const member = `${nowMs}:${randomBytes(6).toString('hex')}`
+      const slot = `${nowMs}:${randomBytes(6).toString('hex')}`
       const keys = [slotsKey(upstream), pausedKey(upstream)]
-      return Number(await redis.eval(TAKE, keys, [nowMs, budget.limit, budget.windowMs, member]))
+      const answer = await redis.eval(TAKE, keys, [nowMs, budget.limit, budget.windowMs, slot])
+      const [reserved, ms] = Array.isArray(answer) ? answer.map(Number) : []
+      if (ms === undefined || !Number.isFinite(ms)) {
+        throw new Error('the pace store answered a reservation with an unexpected shape')
+      }
+      return reserved === 1 ? { slotAtMs: ms, slot } : { pausedForMs: ms }
+    },
+    async release(upstream, slot) {
+      await redis.eval(RELEASE, [slotsKey(upstream)], [slot])
     },
     async pause(upstream, untilMs, nowMs) {
       await redis.eval(PAUSE, [pausedKey(upstream)], [Math.ceil(untilMs), nowMs])
@@ -220,6 +266,25 @@ export function createPacer(options: PacerOptions): Pacer {
     }
   }
 
+  async function pausedUntil(upstream: string): Promise<number> {
+    const nowMs = clock.now().getTime()
+    const [own, store] = await Promise.all([
+      local.pausedUntil(upstream, nowMs),
+      use((s, at) => s.pausedUntil(upstream, at)),
+    ])
+    return Math.max(own, store)
+  }
+
+  // A slot its caller will not use goes back, so that it holds nobody else up; when the store
+  // does not answer, the slot merely stays unused.
+  async function giveBack(store: PaceStore, upstream: string, slot: string): Promise<void> {
+    try {
+      await within(timeoutMs, store.release(upstream, slot))
+    } catch {
+      // nothing more to do: an unused slot limits for one window at most
+    }
+  }
+
   return {
     async acquire(upstream, signal) {
       const budget = options.budgets[upstream]
@@ -231,19 +296,36 @@ export function createPacer(options: PacerOptions): Pacer {
         const nowMs = clock.now().getTime()
         // The local pause first: it costs no round trip, and holds even while the store is down.
         const localPause = await local.pausedUntil(upstream, nowMs)
-        let stamp = nowMs
-        const waitMs =
-          localPause > 0
-            ? localPause - nowMs
-            : await use((store, at) => {
-                stamp = at
-                return store.take(upstream, budget, at)
-              })
-        if (waitMs <= 0) {
-          options.onGrant?.(upstream, stamp)
-          return
+        if (localPause > 0) {
+          await sleep(localPause - nowMs, signal)
+          continue
         }
-        await sleep(waitMs, signal)
+        let store = local
+        let askedAt = nowMs
+        const taken = await use((chosen, at) => {
+          store = chosen
+          askedAt = at
+          return chosen.take(upstream, budget, at)
+        })
+        if ('pausedForMs' in taken) {
+          await sleep(taken.pausedForMs, signal)
+          continue
+        }
+        const waitMs = taken.slotAtMs - askedAt
+        if (waitMs > 0) {
+          try {
+            await sleep(waitMs, signal)
+          } catch (err) {
+            await giveBack(store, upstream, taken.slot)
+            throw err
+          }
+          // A pause set while this caller waited for its slot holds it too.
+          if ((await pausedUntil(upstream)) > 0) {
+            continue
+          }
+        }
+        options.onGrant?.(upstream, taken.slotAtMs)
+        return
       }
     },
     async pauseUntil(upstream, untilMs) {
@@ -254,13 +336,6 @@ export function createPacer(options: PacerOptions): Pacer {
         await use((store, at) => store.pause(upstream, cappedMs, at))
       }
     },
-    async pausedUntil(upstream) {
-      const nowMs = clock.now().getTime()
-      const [own, store] = await Promise.all([
-        local.pausedUntil(upstream, nowMs),
-        use((s, at) => s.pausedUntil(upstream, at)),
-      ])
-      return Math.max(own, store)
-    },
+    pausedUntil,
   }
 }
