@@ -12,7 +12,7 @@ import { createMemoryRateLimiter } from '#core/rate-limit/memory.ts'
 import { createPacer, type PaceBudget } from '#core/rate-limit/pacer.ts'
 import { createServices } from '#core/services.ts'
 import { createUpstreams } from '#core/upstream-clients.ts'
-import type { Upstream } from '#core/upstreams/pace-budgets.ts'
+import type { PaceBudgetName } from '#core/upstreams/pace-budgets.ts'
 import { createPipelineRegistry } from '#pipelines/registry.ts'
 import { testConfig } from '#test/config.ts'
 
@@ -24,7 +24,7 @@ export type BackfillRunSettings = {
   days: number
   /** worker invocations run side by side (each claims chunks until none is due) */
   workers: number
-  budgets: Record<Upstream, PaceBudget>
+  budgets: Record<PaceBudgetName, PaceBudget>
   /** sample the live heap (a full collection every 500 ms: for memory runs, not timed ones) */
   measureHeap?: boolean
 }

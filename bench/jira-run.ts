@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import type { PaceBudget } from '#core/rate-limit/pacer.ts'
-import { PACE_BUDGETS, type Upstream } from '#core/upstreams/pace-budgets.ts'
+import { PACE_BUDGETS, type PaceBudgetName } from '#core/upstreams/pace-budgets.ts'
 import { type FakeJira, startFakeJira } from '#sandbox/fakes/jira.ts'
 import { type JiraIssue, sampleOrganisation } from '#sandbox/fakes/jira-data.ts'
 import { type FakePinecone, startFakePinecone } from '#sandbox/fakes/pinecone.ts'
@@ -23,7 +23,8 @@ export const PINECONE_LATENCIES: LatencyRule[] = [
 ]
 
 /** Budgets so wide that pacing never waits (the memory runs). */
-export const UNPACED: Record<Upstream, PaceBudget> = {
+export const UNPACED: Record<PaceBudgetName, PaceBudget> = {
+  'jira-search': { limit: 1_000_000_000, windowMs: 1 },
   jira: { limit: 1_000_000_000, windowMs: 1 },
   tempo: { limit: 1_000_000_000, windowMs: 1 },
   pinecone: { limit: 1_000_000_000, windowMs: 1 },
@@ -68,7 +69,7 @@ export async function runJiraBackfill(
   fakes: JiraFakes,
   options: {
     workers: number
-    budgets?: Record<Upstream, PaceBudget>
+    budgets?: Record<PaceBudgetName, PaceBudget>
     days?: number
     measureHeap?: boolean
   },

@@ -22,10 +22,14 @@ describe('upstream clients', () => {
     const upstreams = createUpstreams(testConfig(upstreamEnv({ jira, tempo, pinecone })), pacer)
     const signal = new AbortController().signal
     expect(await upstreams.jira?.listProjects(signal)).toMatchObject({ ok: true })
+    expect(await upstreams.jira?.issuesByIds(['10001'], ['key'], signal)).toMatchObject({
+      ok: true,
+    })
     expect(await upstreams.tempo?.listWorklogs({}, signal)).toMatchObject({ ok: true })
     expect(await upstreams.pinecone?.deleteIds(['tempo-1'], signal)).toEqual({ ok: true })
     expect(acquired).toEqual([
       ['jira', signal],
+      ['jira-search', signal], // Jira's search endpoint has a budget of its own
       ['tempo', signal],
       ['pinecone', signal],
     ])

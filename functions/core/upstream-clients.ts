@@ -40,11 +40,15 @@ function createJira(config: Config, pacer: Pacer): JiraClient | undefined {
     config.jira &&
     createJiraClient({
       ...config.jira,
-      pace: (signal) => pacer.acquire('jira', signal),
-      onThrottle: (untilMs) => pacer.pauseUntil('jira', untilMs),
+      pace: (signal, endpoint) => pacer.acquire(jiraBudget(endpoint), signal),
+      onThrottle: (untilMs, endpoint) => pacer.pauseUntil(jiraBudget(endpoint), untilMs),
     })
   )
 }
+
+// Jira's search endpoint has a budget of its own (`PACE_BUDGETS`).
+const jiraBudget = (endpoint: string | undefined) =>
+  endpoint === 'search' ? 'jira-search' : 'jira'
 
 function createPinecone(config: Config, pacer: Pacer): PineconeSink | undefined {
   return (

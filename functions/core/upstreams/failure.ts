@@ -106,11 +106,15 @@ export type CallOptions = {
   timeoutMs?: number
   /**
    * Awaited before every request, retries included (shared outbound pacing); it receives the
-   * call's abort signal, and a rejection (an abort while waiting) ends the call.
+   * call's abort signal and, for an upstream that limits some endpoints on their own, the
+   * endpoint's family (Jira: `search`); a rejection (an abort while waiting) ends the call.
    */
-  pace?: (signal?: AbortSignal) => Promise<unknown>
-  /** Told when the upstream asks us to wait (429, or 5xx with `Retry-After`): epoch ms to hold until. */
-  onThrottle?: (untilMs: number) => Promise<void> | void
+  pace?: (signal?: AbortSignal, endpoint?: string) => Promise<unknown>
+  /**
+   * Told when the upstream asks us to wait (429, or 5xx with `Retry-After`): epoch ms to hold
+   * until, and the endpoint family as for `pace`.
+   */
+  onThrottle?: (untilMs: number, endpoint?: string) => Promise<void> | void
   retry?: Partial<RetryPolicy>
   fetch?: typeof fetch
   now?: () => number

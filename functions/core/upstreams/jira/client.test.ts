@@ -220,7 +220,7 @@ describe('jira client', () => {
         signal: controller.signal,
       })
       expect(result).toMatchObject({ ok: false, reason: 'timeout' })
-      expect(pace).toHaveBeenCalledWith(controller.signal)
+      expect(pace).toHaveBeenCalledWith(controller.signal, 'search')
       expect(jira.requests).toHaveLength(0)
     })
 
@@ -256,7 +256,11 @@ describe('jira client', () => {
         status: 429,
         retryAfterMs: 7000,
       })
-      expect(onThrottle).toHaveBeenCalledWith(1_007_000)
+      expect(onThrottle).toHaveBeenCalledWith(1_007_000, 'search')
+      // A look-up by another endpoint is paced, and held, under that endpoint's family.
+      jira.rateLimit({ retryAfterSeconds: 7, path: '/rest/api/3/project/search' })
+      await client({ onThrottle, now: () => 1_000_000 }).listProjects()
+      expect(onThrottle).toHaveBeenLastCalledWith(1_007_000, 'other')
     })
 
     it('does not wait in process for a Retry-After longer than its limit', async () => {

@@ -106,7 +106,20 @@ export function isStalePageToken(failure: UpstreamFailure): boolean {
   return failure.reason === 'bad-request' && /page ?token/i.test(failure.message)
 }
 
+/** The most issues `search/jql` serves a page when it returns real fields (5000 for ids and keys). */
+export const MAX_SEARCH_PAGE = 100
+
 const SEARCH_PATH = '/rest/api/3/search/jql'
+
+/**
+ * The endpoint family a call is paced under: Jira's burst limits count each endpoint and method on
+ * its own, and every bulk read goes through `search/jql` (pages, key scans, issues by id or key).
+ */
+export type JiraEndpoint = 'search' | 'other'
+
+function endpointOf(path: string): JiraEndpoint {
+  return path === SEARCH_PATH ? 'search' : 'other'
+}
 const ID_BATCH = 100
 const USER_BATCH = 50
 const PROJECT_PAGE = 100
@@ -145,7 +158,7 @@ type Call = {
  * A Jira Cloud REST v3 client over `fetch`. Failures are data (`UpstreamResult`), never throws;
  * transient ones are retried a couple of times in process before they are returned.
  * @example
- * const jira = createJiraClient({ baseUrl, email, apiToken, pace: () => pacer.acquire('jira') })
+ * const jira = createJiraClient({ baseUrl, email, apiToken, pace: (signal, endpoint) => pacer.acquire(endpoint === 'search' ? 'jira-search' : 'jira', signal) })
  * const page = await jira.searchPage({ jql: 'project = OPS ORDER BY key', fields: ['summary'] })
  */
 export function createJiraClient(options: JiraClientOptions): JiraClient {
@@ -168,7 +181,7 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
     let response: Response
     let text: string
     try {
-      await options.pace?.(call.signal)
+      await options.pace?.(call.signal, endpointOf(call.path))
       // The time-out starts once the pace lets the call go.
       const timeout = AbortSignal.timeout(timeoutMs)
       const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout
@@ -199,7 +212,7 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
         ? retryAfterMsOf(response.headers, now())
         : undefined
     if (waitMs !== undefined) {
-      await options.onThrottle?.(now() + waitMs)
+      await options.onThrottle?.(now() + waitMs, endpointOf(call.path))
     }
     if (response.status === 400) {
       call.onRefused?.(body)
@@ -222,7 +235,7 @@ export function createJiraClient(options: JiraClientOptions): JiraClient {
 
   async function searchPage(input: Parameters<JiraClient['searchPage']>[0]) {
     const query = new URLSearchParams({ jql: input.jql, fields: input.fields.join(',') })
-    query.set('maxResults', String(input.maxResults ?? 100))
+    query.set('maxResults', String(input.maxResults ?? MAX_SEARCH_PAGE))
     if (input.nextPageToken !== undefined) {
       query.set('nextPageToken', input.nextPageToken)
     }
