@@ -1,6 +1,7 @@
 // Sections b and c: a Jira backfill against fakes with injected latencies, at the pace budgets,
 // beside what those latencies and budgets allow (upstream-bound.ts) and beside the original
 // system's pacing on the same latencies (original-pacing.ts).
+import { MAX_SEARCH_PAGE } from '#core/upstreams/jira/client.ts'
 import { PACE_BUDGETS } from '#core/upstreams/pace-budgets.ts'
 import { KEY_PAGE_SIZE } from '#pipelines/jira/reconcile.ts'
 import { startFakeJira } from '#sandbox/fakes/jira.ts'
@@ -17,9 +18,6 @@ import {
 import { ORIGINAL, originalModelMs, runOriginal } from './original-pacing.ts'
 import { type BenchContext, round, type Section, sharedRun } from './section.ts'
 import { upstreamBound } from './upstream-bound.ts'
-
-/** The most issues Jira's search serves a page with real fields. */
-const JIRA_MOST_PER_PAGE = 100
 
 const LATENCY_TEXT = `Jira search page ${LATENCIES.jiraSearch} ms, embed batch ${LATENCIES.embed} ms, upsert ${LATENCIES.upsert} ms`
 
@@ -72,7 +70,7 @@ async function measureWorkload(context: BenchContext, workload: Workload): Promi
     const bound = upstreamBound({
       projects: perProject,
       // The bound reads Jira's largest pages, whatever page size the pipeline chose.
-      pageSize: JIRA_MOST_PER_PAGE,
+      pageSize: MAX_SEARCH_PAGE,
       keyPageSize: KEY_PAGE_SIZE,
       latencies: LATENCIES,
       budgets: PACE_BUDGETS,
@@ -119,7 +117,7 @@ export const boundSection: Section = {
         value: round((m.boundMs / m.elapsedMs) * 100, 1),
         unit: '%',
         target: { op: '>=', value: 90 },
-        how: `${m.written} issues (${m.perProject.join(', ')} a project), ${m.perProject.length} workers side by side in one process; ${LATENCY_TEXT}; embeddings of ${DIMENSION} values; budgets Jira ${PACE_BUDGETS.jira.limit}/s, Pinecone ${PACE_BUDGETS.pinecone.limit}/s; ${(m.elapsedMs / 1000).toFixed(1)} s (${Math.round(m.written / (m.elapsedMs / 1000))} issues/s) against a bound of ${(m.boundMs / 1000).toFixed(1)} s set by the ${m.decidedBy}; ${m.jiraRequests} Jira and ${m.pineconeRequests} Pinecone requests`,
+        how: `${m.written} issues (${m.perProject.join(', ')} a project), ${m.perProject.length} workers side by side in one process; ${LATENCY_TEXT}; embeddings of ${DIMENSION} values; budgets Jira search ${PACE_BUDGETS['jira-search'].limit}/s, Pinecone ${PACE_BUDGETS.pinecone.limit}/s; ${(m.elapsedMs / 1000).toFixed(1)} s (${Math.round(m.written / (m.elapsedMs / 1000))} issues/s) against a bound of ${(m.boundMs / 1000).toFixed(1)} s set by the ${m.decidedBy}; ${m.jiraRequests} Jira and ${m.pineconeRequests} Pinecone requests`,
       }),
     )
   },

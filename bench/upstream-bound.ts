@@ -1,9 +1,12 @@
 // What the upstreams' latencies and our pace budgets allow a Jira backfill (README, "Benchmarks"):
-// - a project's pages follow one another (each page's token comes with the page before), so its
-//   chain is its pages, then its reconcile's key-scan pages, one search latency each, plus the
-//   last page's write (an embed and an upsert; earlier pages' writes overlap the next page);
-// - all of Jira's requests start within its budget (`limit` a window): the last one starts no
-//   sooner than ⌊(requests − 1) ÷ limit⌋ windows in, and takes a search latency;
+// - a project's pages follow one another (each page's token comes with the page before), one
+//   search latency each, plus the last page's write (an embed and an upsert; earlier pages' writes
+//   overlap the next page); its reconcile's key-scan pages follow one another too, beside the
+//   pages: the project's chain is the longer of the two;
+// - all of Jira's searches (pages and key-scan pages) start within the search budget (`limit` a
+//   window): the last one starts no sooner than ⌊(searches − 1) ÷ limit⌋ windows in, and takes a
+//   search latency (the project look-ups go under Jira's budget for its other endpoints, and are
+//   too few to decide anything);
 // - the same for Pinecone's requests;
 // - one worker per project (projects side by side).
 // The bound is the longest of these: no schedule of those requests can finish sooner.
@@ -15,7 +18,7 @@ export type BoundInput = {
   pageSize: number
   keyPageSize: number
   latencies: { jiraSearch: number; embed: number; upsert: number }
-  budgets: { jira: PaceBudget; pinecone: PaceBudget }
+  budgets: { 'jira-search': PaceBudget; pinecone: PaceBudget }
   /** Pinecone requests of the run (embeds, upserts, listings, checks), from the fake's log */
   pineconeRequests: number
 }
@@ -24,7 +27,7 @@ export type Bound = {
   ms: number
   /** which limit decides it */
   decidedBy: 'project chain' | 'Jira budget' | 'Pinecone budget'
-  jiraRequests: number
+  jiraSearches: number
   chainMs: number
   jiraBudgetMs: number
   pineconeBudgetMs: number
@@ -36,21 +39,21 @@ const pagesOf = (issues: number, size: number) => Math.max(1, Math.ceil(issues /
 export function upstreamBound(input: BoundInput): Bound {
   const { latencies, budgets } = input
   const write = latencies.embed + latencies.upsert
-  const chains = input.projects.map(
-    (issues) =>
-      (pagesOf(issues, input.pageSize) + pagesOf(issues, input.keyPageSize)) *
-        latencies.jiraSearch +
-      write,
+  const chains = input.projects.map((issues) =>
+    Math.max(
+      pagesOf(issues, input.pageSize) * latencies.jiraSearch + write,
+      pagesOf(issues, input.keyPageSize) * latencies.jiraSearch,
+    ),
   )
   const chainMs = Math.max(...chains)
-  // Per project: its look-up by id, its pages and its key-scan pages.
-  const jiraRequests = input.projects.reduce(
-    (sum, issues) => sum + 1 + pagesOf(issues, input.pageSize) + pagesOf(issues, input.keyPageSize),
+  // Per project: its pages and its key-scan pages.
+  const jiraSearches = input.projects.reduce(
+    (sum, issues) => sum + pagesOf(issues, input.pageSize) + pagesOf(issues, input.keyPageSize),
     0,
   )
   const budgetMs = (requests: number, budget: PaceBudget, latency: number) =>
     Math.floor(Math.max(0, requests - 1) / budget.limit) * budget.windowMs + latency
-  const jiraBudgetMs = budgetMs(jiraRequests, budgets.jira, latencies.jiraSearch)
+  const jiraBudgetMs = budgetMs(jiraSearches, budgets['jira-search'], latencies.jiraSearch)
   const pineconeBudgetMs = budgetMs(input.pineconeRequests, budgets.pinecone, latencies.upsert)
   const candidates = [
     ['project chain', chainMs],
@@ -58,5 +61,5 @@ export function upstreamBound(input: BoundInput): Bound {
     ['Pinecone budget', pineconeBudgetMs],
   ] as const
   const [decidedBy, ms] = candidates.reduce((a, b) => (b[1] > a[1] ? b : a))
-  return { ms, decidedBy, jiraRequests, chainMs, jiraBudgetMs, pineconeBudgetMs }
+  return { ms, decidedBy, jiraSearches, chainMs, jiraBudgetMs, pineconeBudgetMs }
 }

@@ -215,18 +215,19 @@ describe('jira upstream changes, end to end', () => {
     // BETA becomes DELTA: every vector has to move, its old id deleted once the new one is written.
     jira.renameProject('BETA', 'DELTA')
     const job = await world.backfill('jira', { days: 30 })
-    // The database's clock passes the chunk's lease while Jira answers the first page, before any
-    // heartbeat; no other worker claims the chunk meanwhile.
+    // The database's clock passes the chunk's lease while Jira answers the first searches (the
+    // first page and the reconcile's key scan beside it), before any heartbeat; no other worker
+    // claims the chunk meanwhile.
     const { pool } = getDatabase()
-    let expired = false
+    let expiring: Promise<unknown> | undefined
     jira.onRequest(async (req) => {
-      if (!expired && req.path === '/rest/api/3/search/jql' && req.query.has('jql')) {
-        expired = true
-        await pool.query(
+      if (req.path === '/rest/api/3/search/jql' && req.query.has('jql')) {
+        expiring ??= pool.query(
           `update job_chunks set lease_expires_at = now() - interval '1 second'
            where job_id = $1 and status = 'running'`,
           [job.id],
         )
+        await expiring
       }
     })
     const sinkWrites = () =>
@@ -253,7 +254,7 @@ describe('jira upstream changes, end to end', () => {
       remainingMs: () => 60_000,
     })
     jira.onRequest(undefined)
-    expect(expired).toBe(true)
+    expect(expiring).toBeDefined()
     expect(summary).toMatchObject({ pages: 0, outcomes: { lost: 1, succeeded: 0 } })
     expect(jiraVectors(pinecone)).toEqual(synced)
     expect(sinkWrites()).toBe(writesBefore)

@@ -69,7 +69,9 @@ export async function recordWrites(
     })),
   )
   // An older or equal version never replaces a newer one; the row's values after the statement
-  // say whether ours is in it. `fence` is read once, so the write and the answer agree.
+  // say whether ours is in it. `fence` is read once, so the write and the answer agree. Rows are
+  // taken in id order, as by every writer, so two writes of overlapping pages (a page's write
+  // runs beside the next page's) cannot deadlock on each other's rows.
   const result = await db.execute<{
     issue_id: string
     held: boolean
@@ -86,6 +88,7 @@ export async function recordWrites(
         (issue_id, issue_key, project_id, project_key, vector_key, vector_updated_ms)
       select issue_id, issue_key, project_id, project_key, issue_key, updated_ms from v
       where (select held from fence)
+      order by issue_id
       on conflict (issue_id) do update set
         issue_key = excluded.issue_key, project_id = excluded.project_id,
         project_key = excluded.project_key, vector_key = coalesce(k.vector_key, excluded.vector_key),
@@ -180,6 +183,7 @@ export async function saveIssueKeys(
       from jsonb_to_recordset(${input}::jsonb)
         as v(issue_id text, issue_key text, project_id text, project_key text)
       where (select held from fence)
+      order by issue_id -- the order every writer takes rows in (recordWrites)
       on conflict (issue_id) do update set issue_key = excluded.issue_key,
         project_id = excluded.project_id, project_key = excluded.project_key, updated_at = now()
     )

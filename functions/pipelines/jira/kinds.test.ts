@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { eq } from 'drizzle-orm'
 import { assert, beforeEach, describe, expect, it, vi } from 'vitest'
 import { AppError } from '#core/errors.ts'
@@ -67,14 +68,17 @@ const scopeOf = (project: string, days = 30): JiraScope => ({
   toMs: NOW_MS,
 })
 
+/** Steps so far → whether to stop there (as a worker whose time ran out), or a number of steps. */
+type Stop = number | ((steps: StepResult<JiraCursor>[]) => boolean)
+
 /** Runs a chunk's steps to the end (or to a retry), as the engine would, minus the database. */
 function runChunk(
   kind: ReturnType<typeof createJiraBackfillKind>,
   scope: JiraScope,
   cursor: JiraCursor | null = null,
-  limit = 100,
+  stop: Stop = 100,
 ) {
-  return runChunkWith(kind, scope, {}, cursor, limit)
+  return runChunkWith(kind, scope, {}, cursor, stop)
 }
 
 /** `runChunk` with the job's params. */
@@ -83,8 +87,9 @@ async function runChunkWith(
   scope: JiraScope,
   params: { confirmDeletions?: boolean },
   cursor: JiraCursor | null = null,
-  limit = 100,
+  stop: Stop = 100,
 ) {
+  const stopped = typeof stop === 'number' ? (steps: unknown[]) => steps.length >= stop : stop
   const steps: StepResult<JiraCursor>[] = []
   const run = kind.run({
     jobId: 'job',
@@ -96,12 +101,45 @@ async function runChunkWith(
   })
   for await (const step of run) {
     steps.push(step as StepResult<JiraCursor>)
-    if (steps.length >= limit) {
+    if (stopped(steps)) {
       await run.return(undefined)
       break
     }
   }
   return steps
+}
+
+/**
+ * The steps of the pages, not of the reconcile running beside them: those that moved the pages'
+ * part of the cursor (from `start`, the chunk's cursor when the run began).
+ */
+function pageSteps(steps: StepResult<JiraCursor>[], start: JiraCursor) {
+  const pagesOf = ({ reconcile: _, ...pages }: JiraCursor) => JSON.stringify(pages)
+  let before = pagesOf(start)
+  return steps.filter((step) => {
+    if (step.kind !== 'page') {
+      return false
+    }
+    const now = pagesOf(step.cursor)
+    const moved = now !== before
+    before = now
+    return moved
+  })
+}
+
+/** The steps of the reconcile: every other step (each step moves one part of the cursor). */
+function reconcileSteps(steps: StepResult<JiraCursor>[], start: JiraCursor) {
+  const pages = new Set(pageSteps(steps, start))
+  return steps.filter((step) => step.kind === 'page' && !pages.has(step))
+}
+
+/** The chunk's first page step, and the run stopped right after it. */
+async function firstPage(kind: ReturnType<typeof createJiraBackfillKind>, scope: JiraScope) {
+  const start = { fromMs: scope.fromMs }
+  const steps = await runChunk(kind, scope, null, (so) => pageSteps(so, start).length > 0)
+  const [first] = pageSteps(steps, start)
+  assert(first?.kind === 'page', JSON.stringify(steps))
+  return first
 }
 
 /** Jira's id of a project the builders made (`aJiraIssue` derives it from the key). */
@@ -171,18 +209,20 @@ describe('jira job kinds', () => {
     it('passes the chunk’s abort signal on to Pinecone', async () => {
       jira.setIssues(issues('OPS', 3))
       const sink = deps().pinecone!
-      const seen: Array<AbortSignal | undefined> = []
+      const controller = new AbortController()
+      // Whether the signal a write was given had aborted once the chunk's was.
+      const seen: Array<boolean | undefined> = []
       const pinecone = {
         ...sink,
         upsertDocuments: (
           docs: Parameters<typeof sink.upsertDocuments>[0],
           signal?: AbortSignal,
         ) => {
-          seen.push(signal)
+          controller.abort()
+          seen.push(signal?.aborted)
           return sink.upsertDocuments(docs, signal)
         },
       }
-      const controller = new AbortController()
       const run = createJiraBackfillKind(deps({ pinecone })).run({
         jobId: 'job',
         lease: await heldLease(getDatabase().pool),
@@ -191,15 +231,17 @@ describe('jira job kinds', () => {
         cursor: null,
         signal: controller.signal,
       })
-      const steps: unknown[] = []
-      for await (const step of run) {
-        steps.push(step)
-      }
-      expect(steps).toHaveLength(3) // the page, the key scan, the listing of the vectors
-      expect(seen).toEqual([controller.signal])
+      // The attempt ends on the abort, with a retry step or the abort itself.
+      const ended = (async () => {
+        for await (const _ of run) {
+          // steps until then
+        }
+      })()
+      await ended.catch((err: unknown) => expect(err).toMatchObject({ name: 'AbortError' }))
+      expect(seen).toEqual([true])
     })
 
-    it('asks for the next page while a page is written, one ahead at most, and checkpoints in page order', async () => {
+    it('asks for the next page while two pages are written, no further ahead, and checkpoints in page order', async () => {
       jira.setIssues(issues('OPS', 450))
       let release: () => void = () => {}
       const held = new Promise<void>((resolve) => {
@@ -224,20 +266,22 @@ describe('jira job kinds', () => {
           steps.push(step as StepResult<JiraCursor>)
         }
       })()
-      // Page 1 is being written (its upsert held), page 2 was asked for meanwhile;
-      // page 3 waits until page 2 is taken up.
+      // Pages 1 and 2 are being written (their upserts held), page 3 was asked for meanwhile;
+      // page 4 waits until page 1 is written.
       const wait = { timeout: 20_000 }
-      await vi.waitFor(() => expect(windowSearches()).toHaveLength(2), wait)
+      const start = { fromMs: scopeOf('OPS').fromMs }
+      await vi.waitFor(() => expect(windowSearches()).toHaveLength(3), wait)
       await vi.waitFor(
-        () => expect(pinecone.requests.filter((r) => r.path === '/vectors/upsert')).toHaveLength(1),
+        () => expect(pinecone.requests.filter((r) => r.path === '/vectors/upsert')).toHaveLength(2),
         wait,
       )
-      expect(windowSearches()).toHaveLength(2)
-      expect(steps).toEqual([])
+      await sleep(50)
+      expect(windowSearches()).toHaveLength(3)
+      expect(pageSteps(steps, start)).toEqual([])
       release()
       await done
-      const pages = steps.filter((s) => s.kind === 'page').slice(0, 5)
-      expect(pages.map((s) => s.kind === 'page' && s.fetched)).toEqual([96, 96, 96, 96, 66])
+      const pages = pageSteps(steps, start)
+      expect(pages.map((s) => s.kind === 'page' && s.fetched)).toEqual([100, 100, 100, 100, 50])
       // Each checkpoint carries the token of the page after it, in the order Jira gave them.
       const tokens = windowSearches().map((r) => r.query.get('nextPageToken'))
       expect(pages.map((s) => s.kind === 'page' && (s.cursor.nextPageToken ?? null))).toEqual([
@@ -250,13 +294,21 @@ describe('jira job kinds', () => {
     it('writes one vector per issue page by page, with the fields in the search itself', async () => {
       jira.setIssues([...issues('OPS', 230), ...issues('WEB', 5)])
       const steps = await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
-      expect(steps.map((s) => s.kind === 'page' && [s.fetched, s.written])).toEqual([
-        [96, 96],
-        [96, 96],
-        [38, 38],
-        [230, 0], // the key scan
-        [230, 0], // the listing of the vectors (up to 20 pages a step): nothing to delete
+      const start = { fromMs: scopeOf('OPS').fromMs }
+      const counts = (s: StepResult<JiraCursor>) => s.kind === 'page' && [s.fetched, s.written]
+      expect(pageSteps(steps, start).map(counts)).toEqual([
+        [100, 100],
+        [100, 100],
+        [30, 30],
       ])
+      // Beside the pages: the key scan, and the listing of the vectors (up to 20 pages a step),
+      // which finds what the pages wrote so far and nothing to delete.
+      const reconciled = reconcileSteps(steps, start)
+      expect(reconciled.map(counts)).toEqual([
+        [230, 0],
+        [expect.any(Number), 0],
+      ])
+      expect(steps.at(-1)).toMatchObject({ cursor: { reconcile: { scanned: 230, gone: 0 } } })
       expect(jiraKeys()).toHaveLength(230)
       expect(jiraKeys().every((id) => id.startsWith('jira-OPS-'))).toBe(true)
       const searches = windowSearches()
@@ -278,26 +330,27 @@ describe('jira job kinds', () => {
     it('continues from a checkpointed cursor with Jira’s token', async () => {
       jira.setIssues(issues('OPS', 150))
       const kind = createJiraBackfillKind(deps())
-      const [first] = await runChunk(kind, scopeOf('OPS'), null, 1)
-      assert(first?.kind === 'page' && first.cursor.nextPageToken, JSON.stringify(first))
+      const first = await firstPage(kind, scopeOf('OPS'))
+      assert(first.kind === 'page' && first.cursor.nextPageToken, JSON.stringify(first))
       pinecone.reset()
       const rest = await runChunk(kind, scopeOf('OPS'), first.cursor)
-      expect(rest).toHaveLength(3) // the last page, the key scan, the listing
-      expect(jiraKeys()).toHaveLength(54)
+      const pages = pageSteps(rest, first.cursor)
+      expect(pages.map((s) => s.kind === 'page' && s.fetched)).toEqual([50]) // the last page
+      expect(jiraKeys()).toHaveLength(50)
       expect(windowSearches().at(-1)?.query.get('nextPageToken')).toBe(first.cursor.nextPageToken)
     })
 
     it('restarts from the newest issue written when Jira refuses a stale page token', async () => {
       jira.setIssues(issues('OPS', 150))
       const kind = createJiraBackfillKind(deps())
-      const [first] = await runChunk(kind, scopeOf('OPS'), null, 1)
-      assert(first?.kind === 'page' && first.cursor.lastUpdatedMs !== undefined)
+      const first = await firstPage(kind, scopeOf('OPS'))
+      assert(first.kind === 'page' && first.cursor.lastUpdatedMs !== undefined)
       jira.expireSearchTokens()
       pinecone.reset()
       await runChunk(kind, scopeOf('OPS'), first.cursor)
-      // Issue 96 (the newest written) is read again; 97–150 follow.
-      expect(jiraKeys()).toHaveLength(55)
-      expect(jiraKeys()).toContain('jira-OPS-96')
+      // Issue 100 (the newest written) is read again; 101–150 follow.
+      expect(jiraKeys()).toHaveLength(51)
+      expect(jiraKeys()).toContain('jira-OPS-100')
       const restart = windowSearches().at(-1)?.query.get('jql')
       expect(restart).toContain(`updated >= ${first.cursor.lastUpdatedMs}`)
     })
@@ -389,13 +442,14 @@ describe('jira job kinds', () => {
         'jira-WEB-3',
       ])
       expect(pinecone.vectors('').get('jira-WEB-3')?.metadata?.title).toBe('WEB-3: Moved from OPS')
-      expect(steps[0]?.at(-1)).toEqual({
+      // The gone keys, asked of Jira again and deleted; nothing of WEB's.
+      expect(steps[0]).toContainEqual({
         kind: 'page',
-        cursor: expect.objectContaining({ phase: 'reconcile' }),
-        fetched: 3, // the gone keys, asked of Jira again and deleted
+        cursor: expect.objectContaining({ reconcile: expect.objectContaining({ deleted: 3 }) }),
+        fetched: 3,
         written: 3,
       })
-      expect(steps[1]?.at(-1)).toMatchObject({ kind: 'page', written: 0 })
+      expect(steps[1]?.at(-1)).toMatchObject({ cursor: { reconcile: { deleted: 0 } } })
       const logged = captured.lines.find((line) => line.project === 'OPS' && 'deleted' in line)
       expect(logged, captured.text()).toMatchObject({ deleted: 3 })
       const scans = jira.requests.filter(
@@ -514,11 +568,13 @@ describe('jira job kinds', () => {
         jira.deleteIssue(`MASS-${n}`)
       }
       const held = await runChunk(createJiraSyncKind(deps()), scopeOf('MASS'))
-      expect(held.at(-1)).toMatchObject({
-        warning: expect.stringMatching(
-          /^Held back 30 deletions of project MASS \(75% of 40 stored/,
-        ),
-      })
+      expect(held).toContainEqual(
+        expect.objectContaining({
+          warning: expect.stringMatching(
+            /^Held back 30 deletions of project MASS \(75% of 40 stored/,
+          ),
+        }),
+      )
       expect(jiraKeys()).toHaveLength(40)
       const confirmed = await runChunkWith(backfill, scopeOf('MASS'), { confirmDeletions: true })
       expect(confirmed.some((step) => step.kind === 'page' && step.warning)).toBe(false)
@@ -575,9 +631,15 @@ describe('jira job kinds', () => {
         headers: { 'retry-after': '4' },
         times: 1,
       })
-      expect(await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))).toEqual([
-        { kind: 'retry', reason: 'pinecone-rate-limited', retryAfterMs: 4000 },
-      ])
+      const steps = await runChunk(createJiraBackfillKind(deps()), scopeOf('OPS'))
+      // The key scan beside the page may have checkpointed first.
+      expect(steps.at(-1)).toEqual({
+        kind: 'retry',
+        reason: 'pinecone-rate-limited',
+        retryAfterMs: 4000,
+      })
+      expect(pageSteps(steps, { fromMs: scopeOf('OPS').fromMs })).toEqual([])
+      expect(jiraKeys()).toEqual([])
     })
 
     it('asks for a retry and deletes nothing when the key scan fails after its first page', async () => {

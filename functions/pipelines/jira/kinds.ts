@@ -5,6 +5,7 @@ import { databaseNow } from '#core/db/database-now.ts'
 import { advanceWatermark, readWatermarks } from '#core/db/sync-state.ts'
 import { AppError } from '#core/errors.ts'
 import { type DailySync, defineJobKind, PLAN_TIMEOUT_MS } from '#core/jobs/registry.ts'
+import { type ChunkPart, sideBySide } from '#core/jobs/side-by-side.ts'
 import type { ChunkInput, JobKind, StepResult } from '#core/jobs/types.ts'
 import type { Services } from '#core/services.ts'
 import { failureToStep } from '#core/upstreams/failure.ts'
@@ -13,9 +14,9 @@ import {
   type JiraClient,
   type JiraIssue,
   type JiraProjectRef,
+  MAX_SEARCH_PAGE,
 } from '#core/upstreams/jira/client.ts'
 import { updatedWindowJql } from '#core/upstreams/jira/jql.ts'
-import { MAX_EMBED_INPUTS } from '#core/upstreams/pinecone/batches.ts'
 import type { PineconeSink } from '#core/upstreams/pinecone/client.ts'
 import { deletionsConfirmed } from '#pipelines/backfill/deletion-brake.ts'
 import { JIRA_FIELDS, parseIssueTime } from './document.ts'
@@ -33,7 +34,7 @@ import { KEY_PAGE_SIZE, type ReconcileCursor, reconcile, startReconcile } from '
  * the key it was named by, which may be a former key): its key now names the vectors, and its
  * former keys are reconciled too. Pages of `search/jql` are ordered by `updated`, then `key`; an
  * issue updated while we page moves behind us and is read again (writes are ordered by version).
- * After the pages, the reconcile (reconcile.ts) moves re-keyed vectors and deletes those Jira no
+ * Beside the pages, the reconcile (reconcile.ts) moves re-keyed vectors and deletes those Jira no
  * longer has, behind the deletion brake.
  */
 
@@ -44,7 +45,7 @@ export type JiraScope = { project: string; projectId?: string; fromMs: number; t
 /**
  * Where a chunk continues: the lower bound of the JQL its token belongs to, Jira's token, and the
  * `updated` of the newest issue written so far (the restart point when a token is refused);
- * `phase: 'reconcile'` once every page is written, with the reconcile's own cursor.
+ * `phase: 'reconcile'` once every page is written; beside them, the reconcile's own cursor.
  */
 export type JiraCursor = {
   fromMs: number
@@ -71,10 +72,10 @@ export const SYNC_OVERLAP_MS = 10 * 60_000
 /** A project's first sync (no watermark yet) looks back this far. */
 export const SYNC_FIRST_LOOKBACK_MS = 2 * DAY_MS
 /**
- * Issues per page: one embedding batch (Jira serves up to 100 with real fields), so writing a page
- * is one embed and one upsert, which end before the next page, read meanwhile, arrives.
+ * Issues per page: the most Jira serves with real fields. A page's embeddings go in even batches
+ * side by side (the sink's), so writing a page takes one embed and one upsert latency.
  */
-export const PAGE_SIZE = MAX_EMBED_INPUTS
+export const PAGE_SIZE = MAX_SEARCH_PAGE
 
 // Missing settings are no outage that passes: UNAVAILABLE (503) at a start, and a chunk that
 // fails for good in the worker, both naming the variables.
@@ -141,12 +142,14 @@ function writerDeps(deps: JiraJobDeps, upstreams: Upstreams) {
 }
 
 /**
- * Pages of a chunk being written while the next is read: one. Each stop of a chunk (a worker's
- * time running out) discards the pages in flight, to be read and written again by the next
- * attempt, so more would repeat more work in short invocations; one already hides Jira's latency
- * whenever a page's write takes no longer than its read.
+ * Pages of a chunk being written while the next is read: two. With one, the next page was asked
+ * for only once the page before had been written and checkpointed, so a write a little slower than
+ * a read (embed, upsert and checkpoint against Jira's page) held every read back by the difference.
+ * With two, the reads follow one another at Jira's pace while writes take up to two reads' time.
+ * Each stop of a chunk (a worker's time running out) discards the pages in flight, to be read and
+ * written again by the next attempt, so more would repeat more work in short invocations.
  */
-export const WRITES_IN_FLIGHT = 1
+export const WRITES_IN_FLIGHT = 2
 
 type PageWrite = {
   cursor: JiraCursor
@@ -256,9 +259,10 @@ async function pageStep(write: PageWrite): Promise<StepResult<JiraCursor>> {
 }
 
 /**
- * Runs one project's window page by page, then the reconcile. After the last page it moves the
- * project's watermark (kept under its id) to the window's end (for a backfill only when that leaves
- * no gap); a crash before that repeats at most the newest issues, never skips any.
+ * Runs one project's window page by page and, side by side with the pages, the reconcile (both
+ * ordered and fenced on their own, so neither waits for the other). After the last page it moves
+ * the project's watermark (kept under its id) to the window's end (for a backfill only when that
+ * leaves no gap); a crash before that repeats at most the newest issues, never skips any.
  */
 function createRunner(deps: JiraJobDeps, watermark: 'always' | 'when-covered') {
   return async function* run(
@@ -273,30 +277,42 @@ function createRunner(deps: JiraJobDeps, watermark: 'always' | 'when-covered') {
     }
     const project = resolved.value
     const writer = writerDeps(deps, upstreams)
-    let cursor = input.cursor
-    if (cursor?.phase !== 'reconcile') {
-      cursor = (yield* writePages(writer, project, input)) ?? null
-      if (!cursor) {
-        return
-      }
+    const { reconcile: reconciled, ...paged } = input.cursor ?? { fromMs: scope.fromMs }
+    const pages: ChunkPart<JiraCursor> = {
+      at: paged,
+      async *run(partSignal) {
+        if (paged.phase !== 'reconcile') {
+          const last = yield* writePages(writer, project, { ...input, signal: partSignal })
+          if (!last) {
+            return
+          }
+        }
+        // Repeated when a resumed chunk finds the pages done: the watermark only moves forward.
+        await adoptKeyWatermark(deps.db, project)
+        await advanceWatermark(deps.db, {
+          source: JIRA_SOURCE,
+          scope: project.id,
+          toMs: scope.toMs,
+          ...(watermark === 'when-covered' && { onlyIfCoveredFrom: scope.fromMs }),
+        })
+      },
     }
-    // Repeated when a resumed chunk repeats the reconcile: the watermark only moves forward.
-    await adoptKeyWatermark(deps.db, project)
-    await advanceWatermark(deps.db, {
-      source: JIRA_SOURCE,
-      scope: project.id,
-      toMs: scope.toMs,
-      ...(watermark === 'when-covered' && { onlyIfCoveredFrom: scope.fromMs }),
-    })
-    const pages = cursor
-    const start = cursor.reconcile ?? startReconcile(await databaseNow(deps.db))
-    const context = {
-      project,
-      lease: input.lease,
-      signal,
-      confirmed: deletionsConfirmed(input.params),
+    const start = reconciled ?? startReconcile(await databaseNow(deps.db))
+    const reconciling: ChunkPart<ReconcileCursor> = {
+      at: start,
+      run: (partSignal) =>
+        reconcile(
+          writer,
+          {
+            project,
+            lease: input.lease,
+            signal: partSignal,
+            confirmed: deletionsConfirmed(input.params),
+          },
+          start,
+        ),
     }
-    yield* reconcile(writer, context, start, (at) => ({ ...pages, reconcile: at }))
+    yield* sideBySide(signal, pages, reconciling, (at, reconcile) => ({ ...at, reconcile }))
   }
 }
 

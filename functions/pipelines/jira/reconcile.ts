@@ -1,5 +1,5 @@
 import { checkLease } from '#core/jobs/lease-fence.ts'
-import type { Json, StepResult } from '#core/jobs/types.ts'
+import type { StepResult } from '#core/jobs/types.ts'
 import { failureToStep, type RetryStep } from '#core/upstreams/failure.ts'
 import type { JiraClient, JiraIssue, JiraProjectRef } from '#core/upstreams/jira/client.ts'
 import { projectKeysJql } from '#core/upstreams/jira/jql.ts'
@@ -80,13 +80,12 @@ export function startReconcile(since: Date): ReconcileCursor {
   }
 }
 
-/** Runs the reconcile from `start` a step at a time; each step's cursor is `wrap`ped for the chunk. */
-export async function* reconcile<C extends Json>(
+/** Runs the reconcile from `start` a step at a time. */
+export async function* reconcile(
   deps: ReconcileDeps,
   context: Context,
   start: ReconcileCursor,
-  wrap: (cursor: ReconcileCursor) => C,
-): AsyncGenerator<StepResult<C>, void, void> {
+): AsyncGenerator<StepResult<ReconcileCursor>, void, void> {
   let cursor = start
   while (cursor.step === 'keys') {
     const step = await scanKeys(deps, context, cursor)
@@ -95,7 +94,7 @@ export async function* reconcile<C extends Json>(
       return
     }
     cursor = step.cursor
-    yield { ...step, cursor: wrap(cursor) }
+    yield { ...step, cursor }
   }
   const { project } = context
   while (cursor.prefix < project.keys.length) {
@@ -107,7 +106,7 @@ export async function* reconcile<C extends Json>(
         return
       }
       cursor = deleted.cursor
-      yield { ...deleted, cursor: wrap(cursor) }
+      yield { ...deleted, cursor }
       continue
     }
     const step = await listStep(deps, context, cursor)
@@ -123,13 +122,13 @@ export async function* reconcile<C extends Json>(
       if (empty || deletionHeld(cursor.gone, cursor.stored, context.confirmed)) {
         const warning = heldWarning(`project ${project.key}`, cursor.gone, cursor.stored)
         deps.log.warn({ project: project.key, gone: cursor.gone, stored: cursor.stored }, warning)
-        yield { ...step, cursor: wrap(cursor), warning }
+        yield { ...step, cursor, warning }
         return
       }
       cursor = { ...cursor, step: 'delete', prefix: 0 }
       delete cursor.listToken
     }
-    yield { ...step, cursor: wrap(cursor) }
+    yield { ...step, cursor }
   }
   if (cursor.deleted > 0 || cursor.moved > 0) {
     deps.log.info(

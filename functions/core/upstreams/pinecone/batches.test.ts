@@ -1,11 +1,44 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { byteBatches, inSlices } from './batches.ts'
+import { byteBatches, evenSlices, inSlices } from './batches.ts'
 
 describe('pinecone batches', () => {
   it('slices in order with no slice over its size', () => {
     expect(inSlices([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]])
     expect(() => inSlices([1], 0)).toThrow(RangeError)
+  })
+
+  it('slices evenly: as few slices as the size allows, lengths within one of each other, in order', () => {
+    const lengths = (n: number, size: number) =>
+      evenSlices(
+        Array.from({ length: n }, (_, i) => i),
+        size,
+      ).map((slice) => slice.length)
+    expect(lengths(100, 96)).toEqual([50, 50])
+    expect(lengths(96, 96)).toEqual([96])
+    expect(lengths(97, 96)).toEqual([49, 48])
+    expect(lengths(200, 96)).toEqual([67, 67, 66])
+    expect(lengths(0, 96)).toEqual([])
+    expect(() => evenSlices([1], 0)).toThrow(RangeError)
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer(), { maxLength: 400 }),
+        fc.integer({ min: 1, max: 120 }),
+        (items, size) => {
+          const slices = evenSlices(items, size)
+          expect(slices.flat()).toEqual(items)
+          expect(slices).toHaveLength(Math.ceil(items.length / size))
+          const sizes = slices.map((slice) => slice.length)
+          for (const length of sizes) {
+            expect(length).toBeGreaterThan(0)
+            expect(length).toBeLessThanOrEqual(size)
+          }
+          if (sizes.length > 0) {
+            expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1)
+          }
+        },
+      ),
+    )
   })
 
   it('never exceeds the item or byte limit, keeps order, and loses nothing', () => {

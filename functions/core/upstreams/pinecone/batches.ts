@@ -22,6 +22,25 @@ export function inSlices<T>(items: readonly T[], size: number): T[][] {
 }
 
 /**
+ * `items` in order, in as few slices of at most `size` as possible, their lengths within one of
+ * each other: 100 items in slices of 96 are 50 + 50, not 96 + 4, so requests sent side by side
+ * take about as long as each other.
+ */
+export function evenSlices<T>(items: readonly T[], size: number): T[][] {
+  if (!Number.isInteger(size) || size < 1) {
+    throw new RangeError('slice size must be a positive integer')
+  }
+  const count = Math.ceil(items.length / size)
+  const slices: T[][] = []
+  for (let n = 0, start = 0; n < count; n += 1) {
+    const end = start + Math.ceil((items.length - start) / (count - n))
+    slices.push(items.slice(start, end))
+    start = end
+  }
+  return slices
+}
+
+/**
  * `items` in order, in batches of at most `maxItems` whose `sizeOf` sum stays within `maxBytes`.
  * An item larger than `maxBytes` on its own travels alone (the server then refuses just that one).
  * @example byteBatches(records, (r) => JSON.stringify(r).length, { maxItems: 1000, maxBytes: 2e6 })

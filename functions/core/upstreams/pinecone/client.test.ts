@@ -20,8 +20,19 @@ const paths = () => pinecone.requests.map((r) => `${r.method} ${r.path}`)
 
 describe('pinecone sink', () => {
   describe('happy', () => {
-    it('embeds in batches of 96 as passages truncated at the end, and upserts by id in requests of at most 2 MB', async () => {
+    it('embeds in even batches of at most 96, side by side, as passages truncated at the end, and upserts by id in requests of at most 2 MB', async () => {
+      let inFlight = 0
+      let mostInFlight = 0
+      pinecone.onRequest(async (req) => {
+        if (req.path === '/embed') {
+          inFlight += 1
+          mostInFlight = Math.max(mostInFlight, inFlight)
+          await new Promise((resolve) => setTimeout(resolve, 50))
+          inFlight -= 1
+        }
+      })
       const result = await sink().upsertDocuments(docs(200))
+      pinecone.onRequest(undefined)
       expect(result).toEqual({ ok: true, written: 200 })
       const stored = pinecone.vectors('')
       expect(stored.size).toBe(200)
@@ -29,9 +40,10 @@ describe('pinecone sink', () => {
       expect(first?.metadata).toEqual({ source: 'test', n: 0, labels: ['a', 'b'], done: true })
       expect(first?.values).toEqual(fakeEmbedding('Document number 0', 'passage', 1024))
       const embeds = pinecone.requests.filter((r) => r.path === '/embed').slice(1) // after the dimension check
-      expect(embeds.map((r) => (r.body as { inputs: unknown[] }).inputs.length)).toEqual([
-        96, 96, 8,
-      ])
+      const inputs = embeds.map((r) => (r.body as { inputs: Array<{ text: string }> }).inputs)
+      expect(inputs.map((batch) => batch.length).sort()).toEqual([66, 67, 67])
+      expect(new Set(inputs.flat().map((input) => input.text)).size).toBe(200)
+      expect(mostInFlight).toBe(3)
       expect((embeds[0]!.body as { parameters: unknown }).parameters).toEqual({
         input_type: 'passage',
         truncate: 'END',

@@ -1,6 +1,7 @@
 import type { UpstreamFailure } from '#core/upstreams/failure.ts'
 import {
   byteBatches,
+  evenSlices,
   inSlices,
   MAX_DELETE_IDS,
   MAX_EMBED_INPUTS,
@@ -178,19 +179,28 @@ export function createPineconeSink(options: PineconeSinkOptions): PineconeSink {
     return undefined
   }
 
+  // The slices of a call are embedded side by side (each request paced like any other), so a
+  // page of 100 documents takes one embedding's latency, not two.
   async function embedAll(
     docs: readonly PineconeDocument[],
     signal?: AbortSignal,
   ): Promise<Answer<Array<{ id: string; values: number[]; metadata: Metadata }>>> {
+    const slices = evenSlices(docs, MAX_EMBED_INPUTS)
+    const answers = await Promise.all(
+      slices.map((slice) =>
+        // An empty input is refused by the model; the id is a harmless stand-in.
+        embed(
+          slice.map((doc) => (doc.text.trim() === '' ? doc.id : doc.text)),
+          signal,
+        ),
+      ),
+    )
     const records: Array<{ id: string; values: number[]; metadata: Metadata }> = []
-    for (const slice of inSlices(docs, MAX_EMBED_INPUTS)) {
-      // An empty input is refused by the model; the id is a harmless stand-in.
-      const texts = slice.map((doc) => (doc.text.trim() === '' ? doc.id : doc.text))
-      const vectors = await embed(texts, signal)
+    for (const [s, vectors] of answers.entries()) {
       if (!vectors.ok) {
         return vectors
       }
-      for (const [n, doc] of slice.entries()) {
+      for (const [n, doc] of (slices[s] ?? []).entries()) {
         const values = vectors.value[n]
         if (!values || values.length !== verifiedDimension) {
           return {
