@@ -31,6 +31,7 @@ function table(results: SoakResults): string[] {
     ],
     ['upstream faults injected', String(results.faults.total)],
     ['503 while PostgreSQL restarted', String(results.requests.unavailableDuringOutages)],
+    ['503 while an upstream failed', String(results.requests.unavailableDuringUpstreamFaults)],
     ['worker invocations', String(results.workers.started)],
     ['upstream changes', String(Object.values(results.changes).reduce((a, b) => a + b, 0))],
     ['daily syncs', String(results.dailySyncs)],
@@ -101,7 +102,7 @@ async function main() {
   process.stdout.write(`\n${table(results).join('\n')}\n\nwritten to ${out}\n`)
   for (const error of results.requests.serverErrors.slice(0, 5)) {
     process.stdout.write(
-      `  5xx: ${error.at} ${error.method} ${error.path} ${error.status} ${error.code}\n`,
+      `  5xx: ${error.at} ${error.method} ${error.path} ${error.status} ${error.code}: ${error.message}\n`,
     )
   }
   for (const store of Object.entries(results.data ?? {})) {

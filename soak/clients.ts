@@ -4,12 +4,22 @@
 import { type ApiClient, createApiClient } from '#client/api.ts'
 import type { FakeGoogle } from '#sandbox/fakes/google.ts'
 
+/** An answer ≥ 500: when it was asked and answered, what, and the error it carried. */
+export type ServerError = {
+  startedAt: string
+  at: string
+  method: string
+  path: string
+  status: number
+  code: string
+  message: string
+}
+
 export type AnswerLog = {
   requests: number
   byStatus: Record<string, number>
   networkErrors: number
-  /** every answer ≥ 500: when, what and the error code it carried */
-  serverErrors: Array<{ at: string; method: string; path: string; status: number; code: string }>
+  serverErrors: ServerError[]
 }
 
 /** A fetch that counts what it sends and what comes back. */
@@ -18,14 +28,18 @@ export function countingFetch(log: AnswerLog): typeof fetch {
     log.requests += 1
     const url = new URL(input instanceof Request ? input.url : String(input))
     const method = init?.method ?? 'GET'
+    const startedAt = new Date().toISOString()
     try {
       const res = await fetch(input, init)
       log.byStatus[res.status] = (log.byStatus[res.status] ?? 0) + 1
       if (res.status >= 500) {
         const text = await res.clone().text()
         const code = /"code"\s*:\s*"([A-Z_]+)"/.exec(text)?.[1] ?? 'none'
+        const message = /"message"\s*:\s*"([^"]{0,200})/.exec(text)?.[1] ?? ''
         log.serverErrors.push({
+          startedAt,
           at: new Date().toISOString(),
+          message,
           method,
           path: url.pathname.replace(/^\/api\/v1\/web\/[^/]+/, ''),
           status: res.status,

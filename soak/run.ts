@@ -20,6 +20,7 @@ import {
 } from './changes.ts'
 import { type Actor, type AnswerLog, countingFetch, createActors } from './clients.ts'
 import type { Fuzzer, FuzzReport } from './fuzz.ts'
+import { classifyServerErrors } from './outage-answers.ts'
 import { type StackSize, startStack } from './stack.ts'
 import { judge, type Verdict } from './truth.ts'
 import { startWorkerPool, type WorkerPool } from './workers.ts'
@@ -59,6 +60,8 @@ export type SoakResults = {
   requests: AnswerLog & {
     /** 503 UNAVAILABLE answers while PostgreSQL restarted (not counted as 5xx seen) */
     unavailableDuringOutages: number
+    /** 503 UNAVAILABLE answers while an injected fault failed an upstream under the request */
+    unavailableDuringUpstreamFaults: number
     upstream: Record<'jira' | 'tempo' | 'pinecone', number>
   }
   faults: { total: number; byUpstream: ReturnType<FaultMix['counts']> }
@@ -515,14 +518,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       stores.reduce((total, store) => total + store[field], 0)
     const clean = stuck === 0 && sum('lost') === 0 && sum('duplicated') === 0
     const kills = workers.killed
-    // 503 UNAVAILABLE with Retry-After is the designed answer while PostgreSQL is down: reported,
-    // not counted against the target; any other 5xx, or one outside an outage, is.
-    const inOutage = (at: string) =>
-      state.outages.some((w) => Date.parse(at) >= w.from && Date.parse(at) <= w.to)
-    const duringOutage = log.serverErrors.filter(
-      (e) => e.status === 503 && e.code === 'UNAVAILABLE' && inOutage(e.at),
-    )
-    const serverErrors = log.serverErrors.filter((e) => !duringOutage.includes(e))
+    // A 503 UNAVAILABLE is the designed answer while PostgreSQL is down or an upstream fails
+    // under a request: reported, not counted against the target; any other 5xx is.
+    const answers = classifyServerErrors(log.serverErrors, {
+      restarts: state.outages,
+      faults: mix.injected(),
+    })
+    const serverErrors = answers.unexplained
     const targets: Target[] = [
       { name: 'lost records', value: sum('lost'), target: '0', met: sum('lost') === 0 },
       { name: 'stale records', value: sum('stale'), target: '0', met: sum('stale') === 0 },
@@ -593,7 +595,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResults> {
       requests: {
         ...log,
         serverErrors: serverErrors.slice(0, 50),
-        unavailableDuringOutages: duringOutage.length,
+        unavailableDuringOutages: answers.duringRestart.length,
+        unavailableDuringUpstreamFaults: answers.duringUpstreamFault.length,
         upstream: {
           jira: upstreamCount('jira'),
           tempo: upstreamCount('tempo'),

@@ -41,6 +41,20 @@ describe('createFaultMix', () => {
     expect(mix.counts().jira['server-error']).toBe(0)
   })
 
+  it('records when each fault was injected, and into which upstream', () => {
+    let clock = 1000
+    const mix = createFaultMix({ rate: 0.5, random: seededRandom(3), now: () => clock })
+    const decided = Array.from({ length: 40 }, (_, n) => {
+      clock = 1000 + n
+      return mix.picker(n % 2 === 0 ? 'jira' : 'tempo')(REQUEST) !== undefined
+    })
+    const expected = decided.flatMap((failed, n) =>
+      failed ? [{ at: 1000 + n, upstream: n % 2 === 0 ? 'jira' : 'tempo' }] : [],
+    )
+    expect(expected.length).toBeGreaterThan(5)
+    expect(mix.injected()).toEqual(expected)
+  })
+
   it('injects nothing while disabled', () => {
     const mix = createFaultMix({ rate: 1, random: seededRandom(1) })
     mix.setEnabled(false)

@@ -108,6 +108,8 @@ export type FaultMix = {
   counts(): Record<FaultUpstream, Record<FaultKind, number>>
   /** Every fault injected so far. */
   total(): number
+  /** When each fault was injected (epoch ms, by the mix's clock), and into which upstream. */
+  injected(): ReadonlyArray<{ at: number; upstream: FaultUpstream }>
   /** Requests the pickers were asked about. */
   seen(): number
   /** Turns injection on or off (on at first). */
@@ -134,6 +136,7 @@ export function createFaultMix(options: {
   }
   let enabled = true
   let seen = 0
+  const injected: Array<{ at: number; upstream: FaultUpstream }> = []
 
   function draw(): FaultKind {
     let left = options.random() * totalWeight
@@ -158,6 +161,7 @@ export function createFaultMix(options: {
         }
         const kind = draw()
         counts[upstream][kind] += 1
+        injected.push({ at: now(), upstream })
         return ruleOf(kind, upstream, now())
       }
     },
@@ -168,6 +172,7 @@ export function createFaultMix(options: {
         0,
       ),
     seen: () => seen,
+    injected: () => injected,
     setEnabled(next) {
       enabled = next
     },

@@ -94,7 +94,7 @@ export async function* reconcile(
       return
     }
     cursor = step.cursor
-    yield { ...step, cursor }
+    yield step
   }
   const { project } = context
   while (cursor.prefix < project.keys.length) {
@@ -106,7 +106,7 @@ export async function* reconcile(
         return
       }
       cursor = deleted.cursor
-      yield { ...deleted, cursor }
+      yield deleted
       continue
     }
     const step = await listStep(deps, context, cursor)
@@ -122,7 +122,7 @@ export async function* reconcile(
       if (empty || deletionHeld(cursor.gone, cursor.stored, context.confirmed)) {
         const warning = heldWarning(`project ${project.key}`, cursor.gone, cursor.stored)
         deps.log.warn({ project: project.key, gone: cursor.gone, stored: cursor.stored }, warning)
-        yield { ...step, cursor, warning }
+        yield { ...step, warning }
         return
       }
       cursor = { ...cursor, step: 'delete', prefix: 0 }

@@ -115,11 +115,12 @@ const SEARCH_PATH = '/rest/api/3/search/jql'
  * The endpoint family a call is paced under: Jira's burst limits count each endpoint and method on
  * its own, and every bulk read goes through `search/jql` (pages, key scans, issues by id or key).
  */
-export type JiraEndpoint = 'search' | 'other'
+type JiraEndpoint = 'search' | 'other'
 
 function endpointOf(path: string): JiraEndpoint {
   return path === SEARCH_PATH ? 'search' : 'other'
 }
+
 const ID_BATCH = 100
 const USER_BATCH = 50
 const PROJECT_PAGE = 100

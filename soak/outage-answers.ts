@@ -1,0 +1,47 @@
+// Which of the 5xx answers the soak's clients saw are the functions' designed answers to an outage
+// the soak made (README, "Reliability"): a 503 `UNAVAILABLE` while PostgreSQL was down (or just
+// back, as the grace of each window allows), or one that a start gave while an injected fault
+// failed an upstream under it. Anything else — a 500, a 503 of the rate limiter failing closed (the
+// soak never stops Redis), an upstream 503 with no fault in its time — counts against the target.
+import type { ServerError } from './clients.ts'
+
+/** What the soak recorded: PostgreSQL's outage windows, and each fault it injected (epoch ms). */
+export type Outages = {
+  restarts: ReadonlyArray<{ from: number; to: number }>
+  faults: ReadonlyArray<{ at: number; upstream: string }>
+}
+
+export type Classified = {
+  duringRestart: ServerError[]
+  duringUpstreamFault: ServerError[]
+  unexplained: ServerError[]
+}
+
+// The message of a 503 for a lost database connection (core/errors.ts), and of a start refused
+// because rate limiting is unavailable (core/rate-limit/rules.ts).
+const DATABASE_LOST = /^The service is briefly unavailable/
+const LIMITER_DOWN = /^Rate limiting is unavailable/
+
+export function classifyServerErrors(errors: readonly ServerError[], outages: Outages): Classified {
+  const classified: Classified = { duringRestart: [], duringUpstreamFault: [], unexplained: [] }
+  for (const error of errors) {
+    const answered = Date.parse(error.at)
+    const sent = Date.parse(error.startedAt)
+    const unavailable = error.status === 503 && error.code === 'UNAVAILABLE'
+    const inRestart = outages.restarts.some((w) => answered >= w.from && answered <= w.to)
+    const faultUnder = outages.faults.some((f) => f.at >= sent && f.at <= answered)
+    if (unavailable && inRestart) {
+      classified.duringRestart.push(error)
+    } else if (
+      unavailable &&
+      faultUnder &&
+      !DATABASE_LOST.test(error.message) &&
+      !LIMITER_DOWN.test(error.message)
+    ) {
+      classified.duringUpstreamFault.push(error)
+    } else {
+      classified.unexplained.push(error)
+    }
+  }
+  return classified
+}
