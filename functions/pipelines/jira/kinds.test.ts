@@ -136,7 +136,7 @@ function reconcileSteps(steps: StepResult<JiraCursor>[], start: JiraCursor) {
 /** The chunk's first page step, and the run stopped right after it. */
 async function firstPage(kind: ReturnType<typeof createJiraBackfillKind>, scope: JiraScope) {
   const start = { fromMs: scope.fromMs }
-  const steps = await runChunk(kind, scope, null, (so) => pageSteps(so, start).length > 0)
+  const steps = await runChunk(kind, scope, null, (sofar) => pageSteps(sofar, start).length > 0)
   const [first] = pageSteps(steps, start)
   assert(first?.kind === 'page', JSON.stringify(steps))
   return first
