@@ -5,16 +5,7 @@
 // own (a loopback address for the local server).
 import { request } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import {
-  type Answer,
-  activationContext,
-  failedActivationAnswer,
-  type Main,
-  runActivation,
-  timeoutOf,
-  toAnswer,
-  toWebEvent,
-} from '../scripts/local-platform.ts'
+import { type Answer, invokeWeb, type Main, toWebEvent } from '../scripts/local-platform.ts'
 import { readFunctions } from '../scripts/project.ts'
 import type { WireRequest } from './wire.ts'
 
@@ -100,16 +91,8 @@ export function inProcessTarget(
         headers,
         body: req.body,
       })
-      const context = activationContext(fn, namespace)
-      const activation = await runActivation(
-        main,
-        bend(event, req.eventOddity),
-        context,
-        timeoutOf(fn),
-      )
-      return activation.kind === 'result'
-        ? toAnswer(activation.result)
-        : failedActivationAnswer(context.activationId)
+      const { answer } = await invokeWeb(fn, main, bend(event, req.eventOddity), namespace)
+      return answer
     },
   }
 }

@@ -8,6 +8,7 @@ import { sampleOrganisation } from '#sandbox/fakes/jira-data.ts'
 import { startFakePinecone } from '#sandbox/fakes/pinecone.ts'
 import { startFakeTempo } from '#sandbox/fakes/tempo.ts'
 import { startUpstashBridge } from '#sandbox/upstash-bridge.ts'
+import { upstreamEnv } from '#test/upstreams.ts'
 import type { Main } from '../scripts/local-platform.ts'
 import { readFunctions } from '../scripts/project.ts'
 import { buildCredentials, type GoogleMinter, insertPeople, makeKeys } from './credentials.ts'
@@ -123,14 +124,7 @@ export async function inProcessWorld(options: WorldOptions): Promise<World> {
     ADMIN_API_KEY_SHA256: admin.digests,
     MONITOR_TOKEN_SHA256: monitor.digests,
     WEB_BASE_URL,
-    JIRA_BASE_URL: jira.url,
-    JIRA_EMAIL: jira.email,
-    JIRA_API_TOKEN: jira.apiToken,
-    TEMPO_BASE_URL: tempo.url,
-    TEMPO_API_TOKEN: 'fake-tempo-token',
-    PINECONE_API_KEY: 'fake-pinecone-key',
-    PINECONE_INDEX_HOST: pinecone.url,
-    PINECONE_CONTROLLER_URL: pinecone.url,
+    ...upstreamEnv({ jira, tempo, pinecone }),
     UPSTASH_REDIS_REST_URL: bridge?.url ?? '',
     UPSTASH_REDIS_REST_TOKEN: bridge?.token ?? '',
   })

@@ -16,7 +16,7 @@ import {
   type Activation,
   type Answer,
   activationContext,
-  failedActivationAnswer,
+  invokeWeb,
   type Main,
   runActivation,
   timeoutOf,
@@ -227,15 +227,9 @@ async function main() {
         search: url.search,
         body,
       })
-      const context = activationContext(fn, namespace)
-      const activation = await runActivation(fn.main, event, context, timeoutOf(fn))
+      const { answer, activation } = await invokeWeb(fn, fn.main, event, namespace)
       logFailure(fn, activation)
-      send(
-        res,
-        activation.kind === 'result'
-          ? toAnswer(activation.result)
-          : failedActivationAnswer(context.activationId),
-      )
+      send(res, answer)
     })()
   })
   await step(

@@ -145,6 +145,25 @@ function json(status: number, body: unknown): Answer {
   }
 }
 
+/**
+ * One web activation as the platform runs it: `main` with `event`, a fresh context, the
+ * function's time limit; its answer (a failed activation's too) and what the activation came to.
+ */
+export async function invokeWeb(
+  fn: { pkg: string; name: string; limits: { timeout?: number } },
+  main: Main,
+  event: unknown,
+  namespace: string,
+): Promise<{ answer: Answer; activation: Activation }> {
+  const context = activationContext(fn, namespace)
+  const activation = await runActivation(main, event, context, timeoutOf(fn))
+  const answer =
+    activation.kind === 'result'
+      ? toAnswer(activation.result)
+      : failedActivationAnswer(context.activationId)
+  return { answer, activation }
+}
+
 /** The answer to a failed activation (time-out or throw), as the platform gives it. */
 export function failedActivationAnswer(activationId: string): Answer {
   return json(400, { error: FAILED_ACTIVATION_MESSAGE, code: activationId })

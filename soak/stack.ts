@@ -10,7 +10,6 @@ import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import pg from 'pg'
 import { applyMigrations } from '#db/migrate.ts'
 import { type FakeGoogle, startFakeGoogle } from '#sandbox/fakes/google.ts'
 import { type FakeJira, startFakeJira } from '#sandbox/fakes/jira.ts'
@@ -20,15 +19,9 @@ import { type FakeTempo, startFakeTempo } from '#sandbox/fakes/tempo.ts'
 import { sampleWorklogs } from '#sandbox/fakes/tempo-data.ts'
 import { freePort } from '#sandbox/ports.ts'
 import { startUpstashBridge, type UpstashBridge } from '#sandbox/upstash-bridge.ts'
-import {
-  activationContext,
-  failedActivationAnswer,
-  type Main,
-  runActivation,
-  timeoutOf,
-  toAnswer,
-  webEventOf,
-} from '../scripts/local-platform.ts'
+import { adminQuery, withDatabase } from '#test/database-server.ts'
+import { upstreamEnv } from '#test/upstreams.ts'
+import { invokeWeb, type Main, toAnswer, webEventOf } from '../scripts/local-platform.ts'
 import { ROOT, readFunctions } from '../scripts/project.ts'
 
 const DAY_MS = 86_400_000
@@ -77,12 +70,9 @@ async function stopChild(child: ChildProcess): Promise<void> {
 export async function startPostgresProcess(dataDir: string): Promise<PostgresProcess> {
   const port = await freePort()
   let child = await spawnPostgres(dataDir, port)
-  const admin = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`
-  const client = new pg.Client({ connectionString: admin })
-  await client.connect()
-  await client.query('create database agent_pm')
-  await client.end()
-  const url = `postgres://postgres:postgres@127.0.0.1:${port}/agent_pm`
+  const server = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`
+  await adminQuery(server, 'create database agent_pm')
+  const url = withDatabase(server, 'agent_pm')
   await applyMigrations(url)
   return {
     url,
@@ -154,12 +144,7 @@ async function serveWebFunctions(namespace: string): Promise<Server> {
         search: url.search,
         body,
       })
-      const context = activationContext(fn, namespace)
-      const activation = await runActivation(fn.main, event, context, timeoutOf(fn))
-      const answer =
-        activation.kind === 'result'
-          ? toAnswer(activation.result)
-          : failedActivationAnswer(context.activationId)
+      const { answer } = await invokeWeb(fn, fn.main, event, namespace)
       res.writeHead(answer.status, answer.headers).end(answer.body)
     })()
   })
@@ -230,14 +215,7 @@ export async function startStack(options: {
     GOOGLE_JWKS_URL: google.jwksUrl,
     ALLOWED_EMAIL_DOMAINS: 'example.com',
     ADMIN_EMAILS: 'admin@example.com,lead@example.com,ops@example.com',
-    JIRA_BASE_URL: jira.url,
-    JIRA_EMAIL: jira.email,
-    JIRA_API_TOKEN: jira.apiToken,
-    TEMPO_BASE_URL: tempo.url,
-    TEMPO_API_TOKEN: tempo.apiToken,
-    PINECONE_API_KEY: 'fake-pinecone-key',
-    PINECONE_INDEX_HOST: pinecone.url,
-    PINECONE_CONTROLLER_URL: pinecone.url,
+    ...upstreamEnv({ jira, tempo, pinecone }),
     ...(bridge && {
       UPSTASH_REDIS_REST_URL: bridge.url,
       UPSTASH_REDIS_REST_TOKEN: 'soak-bridge-token',
