@@ -1,9 +1,9 @@
 // The benchmark's PostgreSQL: DATABASE_URL, else an embedded server (data in .data/bench-postgres),
 // with a template database migrated once per run that each section clones, as the tests do.
 import { join } from 'node:path'
-import pg from 'pg'
 import { createDatabase, type Database, type PoolLike } from '#core/db/client.ts'
 import { applyMigrations } from '#db/migrate.ts'
+import { adminQuery, withDatabase } from '#test/database-server.ts'
 import { startEmbeddedPostgresProcess } from '#test/global-setup.ts'
 
 /** One section's own database, dropped by `drop`. */
@@ -20,22 +20,6 @@ export type BenchServer = {
   /** A new database cloned from the migrated template (`empty`: no tables, for a server that migrates). */
   fresh(options?: { poolMax?: number; empty?: boolean }): Promise<BenchDatabase>
   close(): Promise<void>
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url)
-  parsed.pathname = `/${database}`
-  return parsed.toString()
-}
-
-async function adminQuery(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
-  }
 }
 
 /** Connects to `url` (else starts the embedded server) and migrates a template database. */

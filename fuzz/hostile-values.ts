@@ -62,13 +62,22 @@ export const ODD_CONTENT_TYPES = [
   ';;;',
 ] as const
 
-export const BAD_CREDENTIAL_KINDS: readonly CredentialKind[] = [
+/**
+ * Credentials that verify as nobody: a request carrying only one of them may use nothing but the
+ * anonymous routes. (A valid admin key beside a forged token still names its admin.)
+ */
+export const BAD_CREDENTIALS: readonly CredentialKind[] = [
   'none',
   'expired-token',
   'forged-token',
   'wrong-alg-token',
   'wrong-key',
   'garbage-bearer',
+]
+
+/** The credentials the fuzzer swaps in: those that verify as nobody, and some that name a non-admin. */
+export const BAD_CREDENTIAL_KINDS: readonly CredentialKind[] = [
+  ...BAD_CREDENTIALS,
   'admin-key-beside-forged-token',
   'member-token',
   'pending-token',

@@ -2,7 +2,8 @@
 // of core/errors.ts with the request id the answer's `X-Request-Id` names; nothing but a refusal
 // for a request whose credentials verify as nobody (or as a non-admin, on an admin route).
 import { STATUS_BY_CODE } from '#core/errors.ts'
-import { BAD_CREDENTIALS, type Plan } from './plans.ts'
+import { BAD_CREDENTIALS } from './hostile-values.ts'
+import type { Plan } from './plans.ts'
 import type { Answer } from './targets.ts'
 import type { WireRequest } from './wire.ts'
 

@@ -21,19 +21,6 @@ export type CredentialKind =
   | 'garbage-bearer'
   | 'admin-key-beside-forged-token'
 
-/**
- * Credentials that verify as nobody: a request carrying only one of them may use nothing but the
- * anonymous routes. (A valid admin key beside a forged token still names its admin.)
- */
-export const BAD_CREDENTIALS: readonly CredentialKind[] = [
-  'none',
-  'expired-token',
-  'forged-token',
-  'wrong-alg-token',
-  'wrong-key',
-  'garbage-bearer',
-]
-
 /** Google ID tokens a sign-in body carries, by kind. */
 export type GoogleKind = 'member' | 'admin' | 'pending' | 'disabled' | 'new-person' | 'bad'
 

@@ -1,23 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import { afterAll, beforeAll, inject, onTestFailed } from 'vitest'
 import { createDatabase, type Database, type PoolLike } from '#core/db/client.ts'
+import { adminQuery, withDatabase } from './database-server.ts'
 
 /** The URL of another database on the test server. */
 export function databaseUrl(database: string): string {
-  const url = new URL(inject('databaseUrl'))
-  url.pathname = `/${database}`
-  return url.toString()
-}
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: inject('databaseUrl') })
-  await client.connect()
-  try {
-    await client.query(sql)
-  } finally {
-    await client.end()
-  }
+  return withDatabase(inject('databaseUrl'), database)
 }
 
 export type TestDatabase = { db: Database; pool: PoolLike; url: string; name: string }
@@ -33,7 +21,10 @@ export function useTestDatabase(options: { poolMax?: number } = {}): () => TestD
   const name = `test_${randomBytes(6).toString('hex')}`
 
   beforeAll(async () => {
-    await adminQuery(`create database ${name} template ${inject('templateDatabase')}`)
+    await adminQuery(
+      inject('databaseUrl'),
+      `create database ${name} template ${inject('templateDatabase')}`,
+    )
     const url = databaseUrl(name)
     const { db, pool } = createDatabase({ url, poolMax: options.poolMax ?? 4, caCert: undefined })
     current = { db, pool, url, name }
@@ -45,7 +36,7 @@ export function useTestDatabase(options: { poolMax?: number } = {}): () => TestD
       process.stderr.write(`Kept database ${name} of a failed test: ${databaseUrl(name)}\n`)
       return
     }
-    await adminQuery(`drop database if exists ${name} with (force)`)
+    await adminQuery(inject('databaseUrl'), `drop database if exists ${name} with (force)`)
   })
 
   return () => {

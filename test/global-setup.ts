@@ -5,18 +5,13 @@ import { createInterface } from 'node:readline'
 import pg from 'pg'
 import type { TestProject } from 'vitest/node'
 import { applyMigrations } from '#db/migrate.ts'
+import { withDatabase } from './database-server.ts'
 
 declare module 'vitest' {
   export interface ProvidedContext {
     databaseUrl: string
     templateDatabase: string
   }
-}
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url)
-  parsed.pathname = `/${database}`
-  return parsed.toString()
 }
 
 /**

@@ -97,6 +97,15 @@ function virtualTime() {
 
 type VirtualTime = ReturnType<typeof virtualTime>
 
+/** `pacer` takes the whole budget of `upstream` (4 slots), one call after another. */
+function takeBudget(time: VirtualTime, pacer: Pacer, upstream: string): Promise<void> {
+  return time.run(async () => {
+    for (let n = 0; n < BUDGET.limit; n++) {
+      await pacer.acquire(upstream)
+    }
+  })
+}
+
 /** Waits, in real time, until `condition` holds (a sleeper registered, a reply landed). */
 async function until(condition: () => boolean): Promise<void> {
   for (let n = 0; !condition(); n++) {
@@ -147,11 +156,7 @@ function pacesAcrossWorkers(workers: Workers) {
     const time = virtualTime()
     const stamps: number[] = []
     const [a, b] = workers(time, (_, atMs) => stamps.push(atMs)).pacers
-    await time.run(async () => {
-      for (let n = 0; n < 4; n++) {
-        await a.acquire('tempo')
-      }
-    })
+    await takeBudget(time, a, 'tempo')
     time.clock.advance(150)
     await time.run(() => b.acquire('tempo'))
     // Not a whole window after asking (which would be 150 + 200 ms).
@@ -184,11 +189,7 @@ function pacesAcrossWorkers(workers: Workers) {
     const time = virtualTime()
     const stamps: number[] = []
     const [a, b] = workers(time, (_, atMs) => stamps.push(atMs)).pacers
-    await time.run(async () => {
-      for (let n = 0; n < 4; n++) {
-        await a.acquire('tempo')
-      }
-    })
+    await takeBudget(time, a, 'tempo')
     const release = time.hold()
     const waiting = time.run(() => b.acquire('tempo'))
     await until(() => time.sleeping() === 1) // its slot is at 200
@@ -241,11 +242,7 @@ function pacesAcrossWorkers(workers: Workers) {
     const time = virtualTime()
     const stamps: number[] = []
     const [a, b] = workers(time, (_, atMs) => stamps.push(atMs)).pacers
-    await time.run(async () => {
-      for (let n = 0; n < 4; n++) {
-        await a.acquire('pinecone')
-      }
-    })
+    await takeBudget(time, a, 'pinecone')
     const release = time.hold()
     const aborting = new AbortController()
     const waiting = time.run(() => b.acquire('pinecone', aborting.signal))
@@ -256,11 +253,7 @@ function pacesAcrossWorkers(workers: Workers) {
     expect(time.waits).toEqual([WINDOW_MS])
     // After the window, the full budget is there: the aborted call took nothing.
     time.clock.advance(WINDOW_MS)
-    await time.run(async () => {
-      for (let n = 0; n < 4; n++) {
-        await b.acquire('pinecone')
-      }
-    })
+    await takeBudget(time, b, 'pinecone')
     expect(time.waits).toEqual([WINDOW_MS])
     expect(grantsPerInstant(stamps)).toEqual({ 0: 4, [WINDOW_MS]: 4 })
   })
@@ -404,11 +397,7 @@ describe.skipIf(!redisAvailable)('pacer over Upstash (through the bridge)', () =
     time.clock.advance(80) // the store's failure takes 80 ms to arrive
     await first
     const after = bridge().requests.length
-    await time.run(async () => {
-      for (let n = 0; n < 4; n++) {
-        await pacer.acquire('jira')
-      }
-    })
+    await takeBudget(time, pacer, 'jira')
     // The local budget still applies: the fifth call waits a whole window after the first
     // slot, which was stamped when the failure arrived (t = 80), not when the call began.
     expect(time.waits).toEqual([WINDOW_MS])
