@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { CONNECTION_LOSS_MESSAGE } from '#core/errors.ts'
+import { LIMITER_UNAVAILABLE_MESSAGE } from '#core/rate-limit/rules.ts'
 import type { ServerError } from './clients.ts'
 import { classifyServerErrors } from './outage-answers.ts'
 
@@ -53,12 +55,8 @@ describe('the soak’s 5xx answers', () => {
       [
         answer(29_000, 31_000, { status: 500, code: 'INTERNAL' }),
         answer(15_000, 15_500, { status: 500, code: 'INTERNAL' }),
-        answer(29_000, 31_000, {
-          message: 'Rate limiting is unavailable, so this request is refused; try again shortly.',
-        }),
-        answer(29_000, 31_000, {
-          message: 'The service is briefly unavailable; try again in a few seconds.',
-        }),
+        answer(29_000, 31_000, { message: LIMITER_UNAVAILABLE_MESSAGE }),
+        answer(29_000, 31_000, { message: CONNECTION_LOSS_MESSAGE }),
         answer(29_000, 31_000, { status: 502, code: 'UPSTREAM_FAILED' }),
       ],
       outages,

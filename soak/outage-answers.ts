@@ -3,6 +3,8 @@
 // back, as the grace of each window allows), or one that a start gave while an injected fault
 // failed an upstream under it. Anything else — a 500, a 503 of the rate limiter failing closed (the
 // soak never stops Redis), an upstream 503 with no fault in its time — counts against the target.
+import { CONNECTION_LOSS_MESSAGE } from '#core/errors.ts'
+import { LIMITER_UNAVAILABLE_MESSAGE } from '#core/rate-limit/rules.ts'
 import type { ServerError } from './clients.ts'
 
 /** What the soak recorded: PostgreSQL's outage windows, and each fault it injected (epoch ms). */
@@ -17,11 +19,6 @@ export type Classified = {
   unexplained: ServerError[]
 }
 
-// The message of a 503 for a lost database connection (core/errors.ts), and of a start refused
-// because rate limiting is unavailable (core/rate-limit/rules.ts).
-const DATABASE_LOST = /^The service is briefly unavailable/
-const LIMITER_DOWN = /^Rate limiting is unavailable/
-
 export function classifyServerErrors(errors: readonly ServerError[], outages: Outages): Classified {
   const classified: Classified = { duringRestart: [], duringUpstreamFault: [], unexplained: [] }
   for (const error of errors) {
@@ -35,8 +32,8 @@ export function classifyServerErrors(errors: readonly ServerError[], outages: Ou
     } else if (
       unavailable &&
       faultUnder &&
-      !DATABASE_LOST.test(error.message) &&
-      !LIMITER_DOWN.test(error.message)
+      error.message !== CONNECTION_LOSS_MESSAGE &&
+      error.message !== LIMITER_UNAVAILABLE_MESSAGE
     ) {
       classified.duringUpstreamFault.push(error)
     } else {

@@ -94,6 +94,9 @@ export function isConnectionLoss(err: unknown): boolean {
 
 /** Seconds a caller is asked to wait after a lost database connection. */
 export const CONNECTION_LOSS_RETRY_AFTER_SECONDS = 5
+/** What a caller is told after a lost database connection (503 `UNAVAILABLE`). */
+export const CONNECTION_LOSS_MESSAGE =
+  'The service is briefly unavailable; try again in a few seconds.'
 
 /** The one place a thrown value becomes a response (called by `webEntry`). */
 export function toErrorResponse(
@@ -103,11 +106,10 @@ export function toErrorResponse(
   // A database restart is an outage to wait out, not a fault of the request (docs/ARCHITECTURE.md,
   // "The request path").
   if (!(err instanceof AppError) && isConnectionLoss(err)) {
-    const message = 'The service is briefly unavailable; try again in a few seconds.'
     return {
       status: 503,
       headers: { 'Retry-After': String(CONNECTION_LOSS_RETRY_AFTER_SECONDS) },
-      body: { error: { code: 'UNAVAILABLE', message, requestId } },
+      body: { error: { code: 'UNAVAILABLE', message: CONNECTION_LOSS_MESSAGE, requestId } },
     }
   }
   const headers = { ...(err instanceof AppError ? err.headers : undefined) }

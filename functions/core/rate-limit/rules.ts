@@ -9,6 +9,10 @@ import type { Logger } from '#core/log.ts'
  * keys are spelled: keys.ts.
  */
 
+/** What a request refused because rate limiting is unavailable is told (503 `UNAVAILABLE`). */
+export const LIMITER_UNAVAILABLE_MESSAGE =
+  'Rate limiting is unavailable, so this request is refused; try again shortly.'
+
 /** A limit: at most `limit` events per sliding `windowSeconds` for one key. */
 export type RateLimitRule = { name: string; limit: number; windowSeconds: number }
 
@@ -108,16 +112,12 @@ export async function enforceLimits(
     if (options.failClosed) {
       // Logged once, with the request id, where the error is answered (webEntry); the rules,
       // reason and cause go to that log only, never to the caller.
-      throw new AppError(
-        'UNAVAILABLE',
-        'Rate limiting is unavailable, so this request is refused; try again shortly.',
-        {
-          cause: failure.cause,
-          details: { rules: names, reason: failure.reason },
-          headers: { 'Retry-After': '30' },
-          publicMessage: true,
-        },
-      )
+      throw new AppError('UNAVAILABLE', LIMITER_UNAVAILABLE_MESSAGE, {
+        cause: failure.cause,
+        details: { rules: names, reason: failure.reason },
+        headers: { 'Retry-After': '30' },
+        publicMessage: true,
+      })
     }
     const context = {
       rules: names,
