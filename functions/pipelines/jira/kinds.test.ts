@@ -275,6 +275,10 @@ describe('jira job kinds', () => {
         () => expect(pinecone.requests.filter((r) => r.path === '/vectors/upsert')).toHaveLength(2),
         wait,
       )
+      // Beside the held pages, the reconcile has begun: its key scan is asked for already.
+      const keyScans = () =>
+        jira.requests.filter((r) => r.query.get('jql')?.endsWith('ORDER BY key ASC'))
+      await vi.waitFor(() => expect(keyScans()).toHaveLength(1), wait)
       await sleep(50)
       expect(windowSearches()).toHaveLength(3)
       expect(pageSteps(steps, start)).toEqual([])
